@@ -1,0 +1,5 @@
+"""`python -m ceremony`."""
+
+from ceremony.cli import main
+
+main()

@@ -1,0 +1,127 @@
+"""Values that describe tokens and token keys (pure: no PKCS#11 import here).
+
+The rest of the program sees tokens only through these values and the functions of
+`ceremony.tokens`; only `ceremony.tokens.pkcs11_backend` imports python-pkcs11.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from securesystemslib.signer import SSlibKey
+
+# Key types the ceremony accepts for offline roles, with their TUF keytype/scheme.
+KEY_TYPES: dict[str, tuple[str, str]] = {
+    "ed25519": ("ed25519", "ed25519"),
+    "ecdsa-p256": ("ecdsa", "ecdsa-sha2-nistp256"),
+    "ecdsa-p384": ("ecdsa", "ecdsa-sha2-nistp384"),
+    "rsa-3072": ("rsa", "rsassa-pss-sha256"),
+}
+
+
+def key_type_of(key: SSlibKey) -> str:
+    """The ceremony's key type name ('ed25519', 'ecdsa-p256', ...) of a TUF key.
+
+    Returns the scheme itself for a key type the ceremony does not generate (e.g. an RSA
+    key of another size is still 'rsa-3072' only if its modulus is 3072 bits; callers that
+    care about RSA size check it separately).
+    """
+    for name, (keytype, scheme) in KEY_TYPES.items():
+        if key.keytype == keytype and key.scheme == scheme:
+            return name
+    return key.scheme
+
+
+@dataclass(frozen=True)
+class KeyAttributes:
+    """The PKCS#11 attributes of a private key that decide whether it may be trusted.
+
+    None means the token did not say (attribute not readable).
+    """
+
+    sensitive: bool | None
+    extractable: bool | None
+    always_sensitive: bool | None
+    never_extractable: bool | None
+    local: bool | None
+    always_authenticate: bool | None
+
+    def problems(self) -> list[str]:
+        """Why this key cannot be trusted to have been generated on, and never left, the token."""
+        out: list[str] = []
+        if self.extractable is not False:
+            out.append("it is extractable (CKA_EXTRACTABLE is not false): the private key can be exported")
+        if self.sensitive is not True:
+            out.append("it is not sensitive (CKA_SENSITIVE is not true): its secret value can be read")
+        if self.always_sensitive is not True:
+            out.append("it was not always sensitive (CKA_ALWAYS_SENSITIVE): its value was readable once")
+        if self.never_extractable is not True:
+            out.append("it was extractable at some time (CKA_NEVER_EXTRACTABLE is not true)")
+        if self.local is not True:
+            out.append("it was not generated on the token (CKA_LOCAL is not true): it was imported, "
+                       "so a copy may exist elsewhere")
+        return out
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """One token (a slot with a token present)."""
+
+    module_path: str
+    slot_id: int
+    label: str
+    manufacturer: str
+    model: str
+    serial: str
+    firmware: str
+    initialized: bool
+    login_required: bool
+    pin_count_low: bool
+    pin_final_try: bool
+    pin_locked: bool
+
+    def describe(self) -> str:
+        """Human description: label, model and serial (never the slot number alone)."""
+        return f"token '{self.label}' ({self.manufacturer} {self.model}, serial {self.serial})"
+
+
+@dataclass(frozen=True)
+class TokenKeyInfo:
+    """A key pair on a token, as read back from it (the private part never leaves)."""
+
+    token: TokenInfo
+    label: str | None
+    key_id: bytes
+    key_type: str  # 'ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa-3072', or e.g. 'rsa-2048'
+    public_key: SSlibKey | None
+    attributes: KeyAttributes | None  # None when the private key object was not visible
+    uri: str  # canonical RFC 7512 URI: token serial + id (+ label as object)
+
+
+@dataclass(frozen=True)
+class TokenListing:
+    token: TokenInfo
+    keys: list[TokenKeyInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PinRequest:
+    """What a PIN prompt must tell the holder before asking."""
+
+    token: TokenInfo
+    purpose: str  # e.g. "sign root as root-alice"
+    count_low: bool  # the token says few tries are left
+    final_try: bool  # the token says this is the LAST try: the prompt must ask for confirmation
+
+
+PinProvider = Callable[[PinRequest], str]
+Notifier = Callable[[str], None]
+
+# Factory default PINs that a ceremony token must not still use.
+FACTORY_DEFAULT_PINS = frozenset({"123456", "12345678", "000000", "00000000", "1234", "648219"})
+
+
+def is_factory_default_pin(pin: str) -> bool:
+    """True if `pin` is a well-known factory default PIN (YubiKey PIV, PUK, SoftHSM demos)."""
+    return pin in FACTORY_DEFAULT_PINS
