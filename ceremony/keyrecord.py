@@ -1,0 +1,138 @@
+"""An enrolled public key (`keys/NAME.json`): the TUF key object plus its provenance.
+
+Only public material is ever recorded. The key object is stored exactly as TUF puts it
+in root.json (keytype, scheme, keyval, and, for keys taken from a previous root, any extra
+fields that root had), so its keyid never changes between implementations.
+
+Pure: values and their dict form; reading and writing files is `store.py`'s job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from securesystemslib.signer import Key, SSlibKey
+
+from ceremony.digest import canonical_bytes
+from ceremony.errors import StoreError
+
+# Where an enrolled key came from.
+SOURCE_PKCS11 = "pkcs11"  # read from a PKCS#11 token by `enroll --uri` or `keygen`
+SOURCE_PUBLIC_KEY = "public-key"  # a PEM / TUF key file (e.g. the online key)
+SOURCE_PREVIOUS_ROOT = "previous-root"  # taken from the trusted previous root by `init`
+SOURCE_SOFTWARE = "software-rehearsal"  # the built-in software token: REHEARSAL ONLY
+SOURCES = (SOURCE_PKCS11, SOURCE_PUBLIC_KEY, SOURCE_PREVIOUS_ROOT, SOURCE_SOFTWARE)
+
+
+def content_keyid(key_dict: dict[str, Any]) -> str:
+    """The spec keyid: SHA-256 of the canonical JSON of the whole key object."""
+    return hashlib.sha256(canonical_bytes(key_dict)).hexdigest()
+
+
+def short(keyid: str) -> str:
+    return keyid[:8]
+
+
+@dataclass(frozen=True)
+class EnrolledKey:
+    name: str
+    key: Key
+    source: str
+    enrolled_at: str
+    uri: str | None = None
+    token: dict[str, str] | None = None  # label, serial, manufacturer, model
+    cka_id: str | None = None  # hex
+    attributes: dict[str, bool | None] | None = None
+    allow_imported: bool = False
+    attestation: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def keyid(self) -> str:
+        return str(self.key.keyid)
+
+    @property
+    def is_software(self) -> bool:
+        return self.source == SOURCE_SOFTWARE
+
+    @property
+    def keyid_matches_content(self) -> bool:
+        return self.keyid == content_keyid(self.key.to_dict())
+
+    def public_identity(self) -> tuple[str, str, str]:
+        """What makes two key objects the same physical key (for 'counted once')."""
+        return public_identity(self.key)
+
+    def device(self) -> str:
+        """Human description of where the private key lives."""
+        if self.is_software:
+            return "REHEARSAL software key (not for production)"
+        if self.token:
+            t = self.token
+            return f"{t.get('manufacturer', '')} {t.get('model', '')} serial {t.get('serial', '?')}".strip()
+        if self.source == SOURCE_PUBLIC_KEY:
+            return "public key file (private key held elsewhere)"
+        if self.source == SOURCE_PREVIOUS_ROOT:
+            return "key of the previous root (device not yet identified)"
+        return self.source
+
+    def to_dict(self) -> dict[str, Any]:
+        prov: dict[str, Any] = {"source": self.source, "enrolled_at": self.enrolled_at}
+        if self.uri:
+            prov["uri"] = self.uri
+        if self.token:
+            prov["token"] = dict(self.token)
+        if self.cka_id:
+            prov["cka_id"] = self.cka_id
+        if self.attributes is not None:
+            prov["attributes"] = dict(self.attributes)
+        if self.allow_imported:
+            prov["allow_imported"] = True
+        if self.attestation is not None:
+            prov["attestation"] = self.attestation
+        if self.extra:
+            prov["extra"] = self.extra
+        return {
+            "name": self.name,
+            "keyid": self.keyid,
+            "key": self.key.to_dict(),
+            "provenance": prov,
+            "rehearsal_only": self.is_software,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> EnrolledKey:
+        try:
+            name = data["name"]
+            keyid = data["keyid"]
+            key_dict = dict(data["key"])
+            prov = data["provenance"]
+            source = prov["source"]
+            if source not in SOURCES:
+                raise ValueError(f"unknown source '{source}'")
+            key = SSlibKey.from_dict(keyid, key_dict)
+            return cls(
+                name=str(name),
+                key=key,
+                source=source,
+                enrolled_at=str(prov.get("enrolled_at", "")),
+                uri=prov.get("uri"),
+                token=prov.get("token"),
+                cka_id=prov.get("cka_id"),
+                attributes=prov.get("attributes"),
+                allow_imported=bool(prov.get("allow_imported", False)),
+                attestation=prov.get("attestation"),
+                extra=dict(prov.get("extra", {})),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StoreError(
+                f"{where} is not a valid enrolled-key file ({exc}). It may have been edited by "
+                "hand or damaged; enrol the key again with `ceremony enroll`."
+            ) from None
+
+
+def public_identity(key: Key) -> tuple[str, str, str]:
+    val = key.keyval.get("public", "") if isinstance(key.keyval, dict) else ""
+    return (str(key.keytype), str(key.scheme), "".join(str(val).split()))

@@ -1,0 +1,248 @@
+"""The ceremony directory: its layout, safe reads, atomic and write-once writes, the lock.
+
+Layout (the unit that travels on a USB stick):
+
+    ceremony.yaml                   the plan
+    previous/N.root.json            the trusted previous root (for a rotation)
+    keys/NAME.json                  enrolled public keys with provenance
+    drafts/ROLE.json                unsigned metadata, frozen
+    drafts/ROLE.meta.json           digest, when drafted, the plan's and keys' digests then
+    drafts/archive/                 earlier drafts, kept for the record
+    signatures/ROLE/KEYID.json      one signature per file
+    signatures/stale/ROLE/          signatures replaced after a re-draft, kept for the record
+    transcript.jsonl                append-only, hash-chained log
+    published/                      what export writes
+
+Rules: every write goes to a temporary file in the same folder, is fsynced, then renamed
+(and the folder fsynced). Write-once files (signatures, published files) are linked into
+place so an existing file is never replaced. Paths from inputs are refused when they leave
+the directory or pass through a symlink. Nothing here prompts or prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ceremony.errors import LockedError, StoreError
+
+PLAN_FILE = "ceremony.yaml"
+LOCK_FILE = ".ceremony.lock"
+TRANSCRIPT_FILE = "transcript.jsonl"
+MAX_JSON_BYTES = 64 * 1024 * 1024  # a 16,384-bin delegation file is ~3 MB
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+KEYID_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _tmp_write(folder: Path, data: bytes) -> str:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` atomically (temp file, fsync, rename, fsync folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_write(path.parent, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_once(path: Path, data: bytes) -> None:
+    """Create `path` with `data` atomically; refuse (StoreError) if it already exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_write(path.parent, data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise StoreError(
+            f"{path} already exists and is never overwritten. Move it away first if you really "
+            "mean to replace it."
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    fsync_dir(path.parent)
+
+
+def json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def check_name(kind: str, name: str) -> str:
+    if not NAME_RE.match(name):
+        raise StoreError(
+            f"'{name}' is not a valid {kind} name: use lowercase letters, digits, '.', '_' and '-' "
+            "(up to 64, starting with a letter or digit). Names become file names."
+        )
+    return name
+
+
+class CeremonyDir:
+    """A ceremony directory. All paths it hands out are inside it, with no symlinks."""
+
+    def __init__(self, path: Path | str, *, must_exist: bool = True) -> None:
+        self.root = Path(path).absolute()
+        if must_exist:
+            if self.root.is_symlink():
+                raise StoreError(
+                    f"{self.root} is a symbolic link; give the real ceremony directory."
+                )
+            if not self.root.is_dir():
+                raise StoreError(
+                    f"{self.root} is not a ceremony directory (it does not exist). Create one with "
+                    "`ceremony init DIR`."
+                )
+            if not (self.root / PLAN_FILE).is_file():
+                raise StoreError(
+                    f"{self.root} has no {PLAN_FILE}, so it is not a ceremony directory. Create one "
+                    "with `ceremony init DIR`, or check the path."
+                )
+
+    # --- paths -----------------------------------------------------------------------
+
+    def path(self, rel: str | Path) -> Path:
+        """`rel` inside the directory; refuses absolute paths, '..' and symlinks."""
+        rel_path = Path(rel)
+        if rel_path.is_absolute() or ".." in rel_path.parts or str(rel).startswith("~"):
+            raise StoreError(
+                f"'{rel}' leaves the ceremony directory; paths in a ceremony are relative to it and "
+                "may not use '..'. Copy the file into the directory and name it relative to it."
+            )
+        current = self.root
+        for part in rel_path.parts:
+            current = current / part
+            if current.is_symlink():
+                raise StoreError(
+                    f"'{rel}' goes through the symbolic link {current}; ceremony files must be real "
+                    "files inside the directory (a link could point anywhere)."
+                )
+        return current
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    @property
+    def plan_path(self) -> Path:
+        return self.path(PLAN_FILE)
+
+    def key_path(self, name: str) -> Path:
+        return self.path(f"keys/{check_name('key', name)}.json")
+
+    def draft_path(self, role: str) -> Path:
+        return self.path(f"drafts/{check_name('role', role)}.json")
+
+    def draft_meta_path(self, role: str) -> Path:
+        return self.path(f"drafts/{check_name('role', role)}.meta.json")
+
+    def signature_dir(self, role: str) -> Path:
+        return self.path(f"signatures/{check_name('role', role)}")
+
+    def signature_path(self, role: str, keyid: str) -> Path:
+        if not KEYID_RE.match(keyid):
+            raise StoreError(f"'{keyid}' is not a keyid (64 lowercase hex digits).")
+        return self.path(f"signatures/{check_name('role', role)}/{keyid}.json")
+
+    # --- reads -----------------------------------------------------------------------
+
+    def read_bytes(self, rel: str | Path, *, max_bytes: int = MAX_JSON_BYTES) -> bytes:
+        p = rel if isinstance(rel, Path) and rel.is_absolute() else self.path(rel)
+        try:
+            size = p.stat().st_size
+            if size > max_bytes:
+                raise StoreError(
+                    f"{self.rel(p)} is {size} bytes, more than the {max_bytes} allowed."
+                )
+            return p.read_bytes()
+        except FileNotFoundError:
+            raise StoreError(f"{self.rel(p)} is missing from the ceremony directory.") from None
+        except IsADirectoryError:
+            raise StoreError(f"{self.rel(p)} is a folder, expected a file.") from None
+        except PermissionError:
+            raise StoreError(f"{self.rel(p)} cannot be read (permission denied).") from None
+
+    def read_json(self, rel: str | Path) -> Any:
+        p = rel if isinstance(rel, Path) else self.path(rel)
+        data = self.read_bytes(p)
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StoreError(
+                f"{self.rel(p)} is not valid JSON ({exc}). It may be damaged or cut short; take it "
+                "again from another copy of the ceremony."
+            ) from None
+
+    def list_json(self, rel: str) -> list[Path]:
+        folder = self.path(rel)
+        if not folder.is_dir():
+            return []
+        out = []
+        for p in sorted(folder.iterdir()):
+            if p.name.startswith(".") or p.suffix != ".json" or not p.is_file() or p.is_symlink():
+                continue
+            out.append(p)
+        return out
+
+    # --- writes ----------------------------------------------------------------------
+
+    def write(self, rel: str | Path, data: bytes) -> Path:
+        p = rel if isinstance(rel, Path) else self.path(rel)
+        atomic_write(p, data)
+        return p
+
+    def write_new(self, rel: str | Path, data: bytes) -> Path:
+        p = rel if isinstance(rel, Path) else self.path(rel)
+        write_once(p, data)
+        return p
+
+    # --- lock ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive lock for a session that writes; a second session is told to wait."""
+        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise LockedError(
+                        f"another ceremony command is running on {self.root} right now. Wait for it "
+                        "to finish (two sessions must not write at once), then run this again."
+                    ) from None
+                raise
+            yield
+        finally:
+            os.close(fd)
