@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from securesystemslib.signer import SSlibKey
+from securesystemslib.signer import Key, SSlibKey
 
 # Key types the ceremony accepts for offline roles, with their TUF keytype/scheme.
 KEY_TYPES: dict[str, tuple[str, str]] = {
@@ -20,7 +20,7 @@ KEY_TYPES: dict[str, tuple[str, str]] = {
 }
 
 
-def key_type_of(key: SSlibKey) -> str:
+def key_type_of(key: Key) -> str:
     """The ceremony's key type name ('ed25519', 'ecdsa-p256', ...) of a TUF key.
 
     Returns the scheme itself for a key type the ceremony does not generate (e.g. an RSA
