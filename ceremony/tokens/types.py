@@ -51,16 +51,24 @@ class KeyAttributes:
         """Why this key cannot be trusted to have been generated on, and never left, the token."""
         out: list[str] = []
         if self.extractable is not False:
-            out.append("it is extractable (CKA_EXTRACTABLE is not false): the private key can be exported")
+            out.append(
+                "it is extractable (CKA_EXTRACTABLE is not false): the private key can be exported"
+            )
         if self.sensitive is not True:
-            out.append("it is not sensitive (CKA_SENSITIVE is not true): its secret value can be read")
+            out.append(
+                "it is not sensitive (CKA_SENSITIVE is not true): its secret value can be read"
+            )
         if self.always_sensitive is not True:
-            out.append("it was not always sensitive (CKA_ALWAYS_SENSITIVE): its value was readable once")
+            out.append(
+                "it was not always sensitive (CKA_ALWAYS_SENSITIVE): its value was readable once"
+            )
         if self.never_extractable is not True:
             out.append("it was extractable at some time (CKA_NEVER_EXTRACTABLE is not true)")
         if self.local is not True:
-            out.append("it was not generated on the token (CKA_LOCAL is not true): it was imported, "
-                       "so a copy may exist elsewhere")
+            out.append(
+                "it was not generated on the token (CKA_LOCAL is not true): it was imported, "
+                "so a copy may exist elsewhere"
+            )
         return out
 
 
