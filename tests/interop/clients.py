@@ -166,10 +166,13 @@ def require_tufjs() -> None:
     pytest.skip(reason)
 
 
-def run_tufjs(repo: Repo, trusted_root: bytes, target: str) -> ClientResult:
+def run_tufjs(
+    repo: Repo, trusted_root: bytes, target: str, *, timeout: float = TUFJS_TIMEOUT_S
+) -> ClientResult:
     """Run tuf-js (one node process): trust ``trusted_root``, refresh, download ``target``.
 
-    Skips (fails in CI) the calling test when node or tuf-js is missing.
+    Skips (fails in CI) the calling test when node or tuf-js is missing. A run longer than
+    ``timeout`` seconds is killed and reported as a rejection (``error`` says so).
     """
     require_tufjs()
     node = find_node()
@@ -180,9 +183,10 @@ def run_tufjs(repo: Repo, trusted_root: bytes, target: str) -> ClientResult:
         out_dir = Path(work, "out")
         args = [node, str(TUFJS_SCRIPT), url + "metadata/", url + "targets/"]
         args += [str(root_path), target, str(out_dir)]
-        proc = subprocess.run(
-            args, capture_output=True, timeout=TUFJS_TIMEOUT_S, check=False, cwd=HERE
-        )
+        try:
+            proc = subprocess.run(args, capture_output=True, timeout=timeout, check=False, cwd=HERE)
+        except subprocess.TimeoutExpired:
+            return ClientResult(False, None, f"tuf-js timed out after {timeout:g} s", "tuf-js")
         result = _parse_tufjs_output(proc)
         if result.ok:
             data = (out_dir / "download" / Path(target).name).read_bytes()
@@ -197,13 +201,16 @@ def _parse_tufjs_output(proc: subprocess.CompletedProcess[bytes]) -> ClientResul
         report = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
         stderr = proc.stderr.decode(errors="replace").strip()
-        return ClientResult(False, None, f"tuf-js crashed (exit {proc.returncode}): {stderr}",
-                            "tuf-js")
+        return ClientResult(
+            False, None, f"tuf-js crashed (exit {proc.returncode}): {stderr}", "tuf-js"
+        )
     ok = bool(report.get("ok")) and proc.returncode == 0
     return ClientResult(ok, report.get("root_version"), report.get("error"), "tuf-js")
 
 
-def run_both(repo: Repo, trusted_root: bytes, target: str) -> BothResults:
+def run_both(
+    repo: Repo, trusted_root: bytes, target: str, *, tufjs_timeout: float = TUFJS_TIMEOUT_S
+) -> BothResults:
     """Run python-tuf and tuf-js against the same served repository.
 
     Skips (fails in CI) the calling test when tuf-js cannot run.
@@ -211,7 +218,8 @@ def run_both(repo: Repo, trusted_root: bytes, target: str) -> BothResults:
     require_tufjs()
     with base_url(repo) as url:
         return BothResults(
-            run_python_tuf(url, trusted_root, target), run_tufjs(url, trusted_root, target)
+            run_python_tuf(url, trusted_root, target),
+            run_tufjs(url, trusted_root, target, timeout=tufjs_timeout),
         )
 
 

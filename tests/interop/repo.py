@@ -19,8 +19,9 @@ the clients alone judge a must-reject repository.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -29,6 +30,7 @@ from securesystemslib.signer import Signer
 from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import (
     Delegations,
+    Key,
     Metadata,
     MetaFile,
     Root,
@@ -219,7 +221,8 @@ def check_root_chain(
     """Parse ``roots`` and check they form a chain a TUF client accepts from ``trusted_root``.
 
     Checks: consecutive versions, ``roots[0]`` signed by its own threshold, and each later
-    root signed by the thresholds of both the previous and its own root role. Roots older than
+    root signed by the thresholds of both the previous and its own root role, counting
+    distinct public keys (stricter than the clients, which count keyids). Roots older than
     the trusted root are only parsed. Returns the parsed roots.
     """
     chain = [Metadata[Root].from_bytes(data) for data in roots]
@@ -235,8 +238,23 @@ def check_root_chain(
             result = md.signed.get_root_verification_result(before, md.signed_bytes, md.signatures)
             if not result.verified:
                 raise RepositoryBuildError(f"root v{version} does not verify: {result}")
+            for part in (result.first, result.second):
+                if distinct_keys(part.signed.values()) < part.threshold:
+                    raise RepositoryBuildError(
+                        f"root v{version}: threshold {part.threshold} met only by counting "
+                        "one public key under several keyids"
+                    )
         previous = md.signed
     return chain
+
+
+def distinct_keys(keys: Iterable[Key]) -> int:
+    """Number of distinct public keys (same key type and public value = same key).
+
+    Clients count signatures per keyid (python-tuf 7, tuf-js 6), so one key listed under two
+    keyids would count twice there; this is the stricter count.
+    """
+    return len({(key.keytype, json.dumps(key.keyval, sort_keys=True)) for key in keys})
 
 
 class _TargetsTree:
@@ -429,6 +447,7 @@ __all__ = [
     "build_repository",
     "check_root_chain",
     "default_expiry",
+    "distinct_keys",
     "metadata_filename",
     "read_exported",
     "signers_for",

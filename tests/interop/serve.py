@@ -12,9 +12,16 @@ from typing import Any
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    """Static file handler that does not log every request to stderr."""
+    """Static file handler: HTTP/1.1 keep-alive, no access log on stderr.
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    HTTP/1.1: Node's fetch (undici, Node 20 and 22) can crash with ``assert(!this.paused)``
+    when an HTTP/1.0 server closes the connection after a large body.
+    """
+
+    protocol_version = "HTTP/1.1"
+    timeout = 10  # seconds an idle keep-alive connection is kept
+
+    def log_message(self, format: str, *args: Any) -> None:
         """Drop the access log line."""
 
 
