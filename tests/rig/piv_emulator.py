@@ -1135,7 +1135,10 @@ class Emulator:
                 return {"ok": True, "state": self.card.summary()}
         if cmd == "reset":
             with self.lock:
+                selected = self.card.session.selected
                 self.card = self.card_factory(self.card)
+                # The applet stays selected (like a PIV reset from another application).
+                self.card.session.selected = selected
             return {"ok": True}
         if cmd == "remove":
             self.remove()

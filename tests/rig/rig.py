@@ -173,11 +173,15 @@ class PivRig:
         self._wait_for_token(present=True)
 
     def reset(self) -> None:
-        """Fresh card (default PIN/PUK/management key, no keys but f9, same serial and f9)."""
-        self.control("remove")
+        """Fresh card (default PIN/PUK/management key, no keys but f9, same serial and f9).
+
+        The card stays in the reader (its state is wiped in place, like another application
+        resetting the PIV applet): ykcs11 2.2.0 does not recover from a removal inside one
+        process until C_Finalize/C_Initialize (python-pkcs11: `lib.reinitialize()`).
+        """
         self.control("reset")
-        self.control("insert")
-        self._wait_for_token(present=True)
+        if not self.control("ping").get("connected"):
+            self.insert()
 
     def set_touch(self, ok: bool) -> None:
         """ok=False: operations on touch-policy keys fail with 6985 (no touch)."""
