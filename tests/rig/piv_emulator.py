@@ -42,6 +42,7 @@ state, same device identity), "remove", "insert", "state", "ping", and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -59,7 +60,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.x509.oid import NameOID
 
@@ -353,7 +354,9 @@ def make_device_cert(
     now = dt.datetime.now(dt.UTC)
     return (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Yubico PIV Attestation")]))
+        .subject_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Yubico PIV Attestation")])
+        )
         .issuer_name(ca.cert.subject)
         .public_key(device_key.public_key())
         .serial_number(x509.random_serial_number())
@@ -407,8 +410,13 @@ class PivCard:
     log_apdus: list[str] = field(default_factory=list)
 
     @classmethod
-    def create(cls, config: CardConfig, ca: TestCA, device_key: PrivateKey | None = None,
-               device_cert: x509.Certificate | None = None) -> PivCard:
+    def create(
+        cls,
+        config: CardConfig,
+        ca: TestCA,
+        device_key: PrivateKey | None = None,
+        device_cert: x509.Certificate | None = None,
+    ) -> PivCard:
         if device_key is None:
             device_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         if device_cert is None:
@@ -713,9 +721,15 @@ class PivCard:
         if self.pin_left or self.puk_left:
             raise CardError(SW_CONDITIONS)
         cfg = self.config
-        self.config = CardConfig(**{**cfg.__dict__, "pin": "123456", "puk": "12345678",
-                                     "mgmt_key": "010203040506070801020304050607080102030405060708",
-                                     "mgmt_alg": ALG_3DES})
+        self.config = CardConfig(
+            **{
+                **cfg.__dict__,
+                "pin": "123456",
+                "puk": "12345678",
+                "mgmt_key": "010203040506070801020304050607080102030405060708",
+                "mgmt_alg": ALG_3DES,
+            }
+        )
         self.factory_reset()
         self.config = cfg
         self.session.selected = "piv"
@@ -856,7 +870,12 @@ class PivCard:
             e = 65537
             d = pow(e, -1, (p - 1) * (q - 1))
             key = rsa.RSAPrivateNumbers(
-                p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q), rsa.rsa_crt_iqmp(p, q),
+                p,
+                q,
+                d,
+                rsa.rsa_crt_dmp1(d, p),
+                rsa.rsa_crt_dmq1(d, q),
+                rsa.rsa_crt_iqmp(p, q),
                 rsa.RSAPublicNumbers(e, p * q),
             ).private_key()
         else:
@@ -950,7 +969,9 @@ class PivCard:
             .serial_number(secrets.randbits(127) | 1)
             .not_valid_before(device.not_valid_before_utc)
             .not_valid_after(device.not_valid_after_utc)
-            .add_extension(x509.UnrecognizedExtension(OID_FIRMWARE, bytes(c.version)), critical=False)
+            .add_extension(
+                x509.UnrecognizedExtension(OID_FIRMWARE, bytes(c.version)), critical=False
+            )
             .add_extension(
                 x509.UnrecognizedExtension(OID_SERIAL, der_integer(c.serial)), critical=False
             )
@@ -958,7 +979,9 @@ class PivCard:
                 x509.UnrecognizedExtension(OID_POLICY, bytes([key.pin_policy, key.touch_policy])),
                 critical=False,
             )
-            .add_extension(x509.UnrecognizedExtension(OID_FORM_FACTOR, bytes([form])), critical=False)
+            .add_extension(
+                x509.UnrecognizedExtension(OID_FORM_FACTOR, bytes([form])), critical=False
+            )
         )
         if c.fips:
             builder = builder.add_extension(
@@ -1051,10 +1074,8 @@ class Emulator:
             finally:
                 self.connected.clear()
                 self.sock = None
-                try:
+                with contextlib.suppress(OSError):
                     sock.close()
-                except OSError:
-                    pass
             if not self.stop.is_set():
                 time.sleep(0.2)
 
@@ -1092,10 +1113,8 @@ class Emulator:
         self.inserted.clear()
         sock = self.sock
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def insert(self) -> None:
         self.inserted.set()
@@ -1177,7 +1196,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-v", "--verbose", action="count", default=0)
     args = ap.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING,
+        level=logging.DEBUG
+        if args.verbose > 1
+        else logging.INFO
+        if args.verbose
+        else logging.WARNING,
         format="%(asctime)s piv_emulator %(levelname)s %(message)s",
         stream=sys.stderr,
     )
@@ -1200,10 +1223,8 @@ def main(argv: list[str] | None = None) -> int:
     emu = Emulator(factory, host=args.host, port=args.port, control=args.control)
     if args.control:
         threading.Thread(target=emu.serve_control, daemon=True).start()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         emu.serve_vpcd()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

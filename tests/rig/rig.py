@@ -219,7 +219,10 @@ class PivRig:
         for name in ("pcscd.log", "emulator.log"):
             p = self.workdir / name
             if p.exists():
-                out.append(f"--- {name} (tail)\n" + "\n".join(p.read_text(errors="replace").splitlines()[-40:]))
+                out.append(
+                    f"--- {name} (tail)\n"
+                    + "\n".join(p.read_text(errors="replace").splitlines()[-40:])
+                )
         return "\n".join(out)
 
 
@@ -289,7 +292,9 @@ def start_rig(
         (p for p in ("/usr/sbin/pcscd", "/sbin/pcscd") if os.path.exists(p)), None
     )
     if pcscd is None:
-        raise RigUnavailable("pcscd is not installed (apt-get install pcscd; see .ci/install-rig.sh)")
+        raise RigUnavailable(
+            "pcscd is not installed (apt-get install pcscd; see .ci/install-rig.sh)"
+        )
     vpcd = _first_existing(VPCD_DRIVER_CANDIDATES, "VPCD_DRIVER")
     if vpcd is None:
         raise RigUnavailable("the vpcd reader driver is missing (apt-get install vsmartcard-vpcd)")
@@ -320,9 +325,18 @@ def start_rig(
         (runroot / "pcscd").mkdir(parents=True, exist_ok=True)
         sock = runroot / "pcscd" / "pcscd.comm"
         cmd = [
-            "unshare", "--mount", "--propagation", "private", "--",
-            "sh", "-c", 'mount --bind "$1" /run && exec "$2" -f -c "$3"',
-            "sh", str(runroot), pcscd, str(confdir),
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            'mount --bind "$1" /run && exec "$2" -f -c "$3"',
+            "sh",
+            str(runroot),
+            pcscd,
+            str(confdir),
         ]
     else:
         sock = Path("/run/pcscd/pcscd.comm")
@@ -401,13 +415,21 @@ def start_rig(
             time.sleep(0.05)
         spawn(
             [
-                sys.executable, "-m", "tests.rig.piv_emulator",
-                "--port", str(port),
-                "--control", str(control_path),
-                "--config", str(workdir / "card.json"),
-                "--ca-cert", str(ca_cert),
-                "--ca-key", str(ca_key),
-                "--device-cert-out", str(device_cert),
+                sys.executable,
+                "-m",
+                "tests.rig.piv_emulator",
+                "--port",
+                str(port),
+                "--control",
+                str(control_path),
+                "--config",
+                str(workdir / "card.json"),
+                "--ca-cert",
+                str(ca_cert),
+                "--ca-key",
+                str(ca_key),
+                "--device-cert-out",
+                str(device_cert),
                 *(["-vv"] if os.environ.get("PIV_EMULATOR_DEBUG") else []),
             ],
             "emulator.log",
@@ -427,12 +449,17 @@ def start_rig(
         while True:
             r = subprocess.run(
                 [sys.executable, "-c", _YKCS11_PROBE, ykcs11],
-                env=env, capture_output=True, text=True, timeout=60,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             if rig.token_label in r.stdout.splitlines():
                 break
             if time.monotonic() > deadline:
-                raise RigError(f"ykcs11 does not list {rig.token_label!r}: {r.stdout}{r.stderr}\n{rig.logs()}")
+                raise RigError(
+                    f"ykcs11 does not list {rig.token_label!r}: {r.stdout}{r.stderr}\n{rig.logs()}"
+                )
             time.sleep(0.2)
     except BaseException:
         rig.stop()

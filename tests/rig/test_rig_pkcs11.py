@@ -42,7 +42,9 @@ def token(piv_card: PivRig, ykcs11: pkcs11.lib) -> pkcs11.Token:
     return ykcs11.get_token(token_label=piv_card.token_label)
 
 
-def generate(token: pkcs11.Token, rig: PivRig, curve: str = "secp256r1", key_id: bytes = ID_9C) -> None:
+def generate(
+    token: pkcs11.Token, rig: PivRig, curve: str = "secp256r1", key_id: bytes = ID_9C
+) -> None:
     """On-card keygen through ykcs11 (SO login = management key); it also writes a cert."""
     with token.open(rw=True, so_pin=rig.mgmt_key) as s:
         params = s.create_domain_parameters(
@@ -86,7 +88,10 @@ def test_ykcs11_lists_the_token(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
 
 def test_fresh_card_has_only_f9(token: pkcs11.Token) -> None:
     with token.open() as s:
-        certs = {c[Attribute.ID]: c[Attribute.LABEL] for c in s.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})}
+        certs = {
+            c[Attribute.ID]: c[Attribute.LABEL]
+            for c in s.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})
+        }
     assert certs == {ID_F9: "X.509 Certificate for PIV Attestation"}
 
 
@@ -105,8 +110,12 @@ def test_keygen_and_sign_pin_always(
 ) -> None:
     generate(token, piv_card, curve)
     state = piv_card.state()
-    assert state["keys"]["9c"] == {"alg": 0x11 if curve == "secp256r1" else 0x14,
-                                   "pin_policy": 3, "touch_policy": 1, "generated": True}
+    assert state["keys"]["9c"] == {
+        "alg": 0x11 if curve == "secp256r1" else 0x14,
+        "pin_policy": 3,
+        "touch_policy": 1,
+        "generated": True,
+    }
     with token.open(user_pin=piv_card.pin) as s:
         priv = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=ID_9C)
         assert priv.label == "Private key for Digital Signature"
@@ -181,7 +190,10 @@ def test_puk_unblocks_with_yubico_piv_tool(piv_card: PivRig, ykcs11: pkcs11.lib)
     assert piv_card.state()["pin_left"] == 0
     r = subprocess.run(
         [tool, "-r", "Yubico", "-a", "unblock-pin", "-P", piv_card.puk, "-N", "654321"],
-        env=piv_card.env, capture_output=True, text=True, timeout=60,
+        env=piv_card.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert r.returncode == 0, r.stderr
     assert piv_card.state()["pin_left"] == 3
@@ -227,14 +239,19 @@ def test_attestation_objects(piv_card: PivRig, token: pkcs11.Token) -> None:
     assert ext["1.3.6.1.4.1.41482.3.8"].value == b"\x03\x01"  # PIN always, touch never
 
 
-def test_attestation_verifies_with_ceremony_attestation(piv_card: PivRig, token: pkcs11.Token) -> None:
+def test_attestation_verifies_with_ceremony_attestation(
+    piv_card: PivRig, token: pkcs11.Token
+) -> None:
     from securesystemslib.signer import SSlibKey
 
     from ceremony.attestation import verify_attestation
 
     generate(token, piv_card)
     with token.open() as s:
-        certs = {c[Attribute.LABEL]: c[Attribute.VALUE] for c in s.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})}
+        certs = {
+            c[Attribute.LABEL]: c[Attribute.VALUE]
+            for c in s.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})
+        }
         pub = public_key(s, ID_9C)
     key = SSlibKey.from_crypto(pub)
     info = verify_attestation(
@@ -258,36 +275,49 @@ def test_imported_key_is_not_attestable(piv_card: PivRig, token: pkcs11.Token) -
         .issuer_name(x509.Name.from_rfc4514_string("CN=imported"))
         .public_key(k.public_key())
         .serial_number(1)
-        .not_valid_before(x509.load_pem_x509_certificate(piv_card.ca_cert.read_bytes()).not_valid_before_utc)
-        .not_valid_after(x509.load_pem_x509_certificate(piv_card.ca_cert.read_bytes()).not_valid_after_utc)
+        .not_valid_before(
+            x509.load_pem_x509_certificate(piv_card.ca_cert.read_bytes()).not_valid_before_utc
+        )
+        .not_valid_after(
+            x509.load_pem_x509_certificate(piv_card.ca_cert.read_bytes()).not_valid_after_utc
+        )
         .sign(k, hashes.SHA256())
     )
     with token.open(rw=True, so_pin=piv_card.mgmt_key) as s:
         # Note: do not repr() the handle create_object returns here: with ykcs11 2.2.0
         # python-pkcs11's key_length lookup on it segfaults.
-        s.create_object({
-            Attribute.CLASS: ObjectClass.PRIVATE_KEY,
-            Attribute.KEY_TYPE: KeyType.EC,
-            Attribute.ID: ID_9A,
-            Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1"),
-            Attribute.VALUE: k.private_numbers().private_value.to_bytes(32, "big"),
-        })
-        s.create_object({
-            Attribute.CLASS: ObjectClass.CERTIFICATE,
-            Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
-            Attribute.ID: ID_9A,
-            Attribute.VALUE: cert.public_bytes(serialization.Encoding.DER),
-        })
+        s.create_object(
+            {
+                Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+                Attribute.KEY_TYPE: KeyType.EC,
+                Attribute.ID: ID_9A,
+                Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1"),
+                Attribute.VALUE: k.private_numbers().private_value.to_bytes(32, "big"),
+            }
+        )
+        s.create_object(
+            {
+                Attribute.CLASS: ObjectClass.CERTIFICATE,
+                Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
+                Attribute.ID: ID_9A,
+                Attribute.VALUE: cert.public_bytes(serialization.Encoding.DER),
+            }
+        )
     assert piv_card.state()["keys"]["9a"]["generated"] is False
     with token.open() as s:
-        labels = {c[Attribute.LABEL] for c in s.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: ID_9A})}
+        labels = {
+            c[Attribute.LABEL]
+            for c in s.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: ID_9A})
+        }
     assert labels == {"X.509 Certificate for PIV Authentication"}  # no "... Attestation 9a"
 
 
 # --- OpenSC ---------------------------------------------------------------------------------
 
 
-def test_opensc_lists_and_signs_the_same_key(piv_card: PivRig, token: pkcs11.Token, opensc: pkcs11.lib) -> None:
+def test_opensc_lists_and_signs_the_same_key(
+    piv_card: PivRig, token: pkcs11.Token, opensc: pkcs11.lib
+) -> None:
     generate(token, piv_card)
     with token.open() as s:
         pub = public_key(s, ID_9C)
@@ -331,9 +361,23 @@ def test_policies_and_touch(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
     is attested with its policies, and fails to sign when nobody touches the card."""
     tool = "yubico-piv-tool"
     r = subprocess.run(
-        [tool, "-r", "Yubico", "-a", "generate", "-s", "9a", "-A", "ECCP256",
-         "--pin-policy=once", "--touch-policy=always", f"--key={piv_card.mgmt_key}"],
-        env=piv_card.env, capture_output=True, timeout=60,
+        [
+            tool,
+            "-r",
+            "Yubico",
+            "-a",
+            "generate",
+            "-s",
+            "9a",
+            "-A",
+            "ECCP256",
+            "--pin-policy=once",
+            "--touch-policy=always",
+            f"--key={piv_card.mgmt_key}",
+        ],
+        env=piv_card.env,
+        capture_output=True,
+        timeout=60,
     )
     if r.returncode != 0 and b"not found" in r.stderr:
         pytest.skip("yubico-piv-tool is not installed")
@@ -361,12 +405,14 @@ def test_policies_and_touch(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
     )
     token = ykcs11.get_token(token_label=piv_card.token_label)
     with token.open(rw=True, so_pin=piv_card.mgmt_key) as s:
-        s.create_object({
-            Attribute.CLASS: ObjectClass.CERTIFICATE,
-            Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
-            Attribute.ID: ID_9A,
-            Attribute.VALUE: cert.public_bytes(serialization.Encoding.DER),
-        })
+        s.create_object(
+            {
+                Attribute.CLASS: ObjectClass.CERTIFICATE,
+                Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
+                Attribute.ID: ID_9A,
+                Attribute.VALUE: cert.public_bytes(serialization.Encoding.DER),
+            }
+        )
     token = ykcs11.get_token(token_label=piv_card.token_label)
     with token.open(user_pin=piv_card.pin) as s:
         priv = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=ID_9A)

@@ -1,0 +1,652 @@
+"""YubiKey PIV attestation: verify the chain and read what it says about the key.
+
+Pure: no PKCS#11 and no I/O apart from reading the bundled CA file(s) in `ceremony/data/`.
+
+The chain (Yubico, "PIV attestation", developers.yubico.com/PIV/Introduction/PIV_attestation.html
+and docs.yubico.com/hardware/oid/oid-piv-arc.html)::
+
+    attestation certificate for slot X   (made on demand by the YubiKey, INS 0xF9;
+        | signed by                       ykcs11 shows it as CKO_CERTIFICATE with X's CKA_ID,
+        v                                 label "X.509 Certificate for PIV Attestation 9c")
+    device certificate, slot f9          ("Yubico PIV Attestation", object 5FFF01, CKA_ID 25)
+        | signed by
+        v
+    [intermediates]                      (firmware 5.7.4+: chains under "Yubico Attestation Root 1")
+        v
+    trust anchor                         bundled + pinned "Yubico PIV Root CA Serial 263751",
+                                         or a CA the operator passes (`extra_cas`)
+
+The attestation certificate carries the slot's public key, subject "CN=YubiKey PIV Attestation
+<slot>", issuer = the f9 subject, validity copied from the f9 certificate, and these
+non-critical extensions under arc 1.3.6.1.4.1.41482.3 (the extnValue OCTET STRING holds):
+
+    .3   firmware version     3 raw bytes major, minor, patch (05 04 03 = 5.4.3)
+    .7   serial number        a DER INTEGER (02 04 00 BC 61 4E = 12345678)
+    .8   PIN + touch policy   2 raw bytes: PIN (1 never, 2 once, 3 always, 4 match-once,
+                              5 match-always; 0 default) and touch (1 never, 2 always,
+                              3 cached; 0 default)
+    .9   form factor          1 raw byte: low nibble 1 USB-A keychain, 2 USB-A nano, 3 USB-C
+                              keychain, 4 USB-C nano, 5 USB-C + Lightning, 6 USB-A Bio,
+                              7 USB-C Bio; 0x80 set on FIPS devices
+    .10  FIPS certified       present on FIPS-certified devices (value not interpreted)
+    .11  CSPN certified       present on CSPN-certified devices (value not interpreted)
+
+These encodings are what ykman/yubikit and Yubico's published examples parse (the firmware as
+an OCTET STRING's raw bytes, the serial as an INTEGER). The tests build certificates with these
+encodings and also check a certificate made by the rig's emulator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from ceremony.errors import AttestationError, StoreError
+
+if TYPE_CHECKING:
+    from securesystemslib.signer import SSlibKey
+
+# --- trust anchors ---------------------------------------------------------------------------
+
+# Bundled roots (file in ceremony/data -> SHA-256 of the DER certificate, as Yubico publishes).
+PINNED_ROOT_FILES: dict[str, str] = {
+    "yubico-piv-root-ca-263751.pem": (
+        "63ECE914E54DD87915F34033C85AF4C0696BA1512F8ADD66CED738331207B546"
+    ),
+}
+# Roots we know by fingerprint but do not bundle; the operator passes them as extra CAs.
+KNOWN_ROOTS: dict[str, str] = {
+    "63ECE914E54DD87915F34033C85AF4C0696BA1512F8ADD66CED738331207B546": (
+        "Yubico PIV Root CA Serial 263751"
+    ),
+    "62760C6A6EF91679F454C8902B80FD009825B3F25DA90F1FBACE2EC6586CD5A8": (
+        "Yubico Attestation Root 1"
+    ),
+}
+
+OID_FIRMWARE = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.3")
+OID_SERIAL = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.7")
+OID_POLICY = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.8")
+OID_FORM_FACTOR = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.9")
+OID_FIPS = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.10")
+OID_CSPN = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.11")
+
+PIN_POLICIES = {
+    0: "default",
+    1: "never",
+    2: "once",
+    3: "always",
+    4: "match-once",
+    5: "match-always",
+}
+TOUCH_POLICIES = {0: "default", 1: "never", 2: "always", 3: "cached"}
+FORM_FACTORS = {
+    0: "unknown",
+    1: "usb-a-keychain",
+    2: "usb-a-nano",
+    3: "usb-c-keychain",
+    4: "usb-c-nano",
+    5: "usb-c-lightning",
+    6: "usb-a-bio",
+    7: "usb-c-bio",
+}
+# The PIN policy a YubiKey applies to a slot when the key was made with "default".
+SLOT_DEFAULT_PIN_POLICY = {"9c": "always", "9e": "never"}
+
+MAX_CHAIN = 6  # device certificate + intermediates up to an anchor
+
+_HINT_REDO = (
+    "Make the attestation again on the YubiKey that holds the key (ceremony enroll --attest) "
+    "and pass the files unchanged."
+)
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the DER certificate, upper-case hex (the form Yubico publishes)."""
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
+
+
+def _cn(name: x509.Name) -> str:
+    attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    value = attrs[0].value if attrs else name.rfc4514_string()
+    return value if isinstance(value, str) else value.decode(errors="replace")
+
+
+def _load_certs(data: bytes, what: str) -> list[x509.Certificate]:
+    try:
+        if b"-----BEGIN" in data:
+            certs = x509.load_pem_x509_certificates(data)
+        else:
+            certs = [x509.load_der_x509_certificate(data)]
+    except ValueError as e:
+        raise AttestationError(
+            f"The {what} is not a readable X.509 certificate (PEM or DER): {e}. "
+            "The file may be truncated or is not a certificate.",
+            hint=_HINT_REDO,
+        ) from e
+    if not certs:
+        raise AttestationError(f"The {what} contains no certificate.", hint=_HINT_REDO)
+    return certs
+
+
+def _load_one(data: bytes, what: str) -> x509.Certificate:
+    certs = _load_certs(data, what)
+    if len(certs) != 1:
+        raise AttestationError(
+            f"The {what} holds {len(certs)} certificates; expected exactly one.",
+            hint=_HINT_REDO,
+        )
+    return certs[0]
+
+
+def load_pinned_roots(data_dir: Path | None = None) -> list[x509.Certificate]:
+    """The bundled Yubico roots, each checked against its pinned SHA-256 fingerprint.
+
+    Refuses (AttestationError) when a bundled file is missing, unreadable or does not match:
+    the installation was altered and no attestation can be trusted with it.
+    """
+    roots = []
+    for name, pinned in PINNED_ROOT_FILES.items():
+        try:
+            if data_dir is None:
+                data = resources.files("ceremony").joinpath("data", name).read_bytes()
+            else:
+                data = (data_dir / name).read_bytes()
+        except OSError as e:
+            raise AttestationError(
+                f"The bundled Yubico root certificate '{name}' cannot be read ({e}). The "
+                "installation of tuf-ceremony is incomplete, so no YubiKey attestation can be "
+                "checked.",
+                hint="Reinstall tuf-ceremony from a verified release.",
+            ) from e
+        try:
+            cert = x509.load_pem_x509_certificate(data)
+        except ValueError as e:
+            raise AttestationError(
+                f"The bundled Yubico root certificate '{name}' is not a readable certificate. "
+                "The installation of tuf-ceremony was altered.",
+                hint="Reinstall tuf-ceremony from a verified release.",
+            ) from e
+        found = fingerprint(cert)
+        if found != pinned:
+            raise AttestationError(
+                f"The bundled Yubico root certificate '{name}' has SHA-256 fingerprint {found}, "
+                f"but tuf-ceremony pins {pinned}. The installation was altered; refusing to "
+                "use it to check attestations.",
+                hint="Reinstall tuf-ceremony from a verified release.",
+            )
+        roots.append(cert)
+    return roots
+
+
+# --- result --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttestationInfo:
+    """What a verified attestation says. Stored in keys/NAME.json via `to_dict()`."""
+
+    serial: int
+    firmware: str  # "5.4.3"
+    pin_policy: str  # default, never, once, always, match-once, match-always
+    touch_policy: str  # default, never, always, cached
+    form_factor: str  # usb-a-keychain, ..., "unknown" when absent
+    fips: bool
+    cspn: bool
+    slot: str | None  # "9c", from the subject "YubiKey PIV Attestation 9c"
+    root_fingerprint: str  # SHA-256 (hex, upper case) of the trust anchor used
+    root_name: str  # the anchor's common name
+    root_source: str  # "pinned" (bundled) or "operator" (extra_cas)
+    # SHA-256 of every certificate from the attestation certificate up to the anchor.
+    chain_fingerprints: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def firmware_version(self) -> tuple[int, int, int]:
+        return _parse_version(self.firmware)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "serial": self.serial,
+            "firmware": self.firmware,
+            "pin_policy": self.pin_policy,
+            "touch_policy": self.touch_policy,
+            "form_factor": self.form_factor,
+            "fips": self.fips,
+            "cspn": self.cspn,
+            "slot": self.slot,
+            "root_fingerprint": self.root_fingerprint,
+            "root_name": self.root_name,
+            "root_source": self.root_source,
+            "chain_fingerprints": list(self.chain_fingerprints),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, where: str = "attestation") -> AttestationInfo:
+        """Parse a stored record; StoreError naming the field when it is malformed."""
+
+        def get(key: str, typ: type | tuple[type, ...], *, optional: bool = False) -> Any:
+            if key not in d:
+                if optional:
+                    return None
+                raise StoreError(f"{where}.{key} is missing from the stored attestation record.")
+            value = d[key]
+            if value is None and optional:
+                return None
+            if (isinstance(value, bool) and typ is int) or not isinstance(value, typ):
+                raise StoreError(
+                    f"{where}.{key} has the wrong type ({type(value).__name__}) in the stored "
+                    "attestation record."
+                )
+            return value
+
+        if not isinstance(d, Mapping):
+            raise StoreError(f"{where} is not a mapping.")
+        firmware = get("firmware", str)
+        try:
+            _parse_version(firmware)
+        except ValueError:
+            raise StoreError(
+                f"{where}.firmware {firmware!r} is not a version like 5.4.3."
+            ) from None
+        pin = get("pin_policy", str)
+        touch = get("touch_policy", str)
+        if pin not in PIN_POLICIES.values():
+            raise StoreError(f"{where}.pin_policy {pin!r} is not a known PIN policy.")
+        if touch not in TOUCH_POLICIES.values():
+            raise StoreError(f"{where}.touch_policy {touch!r} is not a known touch policy.")
+        chain = get("chain_fingerprints", list)
+        if not all(isinstance(x, str) for x in chain):
+            raise StoreError(f"{where}.chain_fingerprints must be a list of strings.")
+        return cls(
+            serial=get("serial", int),
+            firmware=firmware,
+            pin_policy=pin,
+            touch_policy=touch,
+            form_factor=get("form_factor", str),
+            fips=get("fips", bool),
+            cspn=get("cspn", bool),
+            slot=get("slot", str, optional=True),
+            root_fingerprint=get("root_fingerprint", str),
+            root_name=get("root_name", str),
+            root_source=get("root_source", str),
+            chain_fingerprints=tuple(chain),
+        )
+
+
+def _parse_version(text: str) -> tuple[int, int, int]:
+    parts = text.split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(text)
+    return (int(parts[0]), int(parts[1]), int(parts[2]))
+
+
+# --- extension parsing ---------------------------------------------------------------------
+
+
+def _ext_value(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> bytes | None:
+    try:
+        ext = cert.extensions.get_extension_for_oid(oid)
+    except x509.ExtensionNotFound:
+        return None
+    value = ext.value
+    if isinstance(value, x509.UnrecognizedExtension):
+        return value.value
+    raise AttestationError(f"Unexpected decoded extension {oid.dotted_string}.", hint=_HINT_REDO)
+
+
+def _der_integer(data: bytes) -> int:
+    """Decode a DER INTEGER (tag 02, definite length, nothing after it)."""
+    if len(data) < 3 or data[0] != 0x02:
+        raise ValueError("not an INTEGER")
+    length, i = data[1], 2
+    if length & 0x80:
+        n = length & 0x7F
+        if n == 0 or n > 2 or len(data) < 2 + n:
+            raise ValueError("bad length")
+        length, i = int.from_bytes(data[2 : 2 + n], "big"), 2 + n
+    body = data[i:]
+    if length == 0 or len(body) != length:
+        raise ValueError("bad length")
+    return int.from_bytes(body, "big", signed=True)
+
+
+def _parse_extensions(cert: x509.Certificate) -> dict[str, Any]:
+    def bad(what: str, detail: str) -> AttestationError:
+        return AttestationError(
+            f"The attestation certificate's {what} extension is malformed ({detail}). It was "
+            "not made by a YubiKey, or it was altered.",
+            hint=_HINT_REDO,
+        )
+
+    fw = _ext_value(cert, OID_FIRMWARE)
+    serial_raw = _ext_value(cert, OID_SERIAL)
+    policy = _ext_value(cert, OID_POLICY)
+    missing = [
+        name
+        for name, v in (
+            ("firmware (1.3.6.1.4.1.41482.3.3)", fw),
+            ("serial number (1.3.6.1.4.1.41482.3.7)", serial_raw),
+            ("PIN/touch policy (1.3.6.1.4.1.41482.3.8)", policy),
+        )
+        if v is None
+    ]
+    if missing:
+        raise AttestationError(
+            "The attestation certificate lacks the YubiKey extension(s) "
+            f"{', '.join(missing)}. It is not a YubiKey PIV attestation.",
+            hint=_HINT_REDO,
+        )
+    assert fw is not None and serial_raw is not None and policy is not None
+    if len(fw) != 3:
+        raise bad("firmware", f"{len(fw)} bytes, expected 3")
+    try:
+        serial = _der_integer(serial_raw)
+    except ValueError as e:
+        raise bad("serial number", str(e)) from e
+    if serial < 0:
+        raise bad("serial number", "negative")
+    if len(policy) != 2:
+        raise bad("PIN/touch policy", f"{len(policy)} bytes, expected 2")
+    if policy[0] not in PIN_POLICIES:
+        raise bad("PIN/touch policy", f"unknown PIN policy {policy[0]:#04x}")
+    if policy[1] not in TOUCH_POLICIES:
+        raise bad("PIN/touch policy", f"unknown touch policy {policy[1]:#04x}")
+    ff = _ext_value(cert, OID_FORM_FACTOR)
+    form_factor, ff_fips = "unknown", False
+    if ff is not None:
+        if len(ff) != 1:
+            raise bad("form factor", f"{len(ff)} bytes, expected 1")
+        form_factor = FORM_FACTORS.get(ff[0] & 0x0F, f"unknown-{ff[0] & 0x0F:#04x}")
+        ff_fips = bool(ff[0] & 0x80)
+    return {
+        "firmware": f"{fw[0]}.{fw[1]}.{fw[2]}",
+        "serial": serial,
+        "pin_policy": PIN_POLICIES[policy[0]],
+        "touch_policy": TOUCH_POLICIES[policy[1]],
+        "form_factor": form_factor,
+        "fips": ff_fips or _ext_value(cert, OID_FIPS) is not None,
+        "cspn": _ext_value(cert, OID_CSPN) is not None,
+    }
+
+
+def _slot_of(cert: x509.Certificate) -> str | None:
+    cn = _cn(cert.subject)
+    prefix = "YubiKey PIV Attestation "
+    if cn.startswith(prefix):
+        slot = cn[len(prefix) :].strip().lower()
+        if len(slot) == 2 and all(c in "0123456789abcdef" for c in slot):
+            return slot
+    return None
+
+
+# --- chain verification --------------------------------------------------------------------
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _is_ca_capable(cert: x509.Certificate) -> bool:
+    """False only when the certificate says it is not a CA (basicConstraints cA=FALSE)."""
+    try:
+        bc = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
+    except x509.ExtensionNotFound:
+        return True
+    assert isinstance(bc, x509.BasicConstraints)
+    return bc.ca
+
+
+def _check_time(cert: x509.Certificate, what: str, now: dt.datetime) -> None:
+    if now < cert.not_valid_before_utc:
+        raise AttestationError(
+            f"The {what} ('{_cn(cert.subject)}') is not valid before "
+            f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC, and the clock of this machine says "
+            f"{now:%Y-%m-%d %H:%M} UTC. Check the date and time of the ceremony machine.",
+            hint="Set the machine's clock correctly, then verify again.",
+        )
+    if now > cert.not_valid_after_utc:
+        raise AttestationError(
+            f"The {what} ('{_cn(cert.subject)}') expired on "
+            f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC (the clock says "
+            f"{now:%Y-%m-%d %H:%M} UTC).",
+            hint="Check the machine's clock; if it is right, this device cannot be attested.",
+        )
+
+
+def _sslib_public_key(key: SSlibKey) -> Any:
+    """The `cryptography` public key of a securesystemslib SSlibKey."""
+    keytype = getattr(key, "keytype", None)
+    keyval = getattr(key, "keyval", None)
+    if not isinstance(keytype, str) or not isinstance(keyval, dict):
+        raise AttestationError("The key to compare with the attestation is not a TUF key.")
+    public = keyval.get("public")
+    if not isinstance(public, str):
+        raise AttestationError("The TUF key has no public key value to compare.")
+    try:
+        if keytype == "ed25519":
+            return ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(public))
+        return serialization.load_pem_public_key(public.encode())
+    except ValueError as e:
+        raise AttestationError(f"The TUF key's public value cannot be read: {e}.") from e
+
+
+def _spki(pub: Any) -> bytes:
+    der: bytes = pub.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return der
+
+
+def _describe_key(pub: Any) -> str:
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        return f"ECDSA {pub.curve.name}"
+    if isinstance(pub, rsa.RSAPublicKey):
+        return f"RSA-{pub.key_size}"
+    if isinstance(pub, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    return type(pub).__name__
+
+
+def verify_attestation(
+    key_cert: bytes,
+    device_cert: bytes,
+    public_key: SSlibKey,
+    *,
+    extra_cas: Iterable[bytes] = (),
+    intermediates: Iterable[bytes] = (),
+    now: dt.datetime | None = None,
+) -> AttestationInfo:
+    """Verify a YubiKey PIV attestation for `public_key` (a securesystemslib SSlibKey).
+
+    `key_cert` is the slot's attestation certificate, `device_cert` the slot f9 certificate
+    (both DER or PEM). The device certificate must chain to a pinned bundled Yubico root or to
+    one of `extra_cas` (trusted as given: the operator vouches for them), possibly through
+    `intermediates` (untrusted, only used to build the path). Raises AttestationError.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.UTC)
+    att = _load_one(key_cert, "attestation certificate")
+    dev = _load_one(device_cert, "device (slot f9) attestation certificate")
+    anchors: list[tuple[x509.Certificate, str]] = [(c, "pinned") for c in load_pinned_roots()]
+    for blob in extra_cas:
+        anchors += [(c, "operator") for c in _load_certs(blob, "extra CA certificate")]
+    inters: list[x509.Certificate] = []
+    for blob in intermediates:
+        inters += _load_certs(blob, "intermediate certificate")
+
+    # 1. The attestation certificate is signed by the device's f9 key.
+    if not _signed_by(att, dev):
+        raise AttestationError(
+            "The attestation certificate was not signed by this YubiKey's attestation key "
+            f"(slot f9 certificate '{_cn(dev.subject)}'): either the two files come from "
+            "different YubiKeys, or one of them was altered.",
+            hint=_HINT_REDO,
+        )
+
+    # 2. The device certificate chains to a trusted anchor.
+    chain = [dev]
+    anchor: tuple[x509.Certificate, str] | None = None
+    current = dev
+    for _ in range(MAX_CHAIN):
+        anchor = next(
+            (a for a in anchors if _is_ca_capable(a[0]) and _signed_by(current, a[0])), None
+        )
+        if anchor is not None:
+            break
+        step = next(
+            (i for i in inters if i not in chain and _is_ca_capable(i) and _signed_by(current, i)),
+            None,
+        )
+        if step is None:
+            break
+        chain.append(step)
+        current = step
+    if anchor is None:
+        trusted = ", ".join(f"'{_cn(a.subject)}' ({fingerprint(a)[:16]}...)" for a, _ in anchors)
+        raise AttestationError(
+            f"The YubiKey's attestation certificate '{_cn(dev.subject)}' (issued by "
+            f"'{_cn(current.issuer)}') does not chain to a trusted root. Trusted here: {trusted}. "
+            "The device is not a genuine YubiKey, or it attests under a newer Yubico root "
+            "(firmware 5.7.4 and later: 'Yubico Attestation Root 1' with its intermediates) "
+            "that was not supplied.",
+            hint="For firmware 5.7.4+, pass Yubico's published root and intermediate "
+            "certificates as extra CA / intermediate files, after checking their fingerprints.",
+        )
+    root, source = anchor
+
+    # 3. Times.
+    _check_time(att, "attestation certificate", now)
+    for c in chain[1:]:
+        _check_time(c, "intermediate certificate", now)
+    _check_time(dev, "device attestation certificate", now)
+    _check_time(root, "root certificate", now)
+
+    # 4. The attested key is the key being enrolled.
+    expected = _sslib_public_key(public_key)
+    attested = att.public_key()
+    if _spki(attested) != _spki(expected):
+        raise AttestationError(
+            "The attestation is for a different key: the YubiKey attested a "
+            f"{_describe_key(attested)} key that is not the {_describe_key(expected)} key being "
+            "enrolled. The attestation was made for another slot or another YubiKey, or the key "
+            "in the slot was replaced after the attestation.",
+            hint="Attest the slot that holds the enrolled key, on the same YubiKey.",
+        )
+
+    fields = _parse_extensions(att)
+    root_fp = fingerprint(root)
+    return AttestationInfo(
+        serial=fields["serial"],
+        firmware=fields["firmware"],
+        pin_policy=fields["pin_policy"],
+        touch_policy=fields["touch_policy"],
+        form_factor=fields["form_factor"],
+        fips=fields["fips"],
+        cspn=fields["cspn"],
+        slot=_slot_of(att),
+        root_fingerprint=root_fp,
+        root_name=KNOWN_ROOTS.get(root_fp, _cn(root.subject)),
+        root_source=source,
+        chain_fingerprints=tuple(fingerprint(c) for c in [att, *chain, root]),
+    )
+
+
+# --- policy --------------------------------------------------------------------------------
+
+
+def _key_family(key_type: str) -> str:
+    k = key_type.lower()
+    if k.startswith("ecdsa"):
+        return "ecdsa"
+    if k.startswith("rsa"):
+        return "rsa"
+    if k.startswith("ed25519"):
+        return "ed25519"
+    return k
+
+
+def effective_pin_policy(info: AttestationInfo) -> str | None:
+    """The PIN policy in force: "default" resolved by slot (None when the slot is unknown)."""
+    if info.pin_policy != "default":
+        return info.pin_policy
+    if info.slot is None:
+        return None
+    return SLOT_DEFAULT_PIN_POLICY.get(info.slot, "once")
+
+
+def check_policy(
+    info: AttestationInfo,
+    *,
+    key_type: str,
+    require_touch: str | None,
+    forbid_pin_never: bool,
+    allow_vulnerable_firmware: bool,
+) -> list[str]:
+    """Problems with an attested key under the plan's policy (empty list: acceptable).
+
+    `key_type` is the plan's or TUF's key type ("ecdsa-p256", "ecdsa", "rsa-3072", "rsa",
+    "ed25519"...). `require_touch`: None (any), "cached" (cached or always) or "always".
+    """
+    problems: list[str] = []
+    touch = info.touch_policy if info.touch_policy != "default" else "never"
+    if require_touch is not None:
+        allowed = {"always": {"always"}, "cached": {"always", "cached"}}.get(require_touch)
+        if allowed is None:
+            problems.append(f"unknown required touch policy {require_touch!r}")
+        elif touch not in allowed:
+            problems.append(
+                f"the key's touch policy is '{touch}' but the plan requires "
+                f"'{require_touch}'{' (or always)' if require_touch == 'cached' else ''}; "
+                "generate a new key with the required touch policy"
+            )
+    if forbid_pin_never:
+        pin = effective_pin_policy(info)
+        if pin == "never":
+            problems.append(
+                "the key's PIN policy is 'never' (anyone holding the YubiKey can sign with it) "
+                "and the plan forbids that; generate a new key with PIN policy once or always"
+            )
+        elif pin is None:
+            problems.append(
+                "the key's PIN policy is 'default' and the slot is unknown, so it cannot be "
+                "shown not to be 'never'"
+            )
+
+    family = _key_family(key_type)
+    version = info.firmware_version
+    if not allow_vulnerable_firmware:
+        bio = info.form_factor.endswith("-bio")
+        fixed = (5, 7, 2) if bio else (5, 7, 0)
+        if family == "ecdsa" and version[0] == 5 and version < fixed:
+            problems.append(
+                f"YubiKey firmware {info.firmware} is affected by Yubico Security Advisory "
+                "YSA-2024-03 ('EUCLEAK'): the ECDSA implementation of YubiKey 5 devices before "
+                f"firmware {'.'.join(map(str, fixed))} leaks enough through a side channel that "
+                "someone with the device and lab equipment can recover the private key; use a "
+                "YubiKey with newer firmware (or allow_vulnerable_firmware in the plan, with a "
+                "recorded reason)"
+            )
+        if family == "rsa" and version[0] == 4 and version < (4, 3, 5):
+            problems.append(
+                f"YubiKey firmware {info.firmware} is affected by Yubico Security Advisory "
+                "YSA-2017-01 ('ROCA', CVE-2017-15361): RSA keys generated on YubiKey 4 before "
+                "firmware 4.3.5 can be factored from the public key; use another device (or "
+                "allow_vulnerable_firmware in the plan, with a recorded reason)"
+            )
+    return problems
