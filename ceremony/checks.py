@@ -214,6 +214,19 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
             if d.hash_bins:
                 used.update(d.hash_bins.keys)
 
+    todo = sorted(
+        n for n, spec in plan.keys.items() if spec.holder.strip().upper().startswith("TODO")
+    )
+    if todo:
+        out.append(
+            CheckResult(
+                "CER-PLAN-TODO",
+                ERROR,
+                f"keys {', '.join(todo)}: the holder is still a TODO placeholder; write each "
+                "holder's name so signers can be told apart.",
+            )
+        )
+
     # Compromised or lost keys must not stay in any role.
     for name in sorted(used):
         spec = plan.keys.get(name)

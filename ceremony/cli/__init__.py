@@ -1,0 +1,117 @@
+"""The `ceremony` command line. Parses, calls the service, prints. No ceremony logic here.
+
+Every command runs inside `guarded()`, the ONE place where a CeremonyError becomes a
+message and an exit code, an interrupt becomes exit 130, and anything unexpected becomes
+a short message (a traceback only with CEREMONY_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ceremony import __version__
+from ceremony.cli import ui
+from ceremony.errors import EXIT_INTERRUPTED, CeremonyError, StoreError
+
+app = typer.Typer(
+    name="ceremony",
+    help=(
+        "Offline key ceremonies for TUF repositories: plan, enrol, draft, sign over many "
+        "sessions, export and verify root (and targets) metadata signed on PKCS#11 tokens."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[None]:
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except CeremonyError as exc:
+        ui.print_error(exc)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        ui.err_console().print(
+            "\nInterrupted. Nothing more was written; earlier signatures are safe."
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:
+        if ui.debug_enabled():
+            raise
+        ui.err_console().print(
+            f"[red bold]Internal error:[/red bold] {type(exc).__name__}: {exc}. This is a bug in "
+            "tuf-ceremony, not something you did. Nothing more was written. Run again with "
+            "CEREMONY_DEBUG=1 to see the details, and report it."
+        )
+        raise typer.Exit(1) from None
+
+
+@contextlib.contextmanager
+def recorded(
+    directory: Path, command: str, args: dict[str, Any], *, write: bool = True
+) -> Iterator[Any]:
+    """Open the ceremony directory (locked when the command writes) and, on success, append
+    the command to the transcript. Failures leave the directory untouched."""
+    from ceremony import transcript
+    from ceremony.store import CeremonyDir
+
+    cdir = CeremonyDir(directory)
+    entry = transcript.Entry(command, args)
+    lock = cdir.lock() if write else contextlib.nullcontext()
+    with lock:
+        yield cdir, entry
+        try:
+            transcript.append(cdir.root, entry, "ok", 0)
+        except OSError as exc:
+            if write:
+                raise StoreError(f"could not append to the transcript: {exc.strerror}.") from None
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"tuf-ceremony {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=version_callback, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """Offline TUF key ceremonies on PKCS#11 tokens."""
+
+
+def _register() -> None:
+    from ceremony.cli import ceremony_cmds, rehearse_cmd, token_cmds, verify_cmd
+
+    ceremony_cmds.register(app)
+    verify_cmd.register(app)
+    rehearse_cmd.register(app)
+    token_cmds.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - interrupt outside a command
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,54 @@
+"""Attach a verified YubiKey PIV attestation to a key being enrolled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from ceremony.cli import ui
+from ceremony.errors import InputError
+from ceremony.service import TokenKeyRead
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
+
+
+def with_attestation(
+    read: Callable[[], TokenKeyRead],
+    uri: str,
+    module: str | None,
+    key_cert: Path | None,
+    device_cert: Path | None,
+    extra_cas: list[Path],
+) -> Callable[[], TokenKeyRead]:
+    """Wrap a key reader so that the attestation is read (or taken from files) and verified
+    against the pinned Yubico root (or the operator's extra CAs) before anything is enrolled."""
+
+    def run() -> TokenKeyRead:
+        from ceremony.attestation import verify_attestation
+
+        got = read()
+        if key_cert is not None:
+            if device_cert is None:
+                raise InputError(
+                    "--attestation needs --attestation-intermediate (the slot f9 device certificate)."
+                )
+            kc, dc = _read(key_cert), _read(device_cert)
+        else:
+            from ceremony import tokens
+
+            ui.notify(
+                "Reading the attestation certificate and the device (f9) certificate from the token ..."
+            )
+            kc, dc = tokens.read_attestation(
+                got.uri or uri, module=module, pin_provider=ui.read_pin
+            )
+        info = verify_attestation(kc, dc, got.public_key, extra_cas=[_read(p) for p in extra_cas])
+        return replace(got, attestation=info.to_dict())
+
+    return run

@@ -1,0 +1,547 @@
+"""Commands on a ceremony directory: init, validate, enroll, keygen, draft, show, sign,
+status, merge, export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ceremony import digest as digests
+from ceremony import service
+from ceremony.checks import ERROR, WARNING
+from ceremony.cli import guarded, now, recorded, ui
+from ceremony.cli.devices import key_reader, signer_factory
+from ceremony.errors import PlanError
+from ceremony.review import RoleLine
+from ceremony.service import DraftView, RoleReport
+
+DIR_ARG = typer.Argument(..., help="The ceremony directory.", show_default=False)
+ROLE_ARG = typer.Argument("root", help="The role: root (default) or targets.")
+
+
+def register(app: typer.Typer) -> None:
+    for fn in (init, validate, enroll, keygen, draft, show, sign, status, merge, export):
+        app.command(name=fn.__name__)(fn)
+
+
+# --- init -------------------------------------------------------------------------------
+
+
+def init(
+    directory: Path = DIR_ARG,
+    previous_root: Path | None = typer.Option(
+        None, "--previous-root", help="The trusted previous root.json, for a rotation."
+    ),
+    previous_ceremony: Path | None = typer.Option(
+        None,
+        "--previous-ceremony",
+        help="The ceremony directory that produced the previous root: key names, holders and token URIs are carried over.",
+    ),
+) -> None:
+    """Create a new ceremony directory with a commented plan template."""
+    with guarded():
+        from ceremony import transcript
+
+        entry = transcript.Entry(
+            "init", {"previous_root": str(previous_root) if previous_root else None}
+        )
+        res = service.init(
+            directory, previous_root, now(), entry, previous_ceremony=previous_ceremony
+        )
+        transcript.append(res.path.absolute(), entry, "ok", 0)
+        out = ui.console()
+        out.print(f"Created the ceremony directory {res.path}.")
+        if res.previous_copy:
+            out.print(
+                f"The trusted previous root was copied to {res.previous_copy} and pinned by its SHA-256."
+            )
+            out.print(f"Its keys were enrolled as: {', '.join(res.enrolled)}.")
+        out.print(
+            f"Next: edit {res.path / 'ceremony.yaml'} (holders, roles, thresholds, expiry), have it "
+            f"reviewed, then run `ceremony validate {res.path}`."
+        )
+
+
+# --- validate ---------------------------------------------------------------------------
+
+
+def validate(directory: Path = DIR_ARG) -> None:
+    """Check the whole plan with no token attached."""
+    with guarded(), recorded(directory, "validate", {}, write=False) as (cdir, entry):
+        loaded = service.load(cdir, now(), entry=entry, enforce=False)
+        out = ui.console()
+        plan = loaded.plan
+        out.print(
+            f"Plan for [bold]{plan.repository}[/bold] ({cdir.rel(cdir.plan_path)}): schema OK."
+        )
+        if plan.rehearsal:
+            ui.rehearsal_banner()
+        for r in loaded.checks:
+            colour = {"error": "red", "warning": "yellow"}.get(r.level, "green")
+            out.print(f"  [{colour}]{r.level.upper():7}[/{colour}] {r.line()}")
+        bad = [r for r in loaded.checks if r.level == ERROR]
+        warn = [r for r in loaded.checks if r.level == WARNING]
+        if bad:
+            raise PlanError(
+                f"{len(bad)} check{'s' if len(bad) != 1 else ''} failed (listed above as ERROR).",
+                hint="Fix ceremony.yaml or enrol the missing keys, then validate again.",
+            )
+        missing = [r for r in warn if r.id == "CER-KEY-NOT-ENROLLED"]
+        nxt = "enrol the keys listed above" if missing else f"`ceremony draft {cdir.root}`"
+        out.print(
+            f"The plan passes every check ({len(warn)} warning{'s' if len(warn) != 1 else ''}). Next: {nxt}."
+        )
+
+
+# --- enroll / keygen --------------------------------------------------------------------
+
+
+def enroll(
+    directory: Path = DIR_ARG,
+    name: str = typer.Argument(..., help="The key's name in the plan, e.g. root-alice."),
+    uri: str | None = typer.Option(
+        None, "--uri", help="pkcs11: URI of the key on a token (with the token serial)."
+    ),
+    module: str | None = typer.Option(
+        None, "--module", help="PKCS#11 module path (default: from the URI or the known list)."
+    ),
+    public_key: Path | None = typer.Option(
+        None,
+        "--public-key",
+        help="A PEM or TUF key JSON file, for a key not on a token here (e.g. the online key).",
+    ),
+    allow_imported_key: bool = typer.Option(
+        False,
+        "--allow-imported-key",
+        help="Accept a token key that may have been imported or is extractable (recorded everywhere).",
+    ),
+    attest: bool = typer.Option(
+        False, "--attest", help="Read and verify the YubiKey PIV attestation of the key."
+    ),
+    attestation: Path | None = typer.Option(
+        None,
+        "--attestation",
+        help="The key's attestation certificate file (instead of reading it from the token).",
+    ),
+    attestation_intermediate: Path | None = typer.Option(
+        None, "--attestation-intermediate", help="The device (slot f9) certificate file."
+    ),
+    attestation_ca: list[Path] = typer.Option(
+        [], "--attestation-ca", help="Extra trusted attestation CA certificate (repeatable)."
+    ),
+) -> None:
+    """Record a key's PUBLIC part (read from a token, or from a file) under its plan name."""
+    with (
+        guarded(),
+        recorded(
+            directory,
+            "enroll",
+            {"name": name, "uri": uri, "public_key": str(public_key) if public_key else None},
+        ) as (cdir, entry),
+    ):
+        if (uri is None) == (public_key is None):
+            from ceremony.errors import InputError
+
+            raise InputError("give exactly one of --uri (a key on a token) or --public-key FILE.")
+        if public_key is not None:
+            rec, new = service.enroll_public_key(cdir, name, public_key, now(), entry)
+        else:
+            assert uri is not None
+            read = key_reader(
+                uri,
+                module,
+                allow_imported=allow_imported_key,
+                purpose=f"read the public key of {name}",
+            )
+            if attest or attestation is not None:
+                from ceremony.cli.attest import with_attestation
+
+                read = with_attestation(
+                    read, uri, module, attestation, attestation_intermediate, attestation_ca
+                )
+            rec, new = service.enroll_token_key(
+                cdir, name, read, now(), entry, allow_imported=allow_imported_key
+            )
+        _print_enrolled(rec, new)
+
+
+def _print_enrolled(rec: Any, new: bool) -> None:
+    out = ui.console()
+    if rec.is_software:
+        ui.rehearsal_banner()
+    verb = "Enrolled" if new else "Already enrolled (same key, nothing changed):"
+    out.print(f"{verb} '{rec.name}': {rec.key.scheme}, keyid {rec.keyid[:16]}…, {rec.device()}.")
+    if rec.uri:
+        out.print(f"  URI: {rec.uri}")
+    if rec.attestation:
+        a = rec.attestation
+        out.print(
+            f"  Attested: YubiKey serial {a.get('serial')}, firmware {a.get('firmware')}, "
+            f"PIN policy {a.get('pin_policy')}, touch policy {a.get('touch_policy')}."
+        )
+    if rec.allow_imported:
+        out.print(
+            "  [yellow]Accepted with --allow-imported-key: the token does not prove on-device generation.[/yellow]"
+        )
+    out.print("Next: enrol the other keys, then `ceremony validate DIR` and `ceremony draft DIR`.")
+
+
+def keygen(
+    directory: Path = DIR_ARG,
+    name: str = typer.Argument(..., help="The key's name in the plan."),
+    uri: str = typer.Option(
+        ...,
+        "--uri",
+        help="pkcs11: URI of the token (serial or label) and the new key's label (object=).",
+    ),
+    key_type: str = typer.Option(
+        ..., "--type", help="ed25519, ecdsa-p256, ecdsa-p384 or rsa-3072."
+    ),
+    module: str | None = typer.Option(None, "--module", help="PKCS#11 module path."),
+    attest: bool = typer.Option(
+        False, "--attest", help="Read and verify the attestation after generation (YubiKey)."
+    ),
+    attestation_ca: list[Path] = typer.Option(
+        [], "--attestation-ca", help="Extra trusted attestation CA certificate (repeatable)."
+    ),
+) -> None:
+    """Generate a key pair ON the token (non-extractable, sensitive, sign-only) and enrol it."""
+    with (
+        guarded(),
+        recorded(directory, "keygen", {"name": name, "uri": uri, "type": key_type}) as (
+            cdir,
+            entry,
+        ),
+    ):
+        from ceremony.errors import InputError
+        from ceremony.service import TokenKeyRead
+        from ceremony.tokens.types import KEY_TYPES
+
+        if key_type not in KEY_TYPES:
+            raise InputError(f"--type {key_type} is not one of {', '.join(KEY_TYPES)}.")
+        loaded = service.load(cdir, now(), enforce=False)
+        if name not in loaded.plan.keys:
+            raise InputError(f"'{name}' is not a key in the plan; add it under keys: first.")
+        if name in loaded.keys:
+            raise InputError(f"'{name}' is already enrolled; keygen never replaces a key.")
+
+        def generate() -> TokenKeyRead:
+            from ceremony import tokens
+            from ceremony.cli.devices import _attrs_dict, token_dict
+            from ceremony.tokens import software_rehearsal as software
+
+            if software.is_software_uri(uri):
+                su = software.SoftwareUri.parse(uri)
+                tok = software.token_for(su)
+                pin = tok.login(ui.read_pin, f"generate {name}")
+                key = tok.generate(su.object, key_type, pin)
+                return TokenKeyRead(key, uri, token_dict(tok.info()), None, None, True)
+            ki = tokens.generate_key(
+                uri, module=module, key_type=key_type, label=name, pin_provider=ui.read_pin
+            )
+            assert ki.public_key is not None
+            return TokenKeyRead(
+                ki.public_key,
+                ki.uri,
+                token_dict(ki.token),
+                ki.key_id.hex(),
+                _attrs_dict(ki.attributes),
+                False,
+            )
+
+        read = generate
+        if attest:
+            from ceremony.cli.attest import with_attestation
+
+            read = with_attestation(generate, uri, module, None, None, attestation_ca)
+        rec, new = service.enroll_token_key(cdir, name, read, now(), entry, allow_imported=False)
+        ui.console().print(f"Generated on the token: {name}.")
+        _print_enrolled(rec, new)
+
+
+# --- draft / show -----------------------------------------------------------------------
+
+
+def draft(directory: Path = DIR_ARG, role: str = ROLE_ARG) -> None:
+    """Build the unsigned draft of ROLE from the plan, enrolled keys and previous root."""
+    with guarded(), recorded(directory, "draft", {"role": role}) as (cdir, entry):
+        res = service.draft(cdir, role, now(), entry)
+        out = ui.console()
+        if res.unchanged:
+            out.print(f"The {role} draft is already up to date with the plan; nothing changed.")
+        else:
+            out.print(
+                f"Drafted {role} version {res.draft.metadata.signed.version} ({cdir.rel(cdir.draft_path(role))})."
+            )
+            if res.previous_digest:
+                out.print(
+                    f"[yellow]This replaces the earlier draft {res.previous_digest[:16]}…: its "
+                    f"{res.stale_signatures} signature(s) are now STALE and no longer count.[/yellow]"
+                )
+        _render_view(service.show(cdir, role, now()))
+        out.print(
+            f"Next: each key holder checks this with `ceremony show {cdir.root} {role}` and signs."
+        )
+
+
+def show(directory: Path = DIR_ARG, role: str = ROLE_ARG) -> None:
+    """What a key holder checks before signing: summary, diff, digest, signatures so far."""
+    with guarded(), recorded(directory, "show", {"role": role}, write=False) as (cdir, _entry):
+        _render_view(service.show(cdir, role, now()))
+
+
+def _render_view(v: DraftView) -> None:
+    out = ui.console()
+    if v.rehearsal:
+        ui.rehearsal_banner()
+    out.rule(f"{v.role} version {v.version} for {v.repository}")
+    out.print(
+        f"Version {v.version}, expires {v.expires:%Y-%m-%d %H:%M} UTC"
+        + (
+            f", consistent_snapshot {str(v.consistent_snapshot).lower()}"
+            if v.consistent_snapshot is not None
+            else ""
+        )
+    )
+    rows: list[list[Any]] = []
+    for rl in v.roles:
+        rows += _role_rows(rl)
+    out.print(
+        ui.table(
+            "Roles and keys",
+            ["role", "threshold", "key", "holder", "type", "keyid", "device"],
+            rows,
+        )
+    )
+    if v.attestations:
+        for name, a in sorted(v.attestations.items()):
+            out.print(
+                f"  attested {name}: YubiKey serial {a.get('serial')}, firmware {a.get('firmware')}, "
+                f"PIN {a.get('pin_policy')}, touch {a.get('touch_policy')}"
+            )
+    out.print("[bold]Changes from the previous root:[/bold]")
+    for c in v.changes:
+        out.print(f"  - {c.text}")
+    for s in v.swaps:
+        out.print(f"  [cyan]! {s}[/cyan]")
+    for w in v.warnings:
+        out.print(f"  [yellow]warning[/yellow] {w.line()}")
+    for line in ui.digest_block(v.digest):
+        out.print(line)
+    out.print("[bold]Signatures so far:[/bold]")
+    ui.render_status_block(v.status)
+    out.print(
+        "Check before signing: the version, expiry, keys and holders above are what was agreed, and "
+        "the digest matches the one read out by the administrator and printed on the ceremony record."
+    )
+
+
+def _role_rows(rl: RoleLine) -> list[list[Any]]:
+    rows = []
+    for i, k in enumerate(rl.keys):
+        device = k.device + (" (REHEARSAL)" if k.rehearsal and "REHEARSAL" not in k.device else "")
+        status = "" if k.status == "active" else f" [{k.status}]"
+        rows.append(
+            [
+                rl.role if i == 0 else "",
+                f"{rl.threshold} of {len(rl.keys)}" if i == 0 else "",
+                k.name + status,
+                k.holder,
+                k.key_type,
+                k.keyid[:8],
+                device,
+            ]
+        )
+    return rows
+
+
+# --- sign -------------------------------------------------------------------------------
+
+
+def sign(
+    directory: Path = DIR_ARG,
+    role: str = ROLE_ARG,
+    key: str = typer.Option(..., "--key", help="The name of your key in the plan."),
+    uri: str | None = typer.Option(
+        None,
+        "--uri",
+        help="pkcs11: URI of the key (default: the one recorded at enrolment, else found by public key).",
+    ),
+    module: str | None = typer.Option(None, "--module", help="PKCS#11 module path."),
+    allow_imported_key: bool = typer.Option(
+        False,
+        "--allow-imported-key",
+        help="Accept a token key that may have been imported (recorded).",
+    ),
+) -> None:
+    """Check the draft, confirm with a typed Yes, enter the PIN, sign on the token."""
+    with (
+        guarded(),
+        recorded(directory, "sign", {"role": role, "key": key, "uri": uri}) as (cdir, entry),
+    ):
+
+        def confirm(v: DraftView) -> bool:
+            _render_view(v)
+            return ui.confirm_yes(f"Sign {v.role} version {v.version} with '{key}'?")
+
+        outcome = service.sign(
+            cdir,
+            role,
+            key,
+            signer_factory(uri, module, allow_imported=allow_imported_key),
+            confirm,
+            now(),
+            entry,
+        )
+        out = ui.console()
+        if outcome.already_signed:
+            out.print(
+                f"'{key}' has already signed this draft ({outcome.record.signed_at}); nothing to do."
+            )
+        else:
+            out.print(
+                f"[green]Signed[/green] {role} as '{key}' ({outcome.record.holder}); the signature was "
+                f"verified against the enrolled public key and saved as "
+                f"{cdir.rel(cdir.signature_path(role, outcome.record.keyid))}."
+            )
+        out.print("[bold]Status now:[/bold]")
+        ui.render_status_block(outcome.status)
+        rep = RoleReport(
+            role, None, outcome.status, False, service.next_step(cdir, role, outcome.status, False)
+        )
+        out.print(f"Next: {rep.next_step}.")
+
+
+# --- status -----------------------------------------------------------------------------
+
+
+def status(
+    directory: Path = DIR_ARG,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Per role: digest, each threshold with who signed and who is missing, and the next step."""
+    with guarded(), recorded(directory, "status", {}, write=False) as (cdir, _entry):
+        loaded, reports = service.status(cdir, now())
+        if as_json:
+            print(json.dumps(status_json(reports, loaded), indent=2, sort_keys=True))
+            return
+        out = ui.console()
+        if any(k.is_software for k in loaded.keys.values()):
+            ui.rehearsal_banner()
+        out.print(f"Ceremony for [bold]{loaded.plan.repository}[/bold] in {cdir.root}")
+        for r in reports:
+            if r.draft is None or r.status is None:
+                out.print(f"[bold]{r.role}[/bold]: not drafted yet. Next: {r.next_step}.")
+                continue
+            md = r.draft.metadata.signed
+            state = (
+                "[green]COMPLETE[/green]"
+                if r.status.complete
+                else "[yellow]collecting signatures[/yellow]"
+            )
+            out.print(f"[bold]{r.role}[/bold] version {md.version}: {state}")
+            out.print(f"  digest {digests.grouped_hex(r.draft.digest)}")
+            out.print(f"  words  {' '.join(digests.pgp_words(r.draft.digest)[:8])} …")
+            if r.draft_outdated:
+                out.print("  [red]the plan or keys changed since this draft was made[/red]")
+            ui.render_status_block(r.status)
+            out.print(f"  Next: {r.next_step}.")
+
+
+def status_json(reports: list[RoleReport], loaded: service.Loaded) -> dict[str, Any]:
+    roles: dict[str, Any] = {}
+    for r in reports:
+        if r.draft is None or r.status is None:
+            roles[r.role] = {
+                "digest": None,
+                "complete": False,
+                "thresholds": [],
+                "next_step": r.next_step,
+            }
+            continue
+        roles[r.role] = {
+            "digest": r.draft.digest,
+            "version": r.draft.metadata.signed.version,
+            "complete": r.status.complete and not r.draft_outdated,
+            "outdated": r.draft_outdated,
+            "thresholds": [
+                {
+                    "of": t.of,
+                    "label": t.label,
+                    "threshold": t.threshold,
+                    "signed": t.signed,
+                    "missing": t.missing,
+                    "holders": dict(t.holders),
+                    "notes": dict(t.notes),
+                }
+                for t in r.status.thresholds
+            ],
+            "stale": [rj.record.file for rj in r.status.rejected if rj.reason == "stale"],
+            "invalid": [
+                f"{rj.record.file}: {rj.detail}" for rj in r.status.rejected if rj.reason != "stale"
+            ],
+            "next_step": r.next_step,
+        }
+    return {
+        "repository": loaded.plan.repository,
+        "rehearsal": any(k.is_software for k in loaded.keys.values()),
+        "roles": roles,
+    }
+
+
+# --- merge / export ---------------------------------------------------------------------
+
+
+def merge(
+    directory: Path = DIR_ARG,
+    others: list[Path] = typer.Argument(
+        ..., help="Other copies of this ceremony (e.g. other machines' USB sticks)."
+    ),
+) -> None:
+    """Bring signature files from other copies into DIR, verifying each; never overwrite one."""
+    with (
+        guarded(),
+        recorded(directory, "merge", {"others": [str(o) for o in others]}) as (cdir, entry),
+    ):
+        rep = service.merge(cdir, others, now(), entry)
+        out = ui.console()
+        out.print(
+            f"Merge into {cdir.root}: {len(rep.added)} added, {len(rep.skipped)} skipped, {len(rep.refused)} refused."
+        )
+        for line in rep.added:
+            out.print(f"  [green]added[/green]   {line}")
+        for line in rep.skipped:
+            out.print(f"  skipped {line}")
+        for line in rep.refused:
+            out.print(f"  [red]refused[/red] {line}")
+        out.print(f"Next: `ceremony status {cdir.root}`.")
+
+
+def export(
+    directory: Path = DIR_ARG,
+    out_dir: Path | None = typer.Option(
+        None, "--out", help="Where to write (default: DIR/published). Never overwrites."
+    ),
+) -> None:
+    """Write the signed metadata, checked as a client would, with SHA256SUMS and a record."""
+    with (
+        guarded(),
+        recorded(directory, "export", {"out": str(out_dir) if out_dir else None}) as (cdir, entry),
+    ):
+        res = service.export(cdir, out_dir, now(), entry)
+        out = ui.console()
+        loaded = service.load(cdir, now(), enforce=False)
+        if any(k.is_software for k in loaded.keys.values()):
+            ui.rehearsal_banner()
+        out.print(
+            f"Exported to {res.out_dir} (each file verified as a TUF client would, before writing):"
+        )
+        for name, sha in res.files.items():
+            out.print(f"  {sha}  {name}")
+        out.print(
+            "Next: copy these files to the repository. Publish the new root BEFORE any online "
+            "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
+        )

@@ -1,0 +1,172 @@
+"""The terminal: the console, prompts (typed Yes, PIN without echo) and screens.
+
+When standard input is not a terminal (scripts, tests), the confirmation and then the
+PIN are read as lines from it. A PIN is never echoed, printed, logged or kept.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ceremony import digest as digests
+from ceremony.errors import CeremonyError, InputError, Interrupted
+from ceremony.thresholds import RoleStatus, ThresholdStatus
+from ceremony.tokens.types import PinRequest, is_factory_default_pin
+
+
+def console() -> Console:
+    """The one console (made per call so tests that swap sys.stdout see the output)."""
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "110"))
+    return Console(file=sys.stdout, highlight=False, width=width, soft_wrap=False)
+
+
+def err_console() -> Console:
+    width = None if sys.stderr.isatty() else 110
+    return Console(file=sys.stderr, highlight=False, width=width)
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _read_line(prompt: str) -> str:
+    out = console()
+    if interactive():
+        try:
+            return input(prompt)
+        except EOFError:
+            raise Interrupted("no answer was given (end of input); nothing was written.") from None
+    out.print(prompt, end="")
+    line = sys.stdin.readline()
+    if not line:
+        out.print()
+        raise InputError(
+            "standard input ended before an answer was given. When not at a terminal, give the "
+            "confirmation and then the PIN as lines on standard input."
+        )
+    out.print("(answer read from standard input)")
+    return line.rstrip("\r\n")
+
+
+def confirm_yes(question: str) -> bool:
+    """True only if the operator types exactly `Yes`."""
+    answer = _read_line(f"{question} Type Yes to continue, anything else to stop: ")
+    return answer == "Yes"
+
+
+def read_pin(request: PinRequest) -> str:
+    """The PinProvider for every token operation."""
+    out = console()
+    tok = request.token
+    out.print(f"[bold]PIN needed[/bold] for {tok.describe()} to {request.purpose}.")
+    if request.count_low and not request.final_try:
+        out.print(
+            "[yellow]Warning:[/yellow] the token reports that few PIN tries are left. Type carefully; "
+            "if you are unsure of the PIN, stop now (Ctrl-C) and ask the administrator."
+        )
+    if request.final_try:
+        out.print(
+            "[red bold]FINAL TRY:[/red bold] one more wrong PIN LOCKS this token. Unlocking needs "
+            "the PUK (or SO PIN); if that is blocked too, the token must be reset, which DESTROYS "
+            "its keys."
+        )
+        answer = _read_line("Type 'final try' to enter the PIN anyway, anything else to stop: ")
+        if answer != "final try":
+            raise Interrupted("stopped before the final PIN try; nothing was signed or written.")
+    if interactive():
+        try:
+            pin = getpass.getpass("PIN (not shown): ")
+        except EOFError:
+            raise Interrupted("no PIN was given; nothing was written.") from None
+    else:
+        line = sys.stdin.readline()
+        if not line:
+            raise InputError(
+                "standard input ended before the PIN was given (scripts: give the confirmation, "
+                "then the PIN, one per line)."
+            )
+        pin = line.rstrip("\r\n")
+        out.print("PIN read from standard input (not shown).")
+    if not pin:
+        raise InputError("an empty PIN was given; nothing was sent to the token.")
+    if is_factory_default_pin(pin):
+        out.print(
+            "[yellow]Warning:[/yellow] this PIN is a well-known factory default. Change it on the "
+            "token before any real ceremony."
+        )
+    return pin
+
+
+def notify(message: str) -> None:
+    console().print(f"[bold cyan]>>> {message}[/bold cyan]")
+
+
+def print_error(exc: CeremonyError) -> None:
+    e = err_console()
+    e.print(f"[red bold]{exc.title}:[/red bold] {exc.message}", markup=True, highlight=False)
+    if exc.hint:
+        e.print(f"Next: {exc.hint}")
+
+
+def rehearsal_banner() -> None:
+    console().print(
+        "[black on yellow] REHEARSAL: software keys, not for production. Never publish these files. [/]"
+    )
+
+
+def digest_block(digest_hex: str) -> list[str]:
+    return [
+        "SHA-256 of the exact bytes every key signs (compare aloud and on paper):",
+        f"  {digests.grouped_hex(digest_hex)}",
+        "The same digest as words (PGP word list):",
+        *[f"  {line}" for line in digests.pgp_words_lines(digest_hex)],
+    ]
+
+
+def threshold_line(t: ThresholdStatus) -> str:
+    mark = "[green]met[/green]" if t.met else f"[yellow]{t.still_needed} more needed[/yellow]"
+    signed = ", ".join(_who(t, n) for n in t.signed) or "nobody yet"
+    missing = ", ".join(_who(t, n) for n in t.missing) or "-"
+    return (
+        f"{t.label}: {t.count} signed, {t.threshold} needed ({mark})\n"
+        f"      signed:  {signed}\n"
+        f"      missing: {missing}"
+    )
+
+
+def _who(t: ThresholdStatus, name: str) -> str:
+    note = t.notes.get(name)
+    base = f"{name} ({t.holders.get(name, 'unknown holder')})"
+    if note == "compromised":
+        base += " [compromised: its signature still counts toward the previous root, as the spec requires]"
+    elif note:
+        base += f" [{note}]"
+    return base
+
+
+def render_status_block(st: RoleStatus) -> None:
+    out = console()
+    for t in st.thresholds:
+        out.print("  " + threshold_line(t))
+    for rj in st.rejected:
+        who = rj.record.key_name or rj.record.keyid[:8]
+        out.print(f"  [yellow]{rj.reason}[/yellow]: {rj.record.file or who} ({who}): {rj.detail}")
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    t = Table(title=title, title_justify="left", show_lines=False)
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*[str(x) for x in r])
+    return t
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("CEREMONY_DEBUG") == "1"

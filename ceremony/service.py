@@ -1,0 +1,1147 @@
+"""The use cases: init, validate, enroll, draft, show, sign, status, merge, export, verify.
+
+Plain functions that take their collaborators (the directory, a signer factory, a
+confirmation callback, a transcript entry to fill in). They never print and never prompt.
+State is derived from the directory every time; nothing is cached that could disagree
+with the files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import Key, Signer, SSlibKey
+from tuf.api.exceptions import RepositoryError
+from tuf.api.metadata import Metadata, Root, Signature
+from tuf.api.serialization import DeserializationError
+
+from ceremony import digest as digests
+from ceremony.checks import (
+    CheckContext,
+    CheckResult,
+    errors,
+    previous_key_names,
+    run_checks,
+)
+from ceremony.drafting import draft_root
+from ceremony.errors import (
+    BadTokenSignature,
+    CeremonyError,
+    InputError,
+    PlanError,
+    StoreError,
+    ThresholdNotMet,
+    VerificationFailed,
+)
+from ceremony.keyrecord import (
+    SOURCE_PKCS11,
+    SOURCE_PREVIOUS_ROOT,
+    SOURCE_PUBLIC_KEY,
+    SOURCE_SOFTWARE,
+    EnrolledKey,
+    content_keyid,
+    short,
+)
+from ceremony.plan import TOP_LEVEL_ROLES, Plan, parse_plan
+from ceremony.review import Change, People, RoleLine, device_swaps, root_diff, root_roles
+from ceremony.store import PLAN_FILE, CeremonyDir, json_bytes
+from ceremony.thresholds import Authority, RoleStatus, SignatureRecord, evaluate, verify_record
+from ceremony.tokens.types import key_type_of
+from ceremony.transcript import Entry, iso
+
+ROLE_ORDER = ("root", "targets")
+
+
+def sha256_file_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    cdir: CeremonyDir
+    plan: Plan
+    plan_bytes: bytes
+    keys: dict[str, EnrolledKey]
+    previous: Metadata[Root] | None
+    previous_bytes: bytes | None
+    checks: list[CheckResult]
+
+    @property
+    def previous_root(self) -> Root | None:
+        return self.previous.signed if self.previous is not None else None
+
+    def people(self) -> People:
+        names: dict[str, str] = {}
+        holders: dict[str, str] = {}
+        devices: dict[str, str] = {}
+        types: dict[str, str] = {}
+        statuses: dict[str, str] = {}
+        rehearsal: set[str] = set()
+        for k in self.keys.values():
+            names[k.keyid] = k.name
+            spec = self.plan.keys.get(k.name)
+            holders[k.keyid] = spec.holder if spec else "unknown holder"
+            statuses[k.keyid] = spec.status if spec else "active"
+            devices[k.keyid] = k.device()
+            types[k.keyid] = key_type_of(k.key)
+            if k.is_software:
+                rehearsal.add(k.keyid)
+        return People(names, holders, devices, types, statuses, frozenset(rehearsal))
+
+
+def read_previous_root(data: bytes, where: str) -> Metadata[Root]:
+    try:
+        md = Metadata[Root].from_bytes(data)
+    except (DeserializationError, ValueError, KeyError, TypeError) as exc:
+        raise StoreError(
+            f"{where} is not a TUF root metadata file ({exc}). Check that the plan's "
+            "previous_root.path names the trusted root.json."
+        ) from None
+    if md.signed.type != "root":
+        raise StoreError(f"{where} is '{md.signed.type}' metadata, not a root.")
+    return md
+
+
+def load_keys(cdir: CeremonyDir, entry: Entry | None = None) -> dict[str, EnrolledKey]:
+    keys: dict[str, EnrolledKey] = {}
+    for path in cdir.list_json("keys"):
+        rel = cdir.rel(path)
+        data = cdir.read_bytes(path)
+        if entry is not None:
+            entry.files_read[rel] = sha256_file_bytes(data)
+        try:
+            raw = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{rel} is not valid JSON ({exc}).") from None
+        rec = EnrolledKey.from_dict(raw, rel)
+        if f"{rec.name}.json" != path.name:
+            raise StoreError(
+                f"{rel} holds key '{rec.name}', which does not match its file name. Rename it or "
+                "enrol the key again."
+            )
+        keys[rec.name] = rec
+    return keys
+
+
+def load(
+    cdir: CeremonyDir,
+    now: dt.datetime,
+    *,
+    require_enrolled: bool = False,
+    entry: Entry | None = None,
+    enforce: bool = True,
+) -> Loaded:
+    """Read the plan, keys and previous root and run every check (raise on errors)."""
+    plan_bytes = cdir.read_bytes(PLAN_FILE, max_bytes=1024 * 1024)
+    if entry is not None:
+        entry.files_read[PLAN_FILE] = sha256_file_bytes(plan_bytes)
+    try:
+        text = plan_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PlanError(f"{PLAN_FILE} is not UTF-8 text.") from None
+    plan = parse_plan(text, PLAN_FILE)
+    keys = load_keys(cdir, entry)
+    previous = None
+    previous_bytes = None
+    previous_sha = None
+    if plan.previous_root is not None:
+        previous_bytes = cdir.read_bytes(plan.previous_root.path)
+        previous_sha = sha256_file_bytes(previous_bytes)
+        if entry is not None:
+            entry.files_read[plan.previous_root.path] = previous_sha
+        previous = read_previous_root(previous_bytes, plan.previous_root.path)
+    ctx = CheckContext(
+        plan,
+        keys,
+        previous.signed if previous else None,
+        previous_sha,
+        now,
+        require_enrolled=require_enrolled,
+    )
+    results = run_checks(ctx)
+    loaded = Loaded(cdir, plan, plan_bytes, keys, previous, previous_bytes, results)
+    bad = errors(results)
+    if enforce and bad:
+        raise PlanError(
+            f"the plan does not pass {len(bad)} check{'s' if len(bad) != 1 else ''}:\n  - "
+            + "\n  - ".join(r.line() for r in bad),
+            problems=[r.line() for r in bad],
+            hint="Fix ceremony.yaml (or enrol the missing keys), then run `ceremony validate DIR`.",
+        )
+    return loaded
+
+
+# --- init -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InitResult:
+    path: Path
+    previous_copy: str | None
+    enrolled: list[str]
+
+
+def _yaml_str(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def plan_template(
+    repository: str,
+    previous: tuple[str, str] | None,
+    version: int | None,
+    expires: str,
+    consistent_snapshot: bool,
+    roles: Mapping[str, tuple[int, list[str]]],
+    keys: Mapping[str, dict[str, str]],
+) -> str:
+    lines = [
+        "# tuf-ceremony plan. Review this file BEFORE the ceremony; every command checks it first.",
+        "# A PIN never goes in this file. Run `ceremony validate DIR` after every edit.",
+        "",
+        f"repository: {_yaml_str(repository)}   # free text shown to key holders",
+        "",
+    ]
+    if previous is not None:
+        lines += [
+            "# The trusted previous root. Its SHA-256 was computed when this plan was made:",
+            "# compare it with the one the previous ceremony published.",
+            "previous_root:",
+            f"  path: {previous[0]}",
+            f"  sha256: {previous[1]}",
+            "",
+        ]
+    lines += ["root:"]
+    if version is not None:
+        lines.append(f"  version: {version}                      # previous + 1 (default)")
+    lines += [
+        f"  expires: {expires}                   # a duration from drafting (365d) or a date (2027-11-24)",
+        f"  consistent_snapshot: {'true' if consistent_snapshot else 'false'}",
+        "",
+        "# The four top-level roles, each with a threshold and its keys (by name, see keys:).",
+        "roles:",
+    ]
+    for role in TOP_LEVEL_ROLES:
+        t, names = roles[role]
+        lines.append(f"  {role + ':':<10} {{threshold: {t}, keys: [{', '.join(names)}]}}")
+    lines += [
+        "",
+        "# Every key named above: its holder (a person), and optionally where it lives (a",
+        "# pkcs11: URI with the token serial) and its type (ed25519, ecdsa-p256, ecdsa-p384,",
+        "# rsa-3072). After a compromise, mark a key `status: compromised` (or `lost`) and",
+        "# remove it from every role.",
+        "keys:",
+    ]
+    for name, spec in keys.items():
+        fields = ", ".join(f"{k}: {_yaml_str(v)}" for k, v in spec.items())
+        lines.append(f"  {name}: {{{fields}}}")
+    return "\n".join(lines) + "\n"
+
+
+def default_template() -> str:
+    return plan_template(
+        "example.org/simple",
+        None,
+        None,
+        "365d",
+        True,
+        {
+            "root": (2, ["root-alice", "root-bob", "root-carol"]),
+            "targets": (1, ["targets-alice"]),
+            "snapshot": (1, ["online"]),
+            "timestamp": (1, ["online"]),
+        },
+        {
+            "root-alice": {"holder": "Alice Example"},
+            "root-bob": {"holder": "Bob Example"},
+            "root-carol": {"holder": "Carol Example"},
+            "targets-alice": {"holder": "Alice Example"},
+            "online": {"holder": "Online signing service"},
+        },
+    )
+
+
+def _previous_key_names(root: Root) -> dict[str, str]:
+    """Generated names for a previous root's keys: root-1, targets-1, online-1, ..."""
+    names: dict[str, str] = {}
+    counters: dict[str, int] = {}
+    for role in TOP_LEVEL_ROLES:
+        for kid in root.roles[role].keyids:
+            if kid in names:
+                continue
+            base = "online" if role in ("snapshot", "timestamp") else role
+            counters[base] = counters.get(base, 0) + 1
+            names[kid] = f"{base}-{counters[base]}"
+    return names
+
+
+def _carried_keys(previous_ceremony: Path, root: Root) -> dict[str, tuple[EnrolledKey, str]]:
+    """keyid -> (enrolled key, holder) from the ceremony that made the previous root."""
+    old = CeremonyDir(previous_ceremony)
+    plan = parse_plan(
+        old.read_bytes(PLAN_FILE).decode("utf-8", errors="replace"), str(old.plan_path)
+    )
+    out: dict[str, tuple[EnrolledKey, str]] = {}
+    for rec in load_keys(old).values():
+        if rec.keyid in root.keys:
+            out[rec.keyid] = (rec, plan.holder(rec.name))
+    return out
+
+
+def init(
+    path: Path,
+    previous_root_file: Path | None,
+    now: dt.datetime,
+    entry: Entry,
+    *,
+    previous_ceremony: Path | None = None,
+) -> InitResult:
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise InputError(
+            f"{path} already exists and is not empty. A ceremony starts in a new directory; "
+            "choose another path (nothing was written)."
+        )
+    if previous_root_file is None:
+        text = default_template()
+        path.mkdir(parents=True, exist_ok=True)
+        cdir = CeremonyDir(path, must_exist=False)
+        cdir.write(PLAN_FILE, text.encode())
+        entry.files_written[PLAN_FILE] = sha256_file_bytes(text.encode())
+        return InitResult(path, None, [])
+
+    try:
+        data = previous_root_file.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the previous root {previous_root_file}: {exc.strerror}."
+        ) from None
+    prev = read_previous_root(data, str(previous_root_file))
+    root = prev.signed
+    names = _previous_key_names(root)
+    carried = _carried_keys(previous_ceremony, root) if previous_ceremony is not None else {}
+    for kid, (rec, _holder) in carried.items():
+        names[kid] = rec.name
+    sha = sha256_file_bytes(data)
+    rel = f"previous/{root.version}.root.json"
+    roles = {
+        role: (root.roles[role].threshold, [names[k] for k in root.roles[role].keyids])
+        for role in TOP_LEVEL_ROLES
+    }
+    keys_spec = {
+        names[kid]: {
+            "holder": f"TODO: holder of key {short(kid)}",
+            "type": key_type_of(root.keys[kid]),
+        }
+        for kid in names
+    }
+    text = plan_template(
+        "example.org/simple",
+        (rel, sha),
+        root.version + 1,
+        "365d",
+        bool(root.consistent_snapshot),
+        roles,
+        keys_spec,
+    )
+    # Everything is prepared: now write (a new directory, so a failure leaves no half state
+    # that matters: the command can be rerun on a new path).
+    path.mkdir(parents=True, exist_ok=True)
+    cdir = CeremonyDir(path, must_exist=False)
+    cdir.write(rel, data)
+    entry.files_written[rel] = sha
+    enrolled = []
+    for kid, name in names.items():
+        if kid in carried:
+            old = carried[kid][0]
+            rec = EnrolledKey(
+                name=name,
+                key=root.keys[kid],
+                source=old.source,
+                enrolled_at=old.enrolled_at,
+                uri=old.uri,
+                token=old.token,
+                cka_id=old.cka_id,
+                attributes=old.attributes,
+                allow_imported=old.allow_imported,
+                attestation=old.attestation,
+                extra={**old.extra, "previous_root_version": root.version},
+            )
+        else:
+            rec = EnrolledKey(
+                name=name,
+                key=root.keys[kid],
+                source=SOURCE_PREVIOUS_ROOT,
+                enrolled_at=iso(now),
+                extra={"previous_root_version": root.version},
+            )
+        kb = json_bytes(rec.to_dict())
+        cdir.write(f"keys/{name}.json", kb)
+        entry.files_written[f"keys/{name}.json"] = sha256_file_bytes(kb)
+        enrolled.append(name)
+    cdir.write(PLAN_FILE, text.encode())
+    entry.files_written[PLAN_FILE] = sha256_file_bytes(text.encode())
+    return InitResult(path, rel, enrolled)
+
+
+# --- enroll -----------------------------------------------------------------------------
+
+
+def _check_enrollable(loaded: Loaded, name: str) -> None:
+    if name not in loaded.plan.keys:
+        raise InputError(
+            f"'{name}' is not a key in the plan. Add it under `keys:` in ceremony.yaml (with its "
+            "holder) and to the roles it serves, then enrol it."
+        )
+
+
+def record_enrolled(loaded: Loaded, rec: EnrolledKey, entry: Entry) -> tuple[EnrolledKey, bool]:
+    """Write keys/NAME.json, never replacing a different key. Returns (record, newly_written)."""
+    cdir = loaded.cdir
+    existing = loaded.keys.get(rec.name)
+    spec = loaded.plan.keys[rec.name]
+    if spec.type is not None and key_type_of(rec.key) != spec.type:
+        raise InputError(
+            f"the key offered for '{rec.name}' is {key_type_of(rec.key)}, but the plan says "
+            f"keys.{rec.name}.type: {spec.type}. Check that this is the right device and slot."
+        )
+    if existing is not None:
+        if existing.public_identity() == rec.public_identity():
+            return existing, False
+        raise InputError(
+            f"'{rec.name}' is already enrolled with a different key ({short(existing.keyid)}, "
+            f"{existing.device()}); the offered key is {short(rec.keyid)}. Keys are never replaced "
+            f"silently: if the old one is really wrong, delete keys/{rec.name}.json deliberately "
+            "(before any draft is signed) and enrol again."
+        )
+    for other in loaded.keys.values():
+        if other.public_identity() == rec.public_identity():
+            raise InputError(
+                f"this public key is already enrolled as '{other.name}'. One key must never count "
+                "twice; use that name in the plan instead."
+            )
+    if rec.keyid != content_keyid(rec.key.to_dict()):
+        raise InputError(
+            f"the key's keyid {short(rec.keyid)} is not the SHA-256 of its key object; the tool never "
+            "enrols keys whose keyid would differ between implementations."
+        )
+    data = json_bytes(rec.to_dict())
+    path = cdir.key_path(rec.name)
+    cdir.write_new(path, data)
+    entry.files_written[cdir.rel(path)] = sha256_file_bytes(data)
+    return rec, True
+
+
+def public_key_from_file(path: Path) -> SSlibKey:
+    """A public key from a PEM (SubjectPublicKeyInfo) or a TUF key JSON file."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
+    text = data.decode("utf-8", errors="replace").strip()
+    if text.startswith("{"):
+        try:
+            obj = json.loads(text)
+            given = obj.pop("keyid", None)
+            if "key" in obj and isinstance(obj["key"], dict):  # one of our keys/NAME.json
+                given, obj = obj.get("keyid"), obj["key"]
+            obj = {k: obj[k] for k in ("keytype", "scheme", "keyval")}
+            keyid = content_keyid(obj)
+            if given is not None and given != keyid:
+                raise InputError(
+                    f"{path}: the key's keyid {short(str(given))} is not the SHA-256 of its key object "
+                    f"({short(keyid)}); custom fields or a different keyid rule were used. Give the "
+                    "bare key (keytype, scheme, keyval) or its PEM."
+                )
+            return SSlibKey.from_dict(keyid, obj)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise InputError(
+                f"{path} is not a TUF public key (keytype, scheme, keyval): {exc}."
+            ) from None
+    try:
+        pub = load_pem_public_key(data)
+        key = SSlibKey.from_crypto(pub)
+    except (ValueError, TypeError) as exc:
+        raise InputError(
+            f"{path} is neither a PEM public key nor TUF key JSON ({exc}). A private key file is "
+            "never accepted."
+        ) from None
+    return key
+
+
+def enroll_public_key(
+    cdir: CeremonyDir, name: str, file: Path, now: dt.datetime, entry: Entry
+) -> tuple[EnrolledKey, bool]:
+    loaded = load(cdir, now, entry=entry, enforce=False)
+    _check_enrollable(loaded, name)
+    key = public_key_from_file(file)
+    rec = EnrolledKey(
+        name=name,
+        key=SSlibKey(content_keyid(key.to_dict()), key.keytype, key.scheme, key.keyval),
+        source=SOURCE_PUBLIC_KEY,
+        enrolled_at=iso(now),
+        extra={"from_file_sha256": sha256_file_bytes(file.read_bytes())},
+    )
+    return record_enrolled(loaded, rec, entry)
+
+
+@dataclass(frozen=True)
+class TokenKeyRead:
+    """What a token adapter returns about a key it read (public part only)."""
+
+    public_key: SSlibKey
+    uri: str
+    token: dict[str, str]
+    cka_id: str | None
+    attributes: dict[str, bool | None] | None
+    software: bool
+    attestation: dict[str, Any] | None = None
+
+
+def enroll_token_key(
+    cdir: CeremonyDir,
+    name: str,
+    read: Callable[[], TokenKeyRead],
+    now: dt.datetime,
+    entry: Entry,
+    *,
+    allow_imported: bool,
+) -> tuple[EnrolledKey, bool]:
+    loaded = load(cdir, now, entry=entry, enforce=False)
+    _check_enrollable(loaded, name)
+    got = read()
+    key = got.public_key
+    rec = EnrolledKey(
+        name=name,
+        key=SSlibKey(content_keyid(key.to_dict()), key.keytype, key.scheme, key.keyval),
+        source=SOURCE_SOFTWARE if got.software else SOURCE_PKCS11,
+        enrolled_at=iso(now),
+        uri=got.uri,
+        token=got.token,
+        cka_id=got.cka_id,
+        attributes=got.attributes,
+        allow_imported=allow_imported,
+        attestation=got.attestation,
+    )
+    if allow_imported:
+        entry.notes.append(f"--allow-imported-key used for {name}")
+    return record_enrolled(loaded, rec, entry)
+
+
+# --- drafts -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Draft:
+    role: str
+    metadata: Metadata[Any]
+    payload: bytes  # canonical bytes of signed
+    digest: str
+    drafted_at: dt.datetime
+
+
+def payload_of(md: Metadata[Any]) -> bytes:
+    return digests.canonical_bytes(md.signed.to_dict())
+
+
+def build_draft(loaded: Loaded, role: str, now: dt.datetime) -> Metadata[Any]:
+    if role == "root":
+        return draft_root(loaded.plan, loaded.keys, loaded.previous, now)
+    raise InputError(f"'{role}' is not a role this ceremony can draft; root is.")
+
+
+def load_draft(cdir: CeremonyDir, role: str, entry: Entry | None = None) -> Draft | None:
+    path = cdir.draft_path(role)
+    if not path.exists():
+        return None
+    data = cdir.read_bytes(path)
+    meta = cdir.read_json(cdir.draft_meta_path(role))
+    if entry is not None:
+        entry.files_read[cdir.rel(path)] = sha256_file_bytes(data)
+    try:
+        md = Metadata.from_bytes(data)
+        drafted_at = dt.datetime.strptime(meta["drafted_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=dt.UTC
+        )
+    except (DeserializationError, KeyError, ValueError, TypeError) as exc:
+        raise StoreError(
+            f"{cdir.rel(path)} is not a valid draft ({exc}). Run `ceremony draft` again."
+        ) from None
+    payload = payload_of(md)
+    digest = digests.sha256_hex(payload)
+    if meta.get("digest") != digest:
+        raise StoreError(
+            f"{cdir.rel(path)} does not match the digest recorded when it was drafted "
+            f"({str(meta.get('digest'))[:16]}… vs {digest[:16]}…): it was changed after drafting. "
+            "Do not sign it; take the ceremony directory again from a trusted copy."
+        )
+    return Draft(role, md, payload, digest, drafted_at)
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    draft: Draft
+    unchanged: bool
+    stale_signatures: int
+    previous_digest: str | None
+
+
+def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> DraftResult:
+    loaded = load(cdir, now, require_enrolled=True, entry=entry)
+    existing = load_draft(cdir, role)
+    if existing is not None:
+        again = build_draft(loaded, role, existing.drafted_at)
+        if payload_of(again) == existing.payload:
+            return DraftResult(existing, True, 0, existing.digest)
+    md = build_draft(loaded, role, now)
+    payload = payload_of(md)
+    digest = digests.sha256_hex(payload)
+    stale = 0
+    if existing is not None:
+        stale = sum(1 for r in load_signatures(cdir, role) if r.digest == existing.digest)
+        archive = cdir.path(f"drafts/archive/{role}.{existing.digest[:16]}.json")
+        if not archive.exists():
+            cdir.write(archive, cdir.read_bytes(cdir.draft_path(role)))
+    data = md.to_bytes(_pretty())
+    meta = {
+        "role": role,
+        "digest": digest,
+        "drafted_at": iso(now),
+        "version": md.signed.version,
+        "expires": iso(md.signed.expires),
+    }
+    cdir.write(cdir.draft_path(role), data)
+    cdir.write(cdir.draft_meta_path(role), json_bytes(meta))
+    entry.files_written[f"drafts/{role}.json"] = sha256_file_bytes(data)
+    entry.notes.append(f"draft {role} digest {digest}")
+    return DraftResult(
+        Draft(role, md, payload, digest, now), False, stale, existing.digest if existing else None
+    )
+
+
+def _pretty() -> Any:
+    from tuf.api.serialization.json import JSONSerializer
+
+    return JSONSerializer(compact=False)
+
+
+def current_draft(loaded: Loaded, role: str, entry: Entry | None = None) -> Draft:
+    """The role's draft, refusing one that no longer matches the plan and keys."""
+    d = load_draft(loaded.cdir, role, entry)
+    if d is None:
+        raise InputError(
+            f"there is no draft of {role} yet. Next: `ceremony draft {loaded.cdir.root} {role}`."
+        )
+    again = payload_of(build_draft(loaded, role, d.drafted_at))
+    if again != d.payload:
+        raise InputError(
+            f"the plan or the enrolled keys changed since {role} was drafted, so the draft no "
+            f"longer says what the plan says. Next: `ceremony draft {loaded.cdir.root} {role}` "
+            "(earlier signatures will become stale), then show it to the holders again."
+        )
+    return d
+
+
+# --- signatures and status --------------------------------------------------------------
+
+
+def parse_signature_record(data: Any, where: str) -> SignatureRecord:
+    try:
+        return SignatureRecord(
+            role=str(data["role"]),
+            keyid=str(data["keyid"]),
+            signature=str(data["sig"]),
+            digest=str(data["digest"]),
+            key_name=str(data.get("key_name", "")),
+            holder=str(data.get("holder", "")),
+            signed_at=str(data.get("signed_at", "")),
+            file=where,
+            extra={
+                k: v
+                for k, v in data.items()
+                if k not in {"role", "keyid", "sig", "digest", "key_name", "holder", "signed_at"}
+            },
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise StoreError(f"{where} is not a signature file (missing {exc}).") from None
+
+
+def load_signatures(cdir: CeremonyDir, role: str) -> list[SignatureRecord]:
+    out = []
+    for path in cdir.list_json(f"signatures/{role}"):
+        rel = cdir.rel(path)
+        try:
+            rec = parse_signature_record(cdir.read_json(path), rel)
+        except StoreError:
+            # A damaged file is reported by status as invalid; it never counts.
+            rec = SignatureRecord(role, path.stem, "", "damaged", "", "", "", rel)
+        out.append(rec)
+    return out
+
+
+def authorities(loaded: Loaded, role: str, d: Draft) -> list[Authority]:
+    people = loaded.people()
+    notes = {
+        k.keyid: loaded.plan.keys[k.name].status
+        for k in loaded.keys.values()
+        if k.name in loaded.plan.keys and loaded.plan.keys[k.name].status != "active"
+    }
+    out: list[Authority] = []
+    if role == "root":
+        prev = loaded.previous_root
+        if prev is not None:
+            pnames = previous_key_names(loaded.keys, prev)
+            prole = prev.roles["root"]
+            out.append(
+                Authority(
+                    "previous",
+                    f"previous root (version {prev.version})",
+                    {k: prev.keys[k] for k in prole.keyids},
+                    prole.threshold,
+                    pnames,
+                    {k: people.holder(k) for k in prole.keyids},
+                    {k: v for k, v in notes.items() if k in prole.keyids},
+                )
+            )
+        new = d.metadata.signed
+        nrole = new.roles["root"]
+        out.append(
+            Authority(
+                "new",
+                f"new root (version {new.version})",
+                {k: new.keys[k] for k in nrole.keyids},
+                nrole.threshold,
+                {k: people.name(k) for k in nrole.keyids},
+                {k: people.holder(k) for k in nrole.keyids},
+            )
+        )
+        return out
+    raise InputError(f"'{role}' is not a role this ceremony can sign; root is.")
+
+
+def role_status(loaded: Loaded, role: str, d: Draft) -> RoleStatus:
+    return evaluate(
+        role, d.payload, d.digest, authorities(loaded, role, d), load_signatures(loaded.cdir, role)
+    )
+
+
+@dataclass(frozen=True)
+class RoleReport:
+    role: str
+    draft: Draft | None
+    status: RoleStatus | None
+    draft_outdated: bool
+    next_step: str
+
+
+def drafted_roles(cdir: CeremonyDir) -> list[str]:
+    roles = [p.stem for p in cdir.list_json("drafts") if not p.name.endswith(".meta.json")]
+    order = {r: i for i, r in enumerate(ROLE_ORDER)}
+    return sorted(roles, key=lambda r: (order.get(r, 99), r))
+
+
+def status(cdir: CeremonyDir, now: dt.datetime) -> tuple[Loaded, list[RoleReport]]:
+    loaded = load(cdir, now, enforce=False)
+    reports = []
+    roles = drafted_roles(cdir) or ["root"]
+    for role in roles:
+        d = load_draft(cdir, role)
+        if d is None:
+            reports.append(
+                RoleReport(
+                    role, None, None, False, f"draft it: `ceremony draft {cdir.root} {role}`"
+                )
+            )
+            continue
+        outdated = False
+        try:
+            outdated = payload_of(build_draft(loaded, role, d.drafted_at)) != d.payload
+        except CeremonyError:
+            outdated = True
+        st = role_status(loaded, role, d)
+        reports.append(RoleReport(role, d, st, outdated, next_step(cdir, role, st, outdated)))
+    return loaded, reports
+
+
+def next_step(cdir: CeremonyDir, role: str, st: RoleStatus, outdated: bool) -> str:
+    if outdated:
+        return f"the plan or keys changed since drafting: `ceremony draft {cdir.root} {role}` again"
+    if st.complete:
+        return f"every threshold is met: `ceremony export {cdir.root}`"
+    missing: list[str] = []
+    for t in st.thresholds:
+        if not t.met:
+            for name in t.missing:
+                if name not in missing:
+                    missing.append(name)
+    steps = ", ".join(f"`ceremony sign {cdir.root} {role} --key {n}`" for n in missing[:6])
+    return f"more signatures needed; any of: {steps}"
+
+
+# --- show -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DraftView:
+    role: str
+    repository: str
+    version: int
+    expires: dt.datetime
+    consistent_snapshot: bool | None
+    digest: str
+    roles: list[RoleLine]
+    changes: list[Change]
+    swaps: list[str]
+    status: RoleStatus
+    warnings: list[CheckResult]
+    rehearsal: bool
+    attestations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def view(loaded: Loaded, d: Draft) -> DraftView:
+    people = loaded.people()
+    signed = d.metadata.signed
+    if d.role == "root":
+        roles = root_roles(signed, people)
+        changes = root_diff(loaded.previous_root, signed, people)
+        swaps = device_swaps(loaded.previous_root, signed, people)
+        cs = signed.consistent_snapshot
+    else:  # pragma: no cover - other roles arrive with the targets work
+        roles, changes, swaps, cs = [], [], [], None
+    att = {k.name: k.attestation for k in loaded.keys.values() if k.attestation}
+    return DraftView(
+        d.role,
+        loaded.plan.repository,
+        signed.version,
+        signed.expires,
+        cs,
+        d.digest,
+        roles,
+        changes,
+        swaps,
+        role_status(loaded, d.role, d),
+        [c for c in loaded.checks if c.level == "warning"],
+        any(k.is_software for k in loaded.keys.values()),
+        att,
+    )
+
+
+def show(cdir: CeremonyDir, role: str, now: dt.datetime) -> DraftView:
+    loaded = load(cdir, now)
+    return view(loaded, current_draft(loaded, role))
+
+
+# --- sign -------------------------------------------------------------------------------
+
+SignerFactory = Callable[[EnrolledKey, str], AbstractContextManager[Signer]]
+Confirm = Callable[[DraftView], bool]
+
+
+class Declined(CeremonyError):
+    title = "Not signed"
+
+
+@dataclass(frozen=True)
+class SignOutcome:
+    record: SignatureRecord
+    status: RoleStatus
+    already_signed: bool
+    view: DraftView
+
+
+def sign(
+    cdir: CeremonyDir,
+    role: str,
+    key_name: str,
+    open_signer: SignerFactory,
+    confirm: Confirm,
+    now: dt.datetime,
+    entry: Entry,
+) -> SignOutcome:
+    loaded = load(cdir, now, require_enrolled=True, entry=entry)
+    d = current_draft(loaded, role, entry)
+    key = loaded.keys.get(key_name)
+    if key is None:
+        raise InputError(
+            f"'{key_name}' is not an enrolled key of this ceremony. Enrolled: "
+            f"{', '.join(sorted(loaded.keys)) or 'none'}."
+        )
+    entry.holder = loaded.plan.holder(key_name)
+    auths = authorities(loaded, role, d)
+    if not any(key.keyid in a.keys for a in auths):
+        raise InputError(
+            f"key '{key_name}' ({loaded.plan.holder(key_name)}) is not one of the keys that approve "
+            f"{role}: it is in neither "
+            + " nor ".join(a.label for a in auths)
+            + ". Nothing to sign with it."
+        )
+    v = view(loaded, d)
+    existing_path = cdir.signature_path(role, key.keyid)
+    if existing_path.exists():
+        try:
+            rec = parse_signature_record(cdir.read_json(existing_path), cdir.rel(existing_path))
+            if rec.digest == d.digest and verify_record(rec, key.key, d.payload):
+                return SignOutcome(rec, role_status(loaded, role, d), True, v)
+        except StoreError:
+            pass
+    if not confirm(v):
+        raise Declined(
+            f"{key_name} ({loaded.plan.holder(key_name)}) did not confirm; nothing was signed or written."
+        )
+    purpose = f"sign {role} v{d.metadata.signed.version} (digest {d.digest[:16]}…) as {key_name}"
+    with open_signer(key, purpose) as signer:
+        sig = signer.sign(d.payload)
+    if sig.keyid != key.keyid:
+        sig = Signature(key.keyid, sig.signature)
+    probe = SignatureRecord(role, key.keyid, sig.signature, d.digest, key_name, "", "")
+    if not verify_record(probe, key.key, d.payload):
+        raise BadTokenSignature(
+            f"the token returned a signature for {key_name} that does not verify with the enrolled "
+            "public key. It was NOT written. The device may be faulty or not the enrolled one; "
+            "stop and investigate before signing again."
+        )
+    rec = SignatureRecord(
+        role=role,
+        keyid=key.keyid,
+        signature=sig.signature,
+        digest=d.digest,
+        key_name=key_name,
+        holder=loaded.plan.holder(key_name),
+        signed_at=iso(now),
+        extra={
+            "version": d.metadata.signed.version,
+            "device": key.device(),
+            "rehearsal_only": key.is_software,
+        },
+    )
+    if existing_path.exists():  # a stale or damaged signature by this key: keep it aside
+        old = cdir.read_bytes(existing_path)
+        aside = cdir.path(f"signatures/stale/{role}/{key.keyid}.{sha256_file_bytes(old)[:12]}.json")
+        if not aside.exists():
+            cdir.write(aside, old)
+        existing_path.unlink()
+    data = json_bytes(rec.to_dict())
+    cdir.write_new(existing_path, data)
+    entry.files_written[cdir.rel(existing_path)] = sha256_file_bytes(data)
+    entry.notes.append(f"{key_name} signed {role} digest {d.digest}")
+    return SignOutcome(rec, role_status(loaded, role, d), False, v)
+
+
+# --- merge ------------------------------------------------------------------------------
+
+
+@dataclass
+class MergeReport:
+    added: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: Entry) -> MergeReport:
+    loaded = load(cdir, now, entry=entry, enforce=False)
+    report = MergeReport()
+    drafts = {role: load_draft(cdir, role) for role in drafted_roles(cdir)}
+    for other_path in others:
+        other = CeremonyDir(other_path)
+        if other.root == cdir.root:
+            raise InputError(
+                f"{other_path} is this ceremony directory itself; name the other copies."
+            )
+        for role_dir in (
+            sorted(p for p in other.path("signatures").glob("*") if p.is_dir())
+            if other.path("signatures").is_dir()
+            else []
+        ):
+            role = role_dir.name
+            if role == "stale":
+                continue
+            for path in other.list_json(f"signatures/{role}"):
+                label = f"{other_path.name}/{other.rel(path)}"
+                try:
+                    rec = parse_signature_record(other.read_json(path), label)
+                except StoreError as exc:
+                    report.refused.append(f"{label}: unreadable ({exc})")
+                    continue
+                d = drafts.get(role)
+                if d is None:
+                    report.refused.append(f"{label}: there is no {role} draft here to attach it to")
+                    continue
+                if rec.role != role or path.stem != rec.keyid:
+                    report.refused.append(f"{label}: its role/keyid does not match its file name")
+                    continue
+                if rec.digest != d.digest:
+                    report.refused.append(
+                        f"{label}: wrong digest ({rec.digest[:16]}…, this draft is {d.digest[:16]}…): "
+                        "stale or from another draft"
+                    )
+                    continue
+                auth_keys: dict[str, Key] = {}
+                for a in authorities(loaded, role, d):
+                    auth_keys.update(a.keys)
+                key = auth_keys.get(rec.keyid)
+                if key is None:
+                    report.refused.append(f"{label}: unknown key {short(rec.keyid)} for {role}")
+                    continue
+                if not verify_record(rec, key, d.payload):
+                    report.refused.append(f"{label}: bad signature (does not verify)")
+                    continue
+                target = cdir.signature_path(role, rec.keyid)
+                if target.exists():
+                    try:
+                        mine = parse_signature_record(cdir.read_json(target), cdir.rel(target))
+                        if mine.digest == d.digest and verify_record(mine, key, d.payload):
+                            report.skipped.append(
+                                f"{label}: duplicate ({rec.key_name or short(rec.keyid)} already signed here)"
+                            )
+                            continue
+                    except StoreError:
+                        pass
+                    old = cdir.read_bytes(target)
+                    aside = cdir.path(
+                        f"signatures/stale/{role}/{rec.keyid}.{sha256_file_bytes(old)[:12]}.json"
+                    )
+                    if not aside.exists():
+                        cdir.write(aside, old)
+                    target.unlink()
+                data = other.read_bytes(path)
+                cdir.write_new(target, data)
+                entry.files_written[cdir.rel(target)] = sha256_file_bytes(data)
+                report.added.append(
+                    f"{label}: {rec.key_name or short(rec.keyid)} ({rec.holder or 'unknown holder'})"
+                )
+    return report
+
+
+# --- export -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out_dir: Path
+    files: dict[str, str]  # name -> sha256
+    roles: list[RoleReport]
+
+
+def signed_metadata(d: Draft, st: RoleStatus) -> Metadata[Any]:
+    md = Metadata.from_bytes(d.metadata.to_bytes())
+    md.signatures.clear()
+    for rec in sorted(st.valid, key=lambda r: r.keyid):
+        md.signatures[rec.keyid] = Signature(rec.keyid, rec.signature)
+    return md
+
+
+def client_check_root(previous_bytes: bytes | None, new_bytes: bytes) -> None:
+    """Load the new root as a client would: python-tuf's trusted metadata logic."""
+    from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
+    from tuf.ngclient.config import EnvelopeType
+
+    try:
+        if previous_bytes is None:
+            TrustedMetadataSet(new_bytes, EnvelopeType.METADATA)
+        else:
+            TrustedMetadataSet(previous_bytes, EnvelopeType.METADATA).update_root(new_bytes)
+    except (RepositoryError, DeserializationError, ValueError) as exc:
+        raise VerificationFailed(
+            f"python-tuf's client logic rejects the new root: {exc}. Nothing was written."
+        ) from None
+
+
+def export(cdir: CeremonyDir, out: Path | None, now: dt.datetime, entry: Entry) -> ExportResult:
+    loaded = load(cdir, now, require_enrolled=True, entry=entry)
+    _, reports = status(cdir, now)
+    if not any(r.draft for r in reports):
+        raise InputError(f"nothing is drafted yet. Next: `ceremony draft {cdir.root}`.")
+    problems = []
+    for r in reports:
+        if r.draft is None or r.status is None:
+            continue
+        if r.draft_outdated:
+            problems.append(f"{r.role}: the plan changed since drafting; draft and sign again")
+        elif not r.status.complete:
+            for t in r.status.thresholds:
+                if not t.met:
+                    who = ", ".join(f"{n} ({t.holders.get(n, '?')})" for n in t.missing)
+                    problems.append(
+                        f"{r.role}: {t.label} has {t.count} of {t.threshold} signatures; missing: {who}"
+                    )
+    if problems:
+        raise ThresholdNotMet(
+            "cannot export yet, nothing was written:\n  - " + "\n  - ".join(problems),
+            hint="Collect the missing signatures (`ceremony sign`, or `ceremony merge` other copies).",
+        )
+    files: dict[str, bytes] = {}
+    for r in reports:
+        if r.draft is None or r.status is None:
+            continue
+        md = signed_metadata(r.draft, r.status)
+        data = md.to_bytes(_pretty())
+        if r.role == "root":
+            client_check_root(loaded.previous_bytes, data)
+            files[f"{md.signed.version}.root.json"] = data
+            files["root.json"] = data
+    out_dir = out if out is not None else cdir.path("published")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clash = [n for n in [*files, "SHA256SUMS", "ceremony-record.md"] if (out_dir / n).exists()]
+    if clash:
+        raise StoreError(
+            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file. Was this "
+            "already exported? Choose another --out folder to export again."
+        )
+    sums = "".join(f"{sha256_file_bytes(b)}  {n}\n" for n, b in sorted(files.items()))
+    files_out = dict(files)
+    files_out["ceremony-record.md"] = ceremony_record(loaded, reports, files, now).encode()
+    files_out["SHA256SUMS"] = sums.encode()
+    written: dict[str, str] = {}
+    for name in sorted(files_out, key=lambda n: (n == "SHA256SUMS", n)):
+        from ceremony.store import write_once
+
+        write_once(out_dir / name, files_out[name])
+        written[name] = sha256_file_bytes(files_out[name])
+        entry.files_written[str(out_dir / name)] = written[name]
+    return ExportResult(out_dir, written, reports)
+
+
+def ceremony_record(
+    loaded: Loaded, reports: list[RoleReport], files: Mapping[str, bytes], now: dt.datetime
+) -> str:
+    plan = loaded.plan
+    lines = [
+        f"# Ceremony record: {plan.repository}",
+        "",
+        f"Exported {iso(now)} by tuf-ceremony.",
+    ]
+    if any(k.is_software for k in loaded.keys.values()):
+        lines += ["", "**REHEARSAL: signed with software keys. Never publish these files.**"]
+    for r in reports:
+        if r.draft is None or r.status is None:
+            continue
+        md = r.draft.metadata.signed
+        lines += [
+            "",
+            f"## {r.role} version {md.version}",
+            "",
+            f"- expires: {iso(md.expires)}",
+            f"- digest (SHA-256 of the canonical signed bytes): {r.draft.digest}",
+            "- digest words: " + " ".join(digests.pgp_words(r.draft.digest)),
+        ]
+        for t in r.status.thresholds:
+            lines.append(f"- {t.label}: {t.count} of {t.threshold} required")
+        lines += ["", "| key | holder | signed at | device |", "|---|---|---|---|"]
+        for rec in r.status.valid:
+            lines.append(
+                f"| {rec.key_name} | {rec.holder} | {rec.signed_at} | {rec.extra.get('device', '')} |"
+            )
+    lines += ["", "## Files", ""]
+    for name, data in sorted(files.items()):
+        lines.append(f"- `{name}` SHA-256 {sha256_file_bytes(data)}")
+    return "\n".join(lines) + "\n"
