@@ -136,7 +136,7 @@ def find_node() -> str | None:
     """
     explicit = os.environ.get(NODE_ENV_VAR)
     if explicit:
-        return explicit
+        return shutil.which(explicit)
     if os.access(BUNDLED_NODE, os.X_OK):
         return str(BUNDLED_NODE)
     return shutil.which("node")

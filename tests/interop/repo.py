@@ -153,12 +153,8 @@ def build_repository(
     targets_dir.mkdir(parents=True, exist_ok=True)
 
     root_md = _write_roots(metadata_dir, roots, trusted_root, override)
-    consistent = root_md.signed.consistent_snapshot
-    tree = _TargetsTree(
-        {name: Metadata[Targets].from_bytes(data) for name, data in (presigned or {}).items()},
-        dict(presigned or {}),
-        expiry,
-    )
+    consistent = bool(root_md.signed.consistent_snapshot)
+    tree = _TargetsTree(_parse_presigned(presigned or {}), dict(presigned or {}), expiry)
     for name, data in targets.items():
         tree.place(TargetFile.from_data(name, data, ["sha256"]))
         _write_target(targets_dir, name, data, consistent)
@@ -179,6 +175,17 @@ def build_repository(
         delegation_paths=dict(tree.chains),
         snapshot_meta=snapshot_meta,
     )
+
+
+def _parse_presigned(presigned: Mapping[str, bytes]) -> dict[str, Metadata[Targets]]:
+    """Parse offline-signed targets-type metadata by role name."""
+    parsed: dict[str, Metadata[Targets]] = {}
+    for name, data in presigned.items():
+        md = Metadata[Targets].from_bytes(data)
+        if md.signed.type != Targets.type:
+            raise RepositoryBuildError(f"presigned {name} is {md.signed.type}, not targets")
+        parsed[name] = md
+    return parsed
 
 
 def _write_roots(
@@ -212,7 +219,7 @@ def _try_parse_root(data: bytes) -> Metadata[Root] | None:
         md = Metadata.from_bytes(data)
     except Exception:
         return None
-    return md if isinstance(md.signed, Root) else None  # type: ignore[return-value]
+    return md if isinstance(md.signed, Root) else None
 
 
 def check_root_chain(

@@ -120,10 +120,12 @@ def alias_signer(signer: CryptoSigner) -> CryptoSigner:
     """
     public = signer.public_key
     data = {**public.to_dict(), "x-alias": True}
-    keyid = hashlib.sha256(encode_canonical(data).encode()).hexdigest()
+    canonical = encode_canonical(data)
+    assert canonical is not None
+    keyid = hashlib.sha256(canonical.encode()).hexdigest()
     alias = SSlibKey.from_dict(keyid, copy.deepcopy(data))
     private = load_pem_private_key(signer.private_bytes, password=None)
-    return CryptoSigner(private, alias)  # type: ignore[arg-type]
+    return CryptoSigner(private, alias)
 
 
 def online_signers(keys: Keys) -> dict[str, Signer]:
@@ -318,7 +320,7 @@ class Layout:
     @property
     def bin_count(self) -> int:
         """Number of bin-n roles."""
-        return 2**self.bit_length
+        return 1 << self.bit_length
 
     @property
     def succinct(self) -> SuccinctRoles:
