@@ -137,20 +137,35 @@ class SoftHsm:
         """
         self.lib().reinitialize()
 
-    def init_token(self, label: str | None = None, *, pin: str = USER_PIN,
-                   so_pin: str = SO_PIN) -> SoftToken:
+    def init_token(
+        self, label: str | None = None, *, pin: str = USER_PIN, so_pin: str = SO_PIN
+    ) -> SoftToken:
         """Initialise a new token (~10 ms) and make it visible in this process."""
         if label is None:
             label = f"test-{next(self._labels)}"
         if len(label.encode()) > 32:
             raise ValueError("a token label has at most 32 bytes")
         result = subprocess.run(
-            ["softhsm2-util", "--init-token", "--free", "--label", label,
-             "--so-pin", so_pin, "--pin", pin],
-            capture_output=True, text=True, env=self.env(), check=False,
+            [
+                "softhsm2-util",
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--so-pin",
+                so_pin,
+                "--pin",
+                pin,
+            ],
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            check=False,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"softhsm2-util --init-token failed: {result.stderr or result.stdout}")
+            raise RuntimeError(
+                f"softhsm2-util --init-token failed: {result.stderr or result.stdout}"
+            )
         self.refresh()
         serials = [
             s.get_token().serial.decode().strip()
@@ -175,7 +190,8 @@ def get_softhsm() -> SoftHsm:
     module = softhsm_module_path()
     if module is None:
         raise SoftHsmUnavailable(
-            "SoftHSM2 is not installed (no libsofthsm2.so; apt-get install softhsm2)")
+            "SoftHSM2 is not installed (no libsofthsm2.so; apt-get install softhsm2)"
+        )
     if shutil.which("softhsm2-util") is None:
         raise SoftHsmUnavailable("softhsm2-util is not on PATH (apt-get install softhsm2)")
     directory = Path(tempfile.mkdtemp(prefix="ceremony-softhsm-"))
@@ -187,8 +203,14 @@ def get_softhsm() -> SoftHsm:
 # --- keys that were NOT generated on the token --------------------------------------------
 
 
-def create_imported_key(token: SoftToken, *, label: str, key_id: bytes,
-                        key_type: str = "ecdsa-p256", how: str = "import") -> None:
+def create_imported_key(
+    token: SoftToken,
+    *,
+    label: str,
+    key_id: bytes,
+    key_type: str = "ecdsa-p256",
+    how: str = "import",
+) -> None:
     """Put a signing key on `token` that the ceremony must refuse.
 
     how="import": made in software and stored with C_CreateObject (CKA_LOCAL false,
@@ -202,8 +224,11 @@ def create_imported_key(token: SoftToken, *, label: str, key_id: bytes,
     from ceremony.tokens import encoding
 
     lib = pkcs11.lib(token.module)
-    tok = next(t for t in (s.get_token() for s in lib.get_slots(token_present=True))
-               if t.serial.decode().strip() == token.serial)
+    tok = next(
+        t
+        for t in (s.get_token() for s in lib.get_slots(token_present=True))
+        if t.serial.decode().strip() == token.serial
+    )
     try:
         session = tok.open(user_pin=token.pin, rw=True)
     except pkcs11.exceptions.UserAlreadyLoggedIn:
@@ -212,20 +237,40 @@ def create_imported_key(token: SoftToken, *, label: str, key_id: bytes,
         common = {Attribute.TOKEN: True, Attribute.LABEL: label, Attribute.ID: key_id}
         if how == "extractable":
             public_t: dict[Any, Any] = {**common, Attribute.VERIFY: True, Attribute.PRIVATE: False}
-            private_t = {**common, Attribute.SIGN: True, Attribute.PRIVATE: True,
-                         Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: True}
+            private_t = {
+                **common,
+                Attribute.SIGN: True,
+                Attribute.PRIVATE: True,
+                Attribute.SENSITIVE: True,
+                Attribute.EXTRACTABLE: True,
+            }
             if key_type == "rsa-3072":
-                session.generate_keypair(KeyType.RSA, 3072, store=True, public_template=public_t,
-                                         private_template=private_t)
+                session.generate_keypair(
+                    KeyType.RSA,
+                    3072,
+                    store=True,
+                    public_template=public_t,
+                    private_template=private_t,
+                )
             else:
-                params = {"ecdsa-p256": encoding.P256_PARAMS, "ecdsa-p384": encoding.P384_PARAMS,
-                          "ed25519": encoding.ED25519_OID_PARAMS}[key_type]
+                params = {
+                    "ecdsa-p256": encoding.P256_PARAMS,
+                    "ecdsa-p384": encoding.P384_PARAMS,
+                    "ed25519": encoding.ED25519_OID_PARAMS,
+                }[key_type]
                 kt = KeyType.EC_EDWARDS if key_type == "ed25519" else KeyType.EC
-                mech = (Mechanism.EC_EDWARDS_KEY_PAIR_GEN if key_type == "ed25519"
-                        else Mechanism.EC_KEY_PAIR_GEN)
-                session.generate_keypair(kt, store=True, mechanism=mech,
-                                         public_template={**public_t, Attribute.EC_PARAMS: params},
-                                         private_template=private_t)
+                mech = (
+                    Mechanism.EC_EDWARDS_KEY_PAIR_GEN
+                    if key_type == "ed25519"
+                    else Mechanism.EC_KEY_PAIR_GEN
+                )
+                session.generate_keypair(
+                    kt,
+                    store=True,
+                    mechanism=mech,
+                    public_template={**public_t, Attribute.EC_PARAMS: params},
+                    private_template=private_t,
+                )
             return
         if how != "import":
             raise ValueError(f"how must be 'import' or 'extractable', not {how!r}")
@@ -234,31 +279,49 @@ def create_imported_key(token: SoftToken, *, label: str, key_id: bytes,
 
         if key_type == "ed25519":
             priv = ed25519.Ed25519PrivateKey.generate()
-            value = priv.private_bytes(serialization.Encoding.Raw,
-                                       serialization.PrivateFormat.Raw,
-                                       serialization.NoEncryption())
-            point = priv.public_key().public_bytes(serialization.Encoding.Raw,
-                                                   serialization.PublicFormat.Raw)
+            value = priv.private_bytes(
+                serialization.Encoding.Raw,
+                serialization.PrivateFormat.Raw,
+                serialization.NoEncryption(),
+            )
+            point = priv.public_key().public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            )
             params, kt = encoding.ED25519_OID_PARAMS, KeyType.EC_EDWARDS
         else:
             curve = ec.SECP256R1() if key_type == "ecdsa-p256" else ec.SECP384R1()
             params = encoding.P256_PARAMS if key_type == "ecdsa-p256" else encoding.P384_PARAMS
             eck = ec.generate_private_key(curve)
             value = eck.private_numbers().private_value.to_bytes((curve.key_size + 7) // 8, "big")
-            point = eck.public_key().public_bytes(serialization.Encoding.X962,
-                                                  serialization.PublicFormat.UncompressedPoint)
+            point = eck.public_key().public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
             kt = KeyType.EC
         wrapped = bytes([0x04, len(point)]) + point
-        session.create_object({
-            **common, Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.KEY_TYPE: kt,
-            Attribute.EC_PARAMS: params, Attribute.VALUE: value, Attribute.PRIVATE: True,
-            Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.SIGN: True,
-        })
-        session.create_object({
-            **common, Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.KEY_TYPE: kt,
-            Attribute.EC_PARAMS: params, Attribute.EC_POINT: wrapped, Attribute.VERIFY: True,
-            Attribute.PRIVATE: False,
-        })
+        session.create_object(
+            {
+                **common,
+                Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+                Attribute.KEY_TYPE: kt,
+                Attribute.EC_PARAMS: params,
+                Attribute.VALUE: value,
+                Attribute.PRIVATE: True,
+                Attribute.SENSITIVE: True,
+                Attribute.EXTRACTABLE: False,
+                Attribute.SIGN: True,
+            }
+        )
+        session.create_object(
+            {
+                **common,
+                Attribute.CLASS: ObjectClass.PUBLIC_KEY,
+                Attribute.KEY_TYPE: kt,
+                Attribute.EC_PARAMS: params,
+                Attribute.EC_POINT: wrapped,
+                Attribute.VERIFY: True,
+                Attribute.PRIVATE: False,
+            }
+        )
     finally:
         session.close()
 
@@ -268,8 +331,11 @@ def create_object(token: SoftToken, attrs: dict[Any, Any]) -> None:
     import pkcs11
 
     lib = pkcs11.lib(token.module)
-    tok = next(t for t in (s.get_token() for s in lib.get_slots(token_present=True))
-               if t.serial.decode().strip() == token.serial)
+    tok = next(
+        t
+        for t in (s.get_token() for s in lib.get_slots(token_present=True))
+        if t.serial.decode().strip() == token.serial
+    )
     session = tok.open(user_pin=token.pin, rw=True)
     try:
         session.create_object(attrs)

@@ -240,7 +240,7 @@ def _translate(e: pkx.PKCS11Error, ctx: _Ctx) -> TokenError:
     name = ckr_name(e)
     if isinstance(e, _REMOVED):
         return DeviceRemoved(
-            f"{where[0].upper()}{where[1:]} stopped answering while {ctx.doing} ({name}): it was "
+            f"{_cap(where)} stopped answering while {ctx.doing} ({name}): it was "
             "removed, lost power or was reset. Nothing was written.",
             hint="Re-insert the token and run the same command again.",
         )
@@ -266,37 +266,37 @@ def _translate(e: pkx.PKCS11Error, ctx: _Ctx) -> TokenError:
                 "asked (it blinks while it waits).",
             )
         return TokenError(
-            f"{where[0].upper()}{where[1:]} says nobody is logged in while {ctx.doing} ({name}). "
+            f"{_cap(where)} says nobody is logged in while {ctx.doing} ({name}). "
             "Nothing was written.",
             hint="Run the command again; if it repeats, unplug the token, plug it back in "
             "and retry.",
         )
     if isinstance(e, _UNSUPPORTED):
         return MechanismNotSupported(
-            f"{where[0].upper()}{where[1:]} cannot do what is needed for {ctx.doing} ({name}).",
+            f"{_cap(where)} cannot do what is needed for {ctx.doing} ({name}).",
             hint="Use a key type this token supports, or a token that supports this one.",
         )
     if isinstance(e, pkx.UserAlreadyLoggedIn | pkx.AnotherUserAlreadyLoggedIn):
         return TokenError(
-            f"{where[0].upper()}{where[1:]} already has a login from another program or session "
+            f"{_cap(where)} already has a login from another program or session "
             f"({name}) while {ctx.doing}.",
             hint="Close other programs using the token (or unplug and re-insert it), then retry.",
         )
     if isinstance(e, pkx.DeviceError):
         return TokenError(
-            f"{where[0].upper()}{where[1:]} reported a device error while {ctx.doing} ({name}). "
+            f"{_cap(where)} reported a device error while {ctx.doing} ({name}). "
             "Nothing was written.",
             hint="Check the token is inserted (and, for smart cards and YubiKeys, that the "
             "pcscd service is running); unplug and re-insert it, then retry.",
         )
     if isinstance(e, pkx.TokenWriteProtected):
         return TokenError(
-            f"{where[0].upper()}{where[1:]} is write-protected ({name}).",
+            f"{_cap(where)} is write-protected ({name}).",
             hint="Use a token that can store new keys.",
         )
     if isinstance(e, pkx.DeviceMemory):
         return TokenError(
-            f"{where[0].upper()}{where[1:]} is full ({name}).",
+            f"{_cap(where)} is full ({name}).",
             hint="Use another token; do not delete keys that may still be enrolled.",
         )
     if isinstance(e, pkx.FunctionCancelled):
@@ -305,7 +305,7 @@ def _translate(e: pkx.PKCS11Error, ctx: _Ctx) -> TokenError:
             hint="Run the command again.",
         )
     return TokenError(
-        f"{where[0].upper()}{where[1:]} failed while {ctx.doing}: {name}. Nothing was written.",
+        f"{_cap(where)} failed while {ctx.doing}: {name}. Nothing was written.",
         hint="Run the command again; if it repeats, note the error name and the token serial "
         "for the ceremony log.",
     )
@@ -395,6 +395,10 @@ def _tokens(module: str, ctx: _Ctx) -> list[_Tok]:
             raise _translate(e, _Ctx("reading token information", module)) from e
         out.append(_Tok(module, lib, slot, token, _info(module, slot, token)))
     return out
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _names(toks: list[_Tok]) -> str:
@@ -542,7 +546,7 @@ def _acquire_login(
         return None
     if pin_provider is None:
         raise TokenError(
-            f"{info.describe()} needs its PIN for {purpose}, and no PIN prompt was given.",
+            f"{_cap(info.describe())} needs its PIN for {purpose}, and no PIN prompt was given.",
             hint="This is a bug in the calling code: pass a PIN provider.",
         )
     pin: str | None = pin_provider(
@@ -648,7 +652,7 @@ def _find_pairs(session: Any, uri: Pkcs11Uri | None, ctx: _Ctx) -> list[_Pair]:
                         pair.labels.insert(0, label)
                     else:
                         pair.labels.append(label)
-    out = list(pairs.values())
+    out = sorted(pairs.values(), key=lambda p: p.key_id)
     if uri is not None and uri.object is not None:
         out = [p for p in out if uri.object in p.labels]
     return out
@@ -758,7 +762,7 @@ def _short(key: Key) -> str:
 def _one_pair(pairs: list[_Pair], uri: Pkcs11Uri, tok: _Tok) -> _Pair:
     if not pairs:
         raise KeyNotFound(
-            f"{tok.info.describe()} has no key with {uri.describe_key()}.",
+            f"{_cap(tok.info.describe())} has no key with {uri.describe_key()}.",
             hint="Check the key URI; `ceremony token list` shows the keys on a token. "
             "If the token is the wrong one, swap it and run again.",
         )
@@ -879,7 +883,7 @@ def read_key(
             pair = _one_pair(_find_pairs(session, parsed, ctx), parsed, tok)
         if pair.private is None:
             raise KeyNotFound(
-                f"{tok.info.describe()} has a public key ({_describe_pair(pair)}) but no "
+                f"{_cap(tok.info.describe())} has a public key ({_describe_pair(pair)}) but no "
                 "private key with the same id, so it cannot sign.",
                 hint="Check the key URI; the private key may be on another token.",
             )
@@ -1027,7 +1031,7 @@ def _gen_spec(key_type: str) -> _GenSpec:
 
 
 def _unsupported(tok: _Tok, what: str, action: str) -> MechanismNotSupported:
-    text = f"{tok.info.describe()} cannot {action} {what} keys."
+    text = f"{_cap(tok.info.describe())} cannot {action} {what} keys."
     if what == "Ed25519":
         text += " Old YubiKeys (before firmware 5.7) and older ykcs11/OpenSC only do ECDSA and RSA."
     elif what == "RSA-3072":
@@ -1097,7 +1101,7 @@ def generate_key(
         with _translating(ctx):
             if list(session.get_objects({Attribute.LABEL: label})):
                 raise TokenError(
-                    f"{tok.info.describe()} already has an object labelled '{label}'. "
+                    f"{_cap(tok.info.describe())} already has an object labelled '{label}'. "
                     "Nothing was generated and nothing was changed.",
                     hint="Choose another label; existing keys are never overwritten.",
                 )
@@ -1177,7 +1181,7 @@ def _generate(
                 except pkx.UserNotLoggedIn as e:
                     if _is_yubico(tok.info):
                         raise TokenError(
-                            f"{tok.info.describe()} refused to generate a key with the user "
+                            f"{_cap(tok.info.describe())} refused to generate a key with the user "
                             "PIN: YubiKey PIV (ykcs11) needs the management key for that.",
                             hint="Generate the key on the YubiKey with `ykman piv keys "
                             "generate` (touch policy ALWAYS), then enrol it with "
@@ -1394,7 +1398,7 @@ class Pkcs11Signer(Signer):
 
     def _bad(self, why: str) -> BadTokenSignature:
         return BadTokenSignature(
-            f"{self._state.tok.info.describe()} returned a signature that is wrong: {why}. "
+            f"{_cap(self._state.tok.info.describe())} returned a signature that is wrong: {why}. "
             "It was not written.",
             hint="Run the command again. If it happens again, stop: the token may be faulty "
             "or not what it claims; record its serial in the ceremony log.",
@@ -1461,7 +1465,7 @@ def _open_signer(
         assert pair is not None
         if pair.private is None:
             raise KeyNotFound(
-                f"{tok.info.describe()} has the public key ({_describe_pair(pair)}) but no "
+                f"{_cap(tok.info.describe())} has the public key ({_describe_pair(pair)}) but no "
                 "private key with the same id, so it cannot sign.",
                 hint="Check the key URI; the private key may be on another token.",
             )
@@ -1508,7 +1512,7 @@ def _pick_for_signing(
     if not final:
         return None
     raise KeyNotFound(
-        f"{tok.info.describe()} has no key with keyid {_short(public_key)}….",
+        f"{_cap(tok.info.describe())} has no key with keyid {_short(public_key)}….",
         hint="Insert the token that holds this key, or give its key URI.",
     )
 
@@ -1594,9 +1598,7 @@ def read_attestation(
         pair = _one_pair(pairs, parsed, tok)
         f9_certs = [c for _, c in _certificates(session, YKCS11_F9_ID, ctx)]
         key_certs = _certificates(session, pair.key_id, ctx) if pair.key_id != YKCS11_F9_ID else []
-        no_attestation = (
-            f"{tok.info.describe()} offers no attestation for the key ({_describe_pair(pair)})"
-        )
+        no_attestation = f"{_cap(tok.info.describe())} offers no attestation for the key ({_describe_pair(pair)})"
         if not f9_certs:
             raise TokenError(
                 f"{no_attestation}: it has no slot f9 attestation certificate (CKA_ID 25). "
@@ -1621,7 +1623,8 @@ def read_attestation(
             with contextlib.suppress(ValueError):
                 cert = x509.load_der_x509_certificate(der)
                 if "attestation" in label.lower() and cert.issuer == cert.subject:
-                    reasons.append(cert.subject.rfc4514_string())
+                    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+                    reasons.append(str(names[0].value) if names else cert.subject.rfc4514_string())
         detail = f" (ykcs11 says: {reasons[0]})" if reasons else ""
         raise TokenError(
             f"{no_attestation}: no certificate signed by the device's f9 key was found"

@@ -24,8 +24,13 @@ class Keyring:
 def keyring(softhsm: SoftHsm) -> Keyring:
     token = softhsm.init_token("keyring")
     keys = {
-        kt: generate_key(token.uri, module=softhsm.module, key_type=kt, label=f"key-{kt}",
-                         pin_provider=token.pin_provider())
+        kt: generate_key(
+            token.uri,
+            module=softhsm.module,
+            key_type=kt,
+            label=f"key-{kt}",
+            pin_provider=token.pin_provider(),
+        )
         for kt in KEY_TYPES
     }
     return Keyring(token, keys)

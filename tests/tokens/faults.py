@@ -62,7 +62,9 @@ class FaultyLib(_Proxy):
     def get_slots(self, token_present: bool = False) -> list[FaultySlot]:
         if self._faults.slots_error is not None:
             raise self._faults.slots_error()
-        return [FaultySlot(s, self._faults) for s in self._inner.get_slots(token_present=token_present)]
+        return [
+            FaultySlot(s, self._faults) for s in self._inner.get_slots(token_present=token_present)
+        ]
 
 
 class FaultySlot(_Proxy):

@@ -18,8 +18,11 @@ P384_N = int(
 )
 
 
-@given(st.sampled_from([(P256_N, 32), (P384_N, 48)]).flatmap(
-    lambda nh: st.tuples(st.integers(1, nh[0] - 1), st.integers(1, nh[0] - 1), st.just(nh[1]))))
+@given(
+    st.sampled_from([(P256_N, 32), (P384_N, 48)]).flatmap(
+        lambda nh: st.tuples(st.integers(1, nh[0] - 1), st.integers(1, nh[0] - 1), st.just(nh[1]))
+    )
+)
 def test_raw_der_round_trip(rsh: tuple[int, int, int]) -> None:
     r, s, half = rsh
     raw = r.to_bytes(half, "big") + s.to_bytes(half, "big")
@@ -28,10 +31,13 @@ def test_raw_der_round_trip(rsh: tuple[int, int, int]) -> None:
     assert encoding.ecdsa_der_to_raw(der, half) == raw
 
 
-@pytest.mark.parametrize(("curve", "half", "hash_"), [
-    (ec.SECP256R1(), 32, hashes.SHA256()), (ec.SECP384R1(), 48, hashes.SHA384())])
-def test_converted_signature_verifies(curve: ec.EllipticCurve, half: int,
-                                      hash_: hashes.HashAlgorithm) -> None:
+@pytest.mark.parametrize(
+    ("curve", "half", "hash_"),
+    [(ec.SECP256R1(), 32, hashes.SHA256()), (ec.SECP384R1(), 48, hashes.SHA384())],
+)
+def test_converted_signature_verifies(
+    curve: ec.EllipticCurve, half: int, hash_: hashes.HashAlgorithm
+) -> None:
     key = ec.generate_private_key(curve)
     der = key.sign(b"payload", ec.ECDSA(hash_))
     raw = encoding.ecdsa_der_to_raw(der, half)  # what a PKCS#11 token returns
@@ -46,12 +52,18 @@ def test_bad_raw_signatures(raw: bytes) -> None:
 
 
 def test_unwrap_ec_point() -> None:
-    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    point = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
     assert encoding.unwrap_ec_point(b"\x04\x41" + point) == point  # DER-wrapped (SoftHSM)
     assert encoding.unwrap_ec_point(point) == point  # raw
-    p521 = ec.generate_private_key(ec.SECP521R1()).public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    p521 = (
+        ec.generate_private_key(ec.SECP521R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
     assert encoding.unwrap_ec_point(b"\x04\x81\x85" + p521) == p521  # long-form length
     ed = b"\x04" + bytes(range(31))  # a raw Ed25519 point that happens to start with 0x04
     assert encoding.unwrap_ec_point(ed, 32) == ed

@@ -18,11 +18,15 @@ def libs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         path.write_bytes(b"")
         paths[name] = str(path)
     monkeypatch.delenv(ENV_MODULE, raising=False)
-    monkeypatch.setattr(modules, "DEFAULT_MODULES", (
-        ("missing", (str(tmp_path / "nope.so"),)),
-        ("first", (str(tmp_path / "nope2.so"), paths["first"])),
-        ("second", (paths["second"],)),
-    ))
+    monkeypatch.setattr(
+        modules,
+        "DEFAULT_MODULES",
+        (
+            ("missing", (str(tmp_path / "nope.so"),)),
+            ("first", (str(tmp_path / "nope2.so"), paths["first"])),
+            ("second", (paths["second"],)),
+        ),
+    )
     monkeypatch.setattr(modules, "_MODULE_DIRS", (str(tmp_path),))
     return paths
 
