@@ -106,7 +106,7 @@ def _free_port_pair() -> int:
 
 
 def _unshare_works() -> bool:
-    if shutil.which("unshare") is None:
+    if os.environ.get("PIV_RIG_NO_UNSHARE") or shutil.which("unshare") is None:
         return False
     try:
         r = subprocess.run(
@@ -139,6 +139,7 @@ class PivRig:
     control_path: Path
     config: dict[str, Any]
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
+    _created_dirs: list[Path] = field(default_factory=list, repr=False)
 
     # -- control socket --
 
@@ -213,6 +214,10 @@ class PivRig:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
         self._procs.clear()
+        for d in self._created_dirs:  # e.g. /run/pcscd, when the rig made it
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        self._created_dirs.clear()
 
     def logs(self) -> str:
         out = []
@@ -320,6 +325,7 @@ def start_rig(
     )
 
     # pcscd: private mount namespace with our own /run, or the real /run/pcscd if it is free.
+    created_run_dir: Path | None = None
     if _unshare_works():
         runroot = workdir / "run"
         (runroot / "pcscd").mkdir(parents=True, exist_ok=True)
@@ -346,7 +352,9 @@ def start_rig(
                 "available to run a private one; stop it or run the rig tests as root"
             )
         try:
-            sock.parent.mkdir(parents=True, exist_ok=True)
+            if not sock.parent.exists():
+                sock.parent.mkdir(parents=True)
+                created_run_dir = sock.parent
         except OSError as e:
             raise RigUnavailable(f"cannot create /run/pcscd for pcscd: {e}") from e
         if not os.access(sock.parent, os.W_OK):
@@ -372,8 +380,7 @@ def start_rig(
         return p
 
     # Test CA (TEST root, never the real Yubico one).
-    sys.path.insert(0, str(REPO_ROOT)) if str(REPO_ROOT) not in sys.path else None
-    from tests.rig.piv_emulator import TestCA
+    from .piv_emulator import TestCA
 
     ca_dir = workdir / "ca"
     ca_cert, ca_key = TestCA.create().save(ca_dir)
@@ -405,6 +412,7 @@ def start_rig(
         control_path=control_path,
         config=config,
         _procs=procs,
+        _created_dirs=[created_run_dir] if created_run_dir else [],
     )
     try:
         pcscd_proc = spawn(cmd, "pcscd.log")
