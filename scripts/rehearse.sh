@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install tuf-ceremony in a local venv and run a complete rehearsal ceremony on the built-in
+# software token. Usage: bash scripts/rehearse.sh [DIR] [--softhsm]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+. .venv/bin/activate
+pip install -q -e . >/dev/null
+exec ceremony rehearse "$@"

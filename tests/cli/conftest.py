@@ -1,0 +1,150 @@
+"""Fixtures for driving the real `ceremony` command in separate processes on SoftHSM2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from securesystemslib.signer import CryptoSigner
+
+from tests.softhsm import SoftHsm, SoftToken, get_softhsm
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class Cli:
+    """Runs `python -m ceremony` as a separate process (one process = one session)."""
+
+    hsm: SoftHsm
+    secrets: list[str] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["SOFTHSM2_CONF"] = str(self.hsm.conf)
+        env["COLUMNS"] = "200"
+        env.pop("CEREMONY_DEBUG", None)
+        return env
+
+    def run(self, *args: str | Path, stdin: Sequence[str] = (), module: bool = False) -> Result:
+        cmd = [sys.executable, "-m", "ceremony", *map(str, args)]
+        if module:
+            cmd += ["--module", self.hsm.module]
+        proc = subprocess.run(
+            cmd,
+            input="".join(f"{line}\n" for line in stdin),
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=120,
+            check=False,
+        )
+        res = Result(proc.returncode, proc.stdout, proc.stderr)
+        for secret in self.secrets:
+            assert secret not in res.text, "a PIN appeared in the output"
+        assert "Traceback" not in res.text, res.text
+        return res
+
+    def ok(self, *args: str | Path, stdin: Sequence[str] = (), module: bool = False) -> Result:
+        res = self.run(*args, stdin=stdin, module=module)
+        assert res.code == 0, f"exit {res.code}\n{res.text}"
+        return res
+
+
+@pytest.fixture(scope="session")
+def hsm() -> SoftHsm:
+    try:
+        return get_softhsm()
+    except Exception as exc:  # SoftHsmUnavailable
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"SoftHSM2 is not available: {exc}")
+
+
+@dataclass
+class Holders:
+    tokens: dict[str, SoftToken]
+    online: CryptoSigner
+    online_pem: Path
+    targets: CryptoSigner  # plays the targets key holder, so tests can sign targets
+    targets_pem: Path
+
+    def uri(self, holder: str, key_name: str) -> str:
+        return f"{self.tokens[holder].uri};object={key_name}"
+
+    def pin(self, holder: str) -> str:
+        return self.tokens[holder].pin
+
+
+@pytest.fixture(scope="session")
+def holders(hsm: SoftHsm, tmp_path_factory: pytest.TempPathFactory) -> Holders:
+    tokens = {h: hsm.init_token(label=f"cli-{h}") for h in ("alice", "bob", "carol", "dave")}
+    folder = tmp_path_factory.mktemp("keys")
+    signers = []
+    for name in ("online", "targets"):
+        signer = CryptoSigner.generate_ed25519()
+        pem = folder / f"{name}.pub.pem"
+        pem.write_bytes(
+            signer._private_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        signers += [signer, pem]
+    return Holders(tokens, *signers)
+
+
+@pytest.fixture(scope="session")
+def cli(hsm: SoftHsm, holders: Holders) -> Cli:
+    return Cli(hsm, [t.pin for t in holders.tokens.values()] + [t.so_pin for t in holders.tokens.values()])
+
+
+def snapshot_tree(root: Path) -> dict[str, bytes]:
+    """Every file under root (for 'nothing was written' checks)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".ceremony.lock"
+    }
+
+
+def plan_text(
+    roles: dict[str, tuple[int, list[str]]],
+    keys: dict[str, str],
+    *,
+    previous: tuple[str, str] | None = None,
+    statuses: dict[str, str] | None = None,
+    expires: str = "365d",
+    extra: str = "",
+) -> str:
+    lines = ['repository: "test.example.org/simple"']
+    if previous:
+        lines += ["previous_root:", f"  path: {previous[0]}", f"  sha256: {previous[1]}"]
+    lines += ["root:", f"  expires: {expires}", "  consistent_snapshot: true", "roles:"]
+    for role, (t, names) in roles.items():
+        lines.append(f"  {role}: {{threshold: {t}, keys: [{', '.join(names)}]}}")
+    lines.append("keys:")
+    for name, holder in keys.items():
+        st = (statuses or {}).get(name)
+        lines.append(f"  {name}: {{holder: {json.dumps(holder)}{', status: ' + st if st else ''}}}")
+    return "\n".join(lines) + "\n" + extra
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
