@@ -35,7 +35,8 @@ extensions" page and NIST SP 800-73-4):
 
 Run as a program: `python -m tests.rig.piv_emulator --config card.json` (see `main`). The
 control socket (a Unix socket, one JSON object per line) accepts {"cmd": "reset"} (fresh card
-state, same device identity), "remove", "insert", "state", "ping", and
+state, same device identity; {"cmd": "reset", "config": {...}} also changes CardConfig fields
+such as serial or firmware), "remove", "insert", "state", "ping", "attestation" (slot), and
 {"cmd": "set", "touch_ok": false} (touch-required operations then fail with 6985).
 """
 
@@ -1155,7 +1156,7 @@ class Emulator:
         if cmd == "reset":
             with self.lock:
                 selected = self.card.session.selected
-                self.card = self.card_factory(self.card)
+                self.card = self.card_factory(self.card, req.get("config"))
                 # The applet stays selected (like a PIV reset from another application).
                 self.card.session.selected = selected
             return {"ok": True}
@@ -1214,10 +1215,20 @@ def main(argv: list[str] | None = None) -> int:
             first.device_cert.public_bytes(serialization.Encoding.PEM)
         )
 
-    def factory(previous: PivCard | None = None) -> PivCard:
+    def factory(
+        previous: PivCard | None = None, overrides: dict[str, Any] | None = None
+    ) -> PivCard:
         if previous is None:
             return first
         # Fresh card state, same device identity (f9 key and certificate survive a reset).
+        if overrides:
+            new_config = CardConfig.from_dict({**config.__dict__, **overrides})
+            device_cert = None
+            if new_config.version != previous.config.version:
+                device_cert = make_device_cert(ca, previous.device_key, firmware=new_config.version)
+            return PivCard.create(
+                new_config, ca, previous.device_key, device_cert or previous.device_cert
+            )
         return PivCard.create(config, ca, previous.device_key, previous.device_cert)
 
     emu = Emulator(factory, host=args.host, port=args.port, control=args.control)

@@ -138,6 +138,7 @@ class PivRig:
     workdir: Path
     control_path: Path
     config: dict[str, Any]
+    reconfigured: bool = False  # the card runs with overrides (see reset)
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
     _created_dirs: list[Path] = field(default_factory=list, repr=False)
 
@@ -173,14 +174,25 @@ class PivRig:
         self.control("insert")
         self._wait_for_token(present=True)
 
-    def reset(self) -> None:
-        """Fresh card (default PIN/PUK/management key, no keys but f9, same serial and f9).
+    def reset(self, **overrides: Any) -> None:
+        """Fresh card (default PIN/PUK/management key, no keys but f9, same f9 key).
 
         The card stays in the reader (its state is wiped in place, like another application
         resetting the PIV applet): ykcs11 2.2.0 does not recover from a removal inside one
         process until C_Finalize/C_Initialize (python-pkcs11: `lib.reinitialize()`).
+
+        `overrides` change card settings until the next reset: serial, firmware, pin, puk,
+        form_factor, fips, cspn, startup_key... (CardConfig fields). PKCS#11 modules cache the
+        serial and firmware they saw: after changing those, call `lib.reinitialize()` (the
+        `piv_card` fixture does that for ykcs11 and OpenSC when the previous test changed them).
         """
-        self.control("reset")
+        config = {**self.config, **overrides}
+        self.control("reset", config=config)
+        self.serial = int(config["serial"])
+        self.firmware = str(config["firmware"])
+        self.pin, self.puk = str(config["pin"]), str(config["puk"])
+        self.token_label = f"YubiKey PIV #{self.serial}"
+        self.reconfigured = bool(overrides)
         if not self.control("ping").get("connected"):
             self.insert()
 
@@ -507,5 +519,12 @@ if pytest is not None:
     @pytest.fixture
     def piv_card(piv_rig: PivRig) -> PivRig:
         """The rig with a fresh card (default PIN/PUK/management key, no keys)."""
+        was_reconfigured = piv_rig.reconfigured
         piv_rig.reset()
+        if was_reconfigured:  # modules cached the old serial/firmware: make them look again
+            import pkcs11
+
+            for path in (piv_rig.ykcs11, piv_rig.opensc):
+                if path:
+                    pkcs11.lib(path).reinitialize()
         return piv_rig

@@ -429,3 +429,49 @@ def test_policies_and_touch(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
                 priv.sign(b"not touched", mechanism=Mechanism.ECDSA_SHA256)
         finally:
             piv_card.set_touch(True)
+
+
+# --- RSA, other firmware and serials ------------------------------------------------------------
+
+
+def test_rsa2048_keygen_and_sign(piv_card: PivRig, token: pkcs11.Token) -> None:
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    with token.open(rw=True, so_pin=piv_card.mgmt_key) as s:
+        s.generate_keypair(KeyType.RSA, 2048, store=True, id=ID_9C)
+    assert piv_card.state()["keys"]["9c"]["alg"] == 0x07
+    with token.open(user_pin=piv_card.pin) as s:
+        pub_obj = s.get_key(object_class=ObjectClass.PUBLIC_KEY, id=ID_9C)
+        pub = rsa.RSAPublicNumbers(
+            int.from_bytes(pub_obj[Attribute.PUBLIC_EXPONENT], "big"),
+            int.from_bytes(pub_obj[Attribute.MODULUS], "big"),
+        ).public_key()
+        priv = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=ID_9C)
+        sig = priv.sign(b"rsa", mechanism=Mechanism.SHA256_RSA_PKCS, pin=piv_card.pin)
+    pub.verify(sig, b"rsa", padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_roca_firmware_blocks_rsa_keygen(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
+    """Firmware 4.3.4 (YSA-2017-01): ykcs11 itself refuses on-chip RSA keygen; EC works.
+    (Firmware < 5 also takes ykcs11's other path to the serial: the OTP applet.)"""
+    piv_card.reset(firmware="4.3.4", serial=4343)
+    ykcs11.reinitialize()
+    token = ykcs11.get_token(token_label="YubiKey PIV #4343")
+    assert token.firmware_version == (4, 34)
+    with (
+        token.open(rw=True, so_pin=piv_card.mgmt_key) as s,
+        pytest.raises(pkcs11.exceptions.FunctionFailed),
+    ):
+        s.generate_keypair(KeyType.RSA, 2048, store=True, id=ID_9C)
+    generate(token, piv_card)
+    assert piv_card.state()["keys"]["9c"]["generated"] is True
+
+
+def test_serial_and_firmware_overrides(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
+    """ykcs11 reports firmware 5.7.1 as CK_VERSION (5, 71): minor = 10 * minor + patch."""
+    piv_card.reset(serial=7777777, firmware="5.7.1")
+    ykcs11.reinitialize()
+    tok = ykcs11.get_token(token_label="YubiKey PIV #7777777")
+    assert tok.serial.decode().strip() == "7777777"
+    assert piv_card.token_label == "YubiKey PIV #7777777"
+    assert tok.firmware_version == (5, 71)
