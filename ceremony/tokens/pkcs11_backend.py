@@ -31,10 +31,12 @@ import contextlib
 import hashlib
 import os
 import sys
+import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
 import pkcs11
 from cryptography import x509
@@ -232,7 +234,9 @@ class _Ctx:
     touch_prompted: bool = False
 
     def where(self) -> str:
-        return self.token.describe() if self.token else f"the PKCS#11 module {self.module}"
+        if self.token:
+            return self.token.describe()
+        return f"the PKCS#11 module {self.module}" if self.module else "the token"
 
 
 def _translate(e: pkx.PKCS11Error, ctx: _Ctx) -> TokenError:
@@ -245,7 +249,7 @@ def _translate(e: pkx.PKCS11Error, ctx: _Ctx) -> TokenError:
             hint="Re-insert the token and run the same command again.",
         )
     if isinstance(e, pkx.PinLocked):
-        return _locked_error(ctx.token, ctx.doing)
+        return _locked_error(ctx.token)
     if isinstance(e, pkx.PinIncorrect | pkx.PinInvalid | pkx.PinLenRange):
         return PinIncorrect(
             f"The PIN for {where} was not accepted while {ctx.doing} ({name}). Nothing was written.",
@@ -321,14 +325,40 @@ def _translating(ctx: _Ctx) -> Iterator[None]:
         raise _translate(e, ctx) from e
 
 
-def _locked_error(token: TokenInfo | None, doing: str) -> PinLocked:
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(doing: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Last line of defence: no python-pkcs11 exception leaves a public function."""
+
+    def wrap(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        @wraps(fn)
+        def inner(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return fn(*args, **kwargs)
+            except CeremonyError:
+                raise
+            except pkx.PKCS11Error as e:
+                raise _translate(e, _Ctx(doing)) from e
+
+        return inner
+
+    return wrap
+
+
+def _locked_error(token: TokenInfo | None, *, just_locked: bool = False) -> PinLocked:
     where = token.describe() if token else "the token"
+    if just_locked:
+        what = f"The PIN was wrong, and {where} has now LOCKED its user PIN."
+    else:
+        what = f"The user PIN of {where} is locked (too many wrong PINs), so no PIN was tried."
     return PinLocked(
-        f"The user PIN of {where} is locked (too many wrong PINs), so it cannot be used for "
-        f"{doing}. Nothing was tried and nothing was written.",
-        hint="Unblock the PIN with the PUK (YubiKey: `ykman piv access unblock-pin`) or the SO "
-        "PIN (other tokens), following your recovery procedure. Be careful: if the PUK/SO PIN "
-        "is blocked too, the only way out is a reset that DESTROYS the keys on the token.",
+        f"{what} Nothing was written. To recover, unblock the PIN with the PUK (YubiKey: "
+        "`ykman piv access unblock-pin`) or with the SO PIN (other tokens), as your recovery "
+        "procedure says. Careful: if the PUK / SO PIN gets blocked too, the only way out is a "
+        "reset, which DESTROYS the keys on the token.",
+        hint="Follow the token recovery procedure; never guess the PUK or SO PIN.",
     )
 
 
@@ -455,6 +485,11 @@ def _is_yubico(info: TokenInfo) -> bool:
     return _needs_touch(info)
 
 
+def _is_yubikey_piv(info: TokenInfo) -> bool:
+    text = f"{info.model} {info.label}".lower()
+    return "yubikey" in text and "yubihsm" not in text
+
+
 # --- login and PIN safety --------------------------------------------------------------------
 
 
@@ -479,7 +514,7 @@ def _ask_pin(tok: _Tok, purpose: str, pin_provider: PinProvider, ctx: _Ctx) -> s
         info = _fresh(tok)
     ctx.token = info
     if info.pin_locked:
-        raise _locked_error(info, purpose)
+        raise _locked_error(info)
     return pin_provider(
         PinRequest(
             token=info, purpose=purpose, count_low=info.pin_count_low, final_try=info.pin_final_try
@@ -492,12 +527,8 @@ def _wrong_pin(tok: _Tok, purpose: str, e: pkx.PKCS11Error) -> TokenError:
         info = _fresh(tok)
     except pkx.PKCS11Error:
         info = tok.info
-    if info.pin_locked:
-        locked = _locked_error(info, purpose)
-        return PinLocked(
-            f"The PIN was wrong, and {info.describe()} has now LOCKED its PIN. " + locked.message,
-            hint=locked.hint,
-        )
+    if info.pin_locked or isinstance(e, pkx.PinLocked):
+        return _locked_error(info, just_locked=True)
     if info.pin_final_try:
         state = (
             " The token now reports that the NEXT wrong PIN LOCKS it: do not try again "
@@ -532,7 +563,7 @@ def _acquire_login(
         info = _fresh(tok)
     ctx.token = info
     if info.pin_locked:
-        raise _locked_error(info, purpose)
+        raise _locked_error(info)
     if not info.login_required:
         _LOGINS[key] = _LoginRef(None)
         return None
@@ -559,10 +590,8 @@ def _acquire_login(
         with _translating(ctx):
             try:
                 session = tok.token.open(user_pin=pin)
-            except (pkx.PinIncorrect, pkx.PinInvalid, pkx.PinLenRange) as e:
+            except (pkx.PinIncorrect, pkx.PinInvalid, pkx.PinLenRange, pkx.PinLocked) as e:
                 raise _wrong_pin(tok, purpose, e) from e
-            except pkx.PinLocked as e:
-                raise _locked_error(_fresh(tok), purpose) from e
             except pkx.UserAlreadyLoggedIn:
                 session = None  # logged in by someone else in this process: usable as is
         _LOGINS[key] = _LoginRef(session)
@@ -654,7 +683,12 @@ def _find_pairs(session: Any, uri: Pkcs11Uri | None, ctx: _Ctx) -> list[_Pair]:
                         pair.labels.append(label)
     out = sorted(pairs.values(), key=lambda p: p.key_id)
     if uri is not None and uri.object is not None:
-        out = [p for p in out if uri.object in p.labels]
+        # The label may be the private or the public object's (ykcs11 labels them
+        # differently). While the private key is hidden (before login), a pair already
+        # selected by id is kept; the label is checked again once it is visible.
+        out = [
+            p for p in out if uri.object in p.labels or (p.private is None and uri.id is not None)
+        ]
     return out
 
 
@@ -800,6 +834,7 @@ def _policy_error(tok: _Tok, pair: _Pair, problems: list[str]) -> KeyPolicyError
 # --- public operations -------------------------------------------------------------------------
 
 
+@_guarded("loading the PKCS#11 module")
 def resolve_module(uri: Pkcs11Uri | None, module: str | None) -> str:
     """The module path to use (see `ceremony.tokens.modules.find_module`), loaded once to check."""
     path = find_module(uri, module)
@@ -811,6 +846,7 @@ def _parse(uri: str | Pkcs11Uri) -> Pkcs11Uri:
     return uri if isinstance(uri, Pkcs11Uri) else Pkcs11Uri.parse(uri)
 
 
+@_guarded("listing the tokens")
 def list_tokens(
     module: str, *, pin_provider: PinProvider | None = None, login: bool = False
 ) -> list[TokenListing]:
@@ -853,6 +889,7 @@ def list_tokens(
     return out
 
 
+@_guarded("reading the key")
 def read_key(
     uri: str, *, module: str | None, pin_provider: PinProvider | None, allow_imported: bool = False
 ) -> TokenKeyInfo:
@@ -918,6 +955,7 @@ def _mismatch(tok: _Tok, pair: _Pair, found: SSlibKey | None, expected: Key) -> 
     )
 
 
+@_guarded("looking for the key")
 def locate_key(public_key: SSlibKey, *, module: str | None, uri: str | None) -> TokenKeyInfo:
     """Find the token key pair whose public key equals `public_key`.
 
@@ -1045,7 +1083,7 @@ def _unsupported(tok: _Tok, what: str, action: str) -> MechanismNotSupported:
 def _new_id(tok: _Tok, session: Any, ctx: _Ctx) -> bytes:
     for _ in range(8):
         key_id = b""
-        if tok.info and int(tok.token.flags) & TokenFlag.RNG:
+        if int(tok.token.flags) & TokenFlag.RNG:
             try:
                 key_id = bytes(session.generate_random(64))
             except pkx.PKCS11Error:
@@ -1058,6 +1096,7 @@ def _new_id(tok: _Tok, session: Any, ctx: _Ctx) -> bytes:
     raise TokenError(f"Could not find a free key id on {tok.info.describe()}.")
 
 
+@_guarded("generating a key")
 def generate_key(
     uri: str, *, module: str | None, key_type: str, label: str, pin_provider: PinProvider
 ) -> TokenKeyInfo:
@@ -1074,6 +1113,14 @@ def generate_key(
     path = resolve_module(parsed, module)
     ctx = _Ctx(f"generating a {spec.what} key", path)
     tok = _select_token(path, parsed, ctx)
+    if _is_yubikey_piv(tok.info):
+        raise TokenError(
+            f"{_cap(tok.info.describe())} is a YubiKey PIV token: through PKCS#11 (ykcs11) a "
+            "key can only be generated with the PIV management key, and ykcs11 ignores key "
+            "labels and cannot set the touch policy. Nothing was generated.",
+            hint="Generate the key on the YubiKey with `ykman piv keys generate` (for example "
+            "--touch-policy ALWAYS --pin-policy ONCE, slot 9c), then enrol it with its key URI.",
+        )
     mechs = _mechanisms(tok)
     if mechs is not None:
         if spec.mechanism not in mechs:
@@ -1438,6 +1485,7 @@ def register_signer() -> None:
     SIGNER_FOR_URI_SCHEME[Pkcs11Signer.SCHEME] = Pkcs11Signer
 
 
+@_guarded("opening the key for signing")
 def _open_signer(
     uri: str,
     *,
@@ -1568,6 +1616,16 @@ def _certificates(session: Any, key_id: bytes, ctx: _Ctx) -> list[tuple[str, byt
     return out
 
 
+def _load_cert(der: bytes) -> x509.Certificate | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. ykcs11's placeholder certificates have serial 0
+        try:
+            return x509.load_der_x509_certificate(der)
+        except ValueError:
+            return None
+
+
+@_guarded("reading the attestation")
 def read_attestation(
     uri: str, *, module: str | None, pin_provider: PinProvider | None = None
 ) -> tuple[bytes, bytes]:
@@ -1606,25 +1664,21 @@ def read_attestation(
                 hint="Use ykcs11 (libykcs11.so) as the module for YubiKeys; other tokens "
                 "cannot prove on-device key generation this way.",
             )
-        parsed_f9: list[tuple[x509.Certificate, bytes]] = []
-        for der in f9_certs:
-            with contextlib.suppress(ValueError):
-                parsed_f9.append((x509.load_der_x509_certificate(der), der))
-        for _label, der in key_certs:
-            try:
-                cert = x509.load_der_x509_certificate(der)
-            except ValueError:
+        parsed_f9 = [(c, der) for der in f9_certs if (c := _load_cert(der)) is not None]
+        # ykcs11 labels them "X.509 Certificate for PIV Attestation 9c"; look at those first
+        key_certs.sort(key=lambda lc: "attestation" not in lc[0].lower())
+        reasons: list[str] = []
+        for label, der in key_certs:
+            cert = _load_cert(der)
+            if cert is None:
                 continue
             for f9, f9_der in parsed_f9:
                 if cert.issuer == f9.subject and cert.issuer != cert.subject:
                     return der, f9_der
-        reasons: list[str] = []
-        for label, der in key_certs:
-            with contextlib.suppress(ValueError):
-                cert = x509.load_der_x509_certificate(der)
-                if "attestation" in label.lower() and cert.issuer == cert.subject:
-                    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-                    reasons.append(str(names[0].value) if names else cert.subject.rfc4514_string())
+            if "attestation" in label.lower() and cert.issuer == cert.subject:
+                # ykcs11's placeholder when the device refused: its subject says why
+                names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+                reasons.append(str(names[0].value) if names else cert.subject.rfc4514_string())
         detail = f" (ykcs11 says: {reasons[0]})" if reasons else ""
         raise TokenError(
             f"{no_attestation}: no certificate signed by the device's f9 key was found"

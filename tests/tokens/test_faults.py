@@ -91,7 +91,7 @@ def test_low_count_and_final_try_reach_the_prompt(
         # SoftHSM itself sets USER_PIN_COUNT_LOW after a wrong PIN
         (0, errors.PinIncorrect, "now reports a low PIN count"),
         (TokenFlag.USER_PIN_FINAL_TRY, errors.PinIncorrect, "NEXT wrong PIN LOCKS it"),
-        (TokenFlag.USER_PIN_LOCKED, errors.PinLocked, "has now LOCKED its PIN"),
+        (TokenFlag.USER_PIN_LOCKED, errors.PinLocked, "has now LOCKED its user PIN"),
     ],
 )
 def test_wrong_pin_reports_what_the_token_says_next(
