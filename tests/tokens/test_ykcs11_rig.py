@@ -74,7 +74,8 @@ def test_read_and_sign_pin_always_key(card: PivRig) -> None:
     key = info.public_key
     assert isinstance(key, SSlibKey)
 
-    provider, notes = RecordingPinProvider(card.pin), []
+    provider = RecordingPinProvider(card.pin)
+    notes: list[str] = []
     # the canonical URI (private key label) works before login too, where only the public
     # key (labelled differently by ykcs11) is visible
     with open_signer(
@@ -100,7 +101,7 @@ def test_attestation(card: PivRig) -> None:
     att.verify_directly_issued_by(f9)
     assert f9.public_bytes(serialization.Encoding.PEM) == card.device_cert.read_bytes()
     assert isinstance(info.public_key, SSlibKey)
-    assert SSlibKey.from_crypto(att.public_key()) == info.public_key  # type: ignore[arg-type]
+    assert SSlibKey.from_crypto(att.public_key()) == info.public_key
 
 
 def test_pin_counter_low_final_locked(card: PivRig) -> None:
