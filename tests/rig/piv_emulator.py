@@ -229,6 +229,9 @@ class CardConfig:
     # {"slot": "9c", "alg": "p256", "pin_policy": "always", "touch_policy": "never"}
     startup_key: dict[str, str] | None = None
     touch_ok: bool = True
+    # Write a CHUID (factory YubiKeys have none; ykman/yubico-piv-tool set one). OpenSC takes
+    # its token serial from the CHUID's GUID, so with chuid=False it reports 00000000.
+    chuid: bool = False
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CardConfig:
@@ -287,6 +290,8 @@ TEST_ROOT_NAME = "Test Yubico PIV Root CA"
 
 @dataclass
 class TestCA:
+    __test__ = False  # not a pytest test class
+
     key: PrivateKey
     cert: x509.Certificate
 
@@ -454,6 +459,19 @@ class PivCard:
             0x7E, tlv(0x4F, bytes.fromhex("A000000308000010000100")) + tlv(0x5F2F, b"\x40\x00")
         )
         self.objects[OBJ_ATTEST_CERT] = self._wrap_cert(self.device_cert)
+        if c.chuid:
+            # Layout of yubico-piv-tool's default CHUID: FASC-N, GUID (16 bytes), expiry, an
+            # empty signature. The GUID is derived from the serial so it is stable.
+            guid = c.serial.to_bytes(4, "big") * 4
+            fascn = bytes.fromhex("D4E739DA739CED39CE739D836858210842108421C84210C3EB")
+            self.objects[OBJ_CHUID] = tlv(
+                0x53,
+                tlv(0x30, fascn)
+                + tlv(0x34, guid)
+                + tlv(0x35, b"20301231")
+                + tlv(0x3E, b"")
+                + tlv(0xFE, b""),
+            )
         self.pin, self.puk = pad_pin(c.pin), pad_pin(c.puk)
         self.pin_default = c.pin == "123456"
         self.puk_default = c.puk == "12345678"
