@@ -31,9 +31,11 @@ non-critical extensions under arc 1.3.6.1.4.1.41482.3 (the extnValue OCTET STRIN
     .10  FIPS certified       present on FIPS-certified devices (value not interpreted)
     .11  CSPN certified       present on CSPN-certified devices (value not interpreted)
 
-These encodings are what ykman/yubikit and Yubico's published examples parse (the firmware as
-an OCTET STRING's raw bytes, the serial as an INTEGER). The tests build certificates with these
-encodings and also check a certificate made by the rig's emulator.
+Sources: Yubico's "PIV Attestation OID Arc" page (docs.yubico.com/hardware/oid/oid-piv-arc.html)
+and a real YubiKey 5 FIPS chain (firmware 5.4.3) published in github.com/ipxe/secure-boot-ca,
+whose bytes are exactly: .3 = 05 04 03, .7 = 02 04 01 B3 BE F6, .8 = 02 01, .9 = 81 (FIPS
+USB-A keychain; that certificate has no .10). tests/unit/test_attestation.py verifies that real
+chain against the pinned root, and builds its own test chains with the same encodings.
 """
 
 from __future__ import annotations

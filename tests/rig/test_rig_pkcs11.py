@@ -475,3 +475,14 @@ def test_serial_and_firmware_overrides(piv_card: PivRig, ykcs11: pkcs11.lib) -> 
     assert tok.serial.decode().strip() == "7777777"
     assert piv_card.token_label == "YubiKey PIV #7777777"
     assert tok.firmware_version == (5, 71)
+
+
+def test_opensc_token_serial_comes_from_the_chuid(piv_card: PivRig, opensc: pkcs11.lib) -> None:
+    """Factory YubiKeys have no CHUID: OpenSC then reports serial 00000000 and label PIV_II.
+    With a CHUID, OpenSC's serial is the GUID's first 8 bytes in hex (not the YubiKey serial)."""
+    (tok,) = [s.get_token() for s in opensc.get_slots(token_present=True)]
+    assert (tok.label, tok.serial) == ("PIV_II", b"00000000")
+    piv_card.reset(chuid=True)  # the emulator's GUID is the serial, four times
+    opensc.reinitialize()
+    (tok,) = [s.get_token() for s in opensc.get_slots(token_present=True)]
+    assert tok.serial == f"{piv_card.serial:08x}{piv_card.serial:08x}".encode()
