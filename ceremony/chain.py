@@ -18,7 +18,7 @@ from tuf.api.metadata import Metadata, Root
 from tuf.api.serialization import DeserializationError
 
 from ceremony.errors import InputError
-from ceremony.keyrecord import short
+from ceremony.keyrecord import content_keyid, public_identity, short
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,45 @@ def _explain(prev: Root, new: _RootFile) -> str:
     return "; ".join(parts) or "rejected"
 
 
+def _double_counted(prev: Root | None, new: _RootFile) -> str | None:
+    """A threshold met only by counting one public key under several keyids.
+
+    Both python-tuf and tuf-js count signatures per keyid, so they accept such a root; the
+    spec means distinct keys, and so does this tool. `prev` None: a root checked by itself.
+    """
+    md = new.md
+    own = md.signed.get_verification_result("root", md.signed_bytes, md.signatures)
+    results = [("new root", own)]
+    if prev is not None:
+        res = md.signed.get_root_verification_result(prev, md.signed_bytes, md.signatures)
+        results = [("previous root", res.first), ("new root", res.second)]
+    for label, r in results:
+        groups: dict[tuple[str, str, str], list[str]] = {}
+        for kid, key in r.signed.items():
+            groups.setdefault(public_identity(key), []).append(kid)
+        distinct = len(groups)
+        if distinct < r.threshold:
+            dup = next(ids for ids in groups.values() if len(ids) > 1)
+            return (
+                f"{label} threshold met only by counting one key twice: keyids "
+                f"{', '.join(short(k) for k in sorted(dup))} are the same public key, so there are "
+                f"{distinct} distinct signing keys for a threshold of {r.threshold}. Popular clients "
+                "count per keyid and would accept this root; the TUF specification does not"
+            )
+    return None
+
+
+def _keyid_warnings(md: Metadata[Root]) -> list[str]:
+    out = []
+    for kid, key in md.signed.keys.items():
+        if content_keyid(key.to_dict()) != kid:
+            out.append(
+                f"root version {md.signed.version}: keyid {short(kid)} is not the SHA-256 of its key "
+                "object; clients that recompute keyids (e.g. tough, sigstore-rs) may reject it"
+            )
+    return out
+
+
 def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) -> ChainReport:
     from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
     from tuf.ngclient.config import EnvelopeType
@@ -122,6 +161,11 @@ def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) 
             f"({anchor.md.signed.roles['root'].threshold} of {len(anchor.md.signed.roles['root'].keyids)})",
         )
     )
+    twice = _double_counted(None, anchor)
+    if twice is not None:
+        report.steps[-1] = Step(anchor.md.signed.version, str(anchor.path), False, twice)
+        return report
+    report.warnings.extend(_keyid_warnings(anchor.md))
     prev = anchor.md.signed
     for rf in chain:
         if rf.md.signed.version <= prev.version:
@@ -133,6 +177,11 @@ def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) 
                 Step(rf.md.signed.version, str(rf.path), False, f"{_explain(prev, rf)} ({exc})")
             )
             return report
+        twice = _double_counted(prev, rf)
+        if twice is not None:
+            report.steps.append(Step(rf.md.signed.version, str(rf.path), False, twice))
+            return report
+        report.warnings.extend(_keyid_warnings(rf.md))
         res = rf.md.signed.get_root_verification_result(prev, rf.md.signed_bytes, rf.md.signatures)
         report.steps.append(
             Step(

@@ -4,6 +4,7 @@ status, merge, export."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ from ceremony.review import RoleLine
 from ceremony.service import DraftView, RoleReport
 
 DIR_ARG = typer.Argument(..., help="The ceremony directory.", show_default=False)
-ROLE_ARG = typer.Argument("root", help="The role: root (default) or targets.")
+ROLE_ARG = typer.Argument(
+    "root", help="The role: root (default), targets, or a delegated role of the plan (bins)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -287,10 +290,16 @@ def draft(directory: Path = DIR_ARG, role: str = ROLE_ARG) -> None:
         )
 
 
-def show(directory: Path = DIR_ARG, role: str = ROLE_ARG) -> None:
+def show(
+    directory: Path = DIR_ARG,
+    role: str = ROLE_ARG,
+    full: bool = typer.Option(
+        False, "--full", help="List every delegated role (16,384 lines for PEP 458 bins)."
+    ),
+) -> None:
     """What a key holder checks before signing: summary, diff, digest, signatures so far."""
     with guarded(), recorded(directory, "show", {"role": role}, write=False) as (cdir, _entry):
-        _render_view(service.show(cdir, role, now()))
+        _render_view(service.show(cdir, role, now(), full=full))
 
 
 def _render_view(v: DraftView) -> None:
@@ -322,7 +331,18 @@ def _render_view(v: DraftView) -> None:
                 f"  attested {name}: YubiKey serial {a.get('serial')}, firmware {a.get('firmware')}, "
                 f"PIN {a.get('pin_policy')}, touch {a.get('touch_policy')}"
             )
-    out.print("[bold]Changes from the previous root:[/bold]")
+    if v.details or v.problems:
+        out.print("[bold]Delegations:[/bold]")
+        for line in v.details:
+            out.print(f"  - {line}", markup=False)
+        for line in v.problems:
+            out.print(f"  [red]PROBLEM[/red] {line}")
+    if v.full is not None:
+        out.print(f"[bold]Every delegated role ({len(v.full):,}):[/bold]")
+        for line in v.full:
+            out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    if v.role == "root":
+        out.print("[bold]Changes from the previous root:[/bold]")
     for c in v.changes:
         out.print(f"  - {c.text}")
     for s in v.swaps:
@@ -525,13 +545,39 @@ def export(
     out_dir: Path | None = typer.Option(
         None, "--out", help="Where to write (default: DIR/published). Never overwrites."
     ),
+    out_of_band: bool = typer.Option(
+        False,
+        "--out-of-band",
+        help="Rotation whose previous threshold cannot be met: check the new root by its own "
+        "threshold only; clients must receive it directly.",
+    ),
+    test_only_unverified: bool = typer.Option(
+        False,
+        "--test-only-unverified",
+        hidden=True,
+        help="Client test suites only (CEREMONY_TEST_MODE=1).",
+    ),
 ) -> None:
     """Write the signed metadata, checked as a client would, with SHA256SUMS and a record."""
-    with (
-        guarded(),
-        recorded(directory, "export", {"out": str(out_dir) if out_dir else None}) as (cdir, entry),
-    ):
-        res = service.export(cdir, out_dir, now(), entry)
+    args = {"out": str(out_dir) if out_dir else None, "out_of_band": out_of_band}
+    if test_only_unverified:
+        args["test_only_unverified"] = True
+    with guarded(), recorded(directory, "export", args) as (cdir, entry):
+        if test_only_unverified and os.environ.get("CEREMONY_TEST_MODE") != "1":
+            from ceremony.errors import InputError
+
+            raise InputError(
+                "--test-only-unverified writes metadata that clients must reject; it exists only "
+                "for client test suites (CEREMONY_TEST_MODE=1)."
+            )
+        res = service.export(
+            cdir,
+            out_dir,
+            now(),
+            entry,
+            out_of_band=out_of_band,
+            unverified_for_tests=test_only_unverified,
+        )
         out = ui.console()
         loaded = service.load(cdir, now(), enforce=False)
         if any(k.is_software for k in loaded.keys.values()):
@@ -541,6 +587,11 @@ def export(
         )
         for name, sha in res.files.items():
             out.print(f"  {sha}  {name}")
+        if out_of_band:
+            out.print(
+                "[red bold]OUT OF BAND:[/red bold] existing clients will refuse this root (the previous "
+                "threshold was not met). Ship it to every client as its new trusted root."
+            )
         out.print(
             "Next: copy these files to the repository. Publish the new root BEFORE any online "
             "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
