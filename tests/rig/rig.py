@@ -33,6 +33,7 @@ machine with a real reader plugged in it may see that reader too.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -484,6 +485,7 @@ def start_rig(
     except BaseException:
         rig.stop()
         raise
+    atexit.register(rig.stop)  # safety net when the caller never stops it
     return rig
 
 
