@@ -1233,21 +1233,27 @@ def main(argv: list[str] | None = None) -> int:
             first.device_cert.public_bytes(serialization.Encoding.PEM)
         )
 
+    # One f9 key for the device's life; its certificate carries the firmware version, so keep
+    # one per firmware (the original one for the configured firmware).
+    device_certs = {first.config.version: first.device_cert}
+
     def factory(
         previous: PivCard | None = None, overrides: dict[str, Any] | None = None
     ) -> PivCard:
         if previous is None:
             return first
         # Fresh card state, same device identity (f9 key and certificate survive a reset).
-        if overrides:
-            new_config = CardConfig.from_dict({**config.__dict__, **overrides})
-            device_cert = None
-            if new_config.version != previous.config.version:
-                device_cert = make_device_cert(ca, previous.device_key, firmware=new_config.version)
-            return PivCard.create(
-                new_config, ca, previous.device_key, device_cert or previous.device_cert
+        new_config = CardConfig.from_dict({**config.__dict__, **(overrides or {})})
+        if new_config.version not in device_certs:
+            device_certs[new_config.version] = make_device_cert(
+                ca, first.device_key, firmware=new_config.version
             )
-        return PivCard.create(config, ca, previous.device_key, previous.device_cert)
+        device_cert = device_certs[new_config.version]
+        if args.device_cert_out:
+            Path(args.device_cert_out).write_bytes(
+                device_cert.public_bytes(serialization.Encoding.PEM)
+            )
+        return PivCard.create(new_config, ca, first.device_key, device_cert)
 
     emu = Emulator(factory, host=args.host, port=args.port, control=args.control)
     if args.control:

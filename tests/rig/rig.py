@@ -497,26 +497,45 @@ except ImportError:  # pragma: no cover - rig used outside pytest
     pytest = None  # type: ignore[assignment]
 
 if pytest is not None:
+    _CONFIG_ATTR = "_tuf_ceremony_piv_rig"
 
     @pytest.fixture(scope="session")
-    def piv_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PivRig]:
-        """The running rig for the whole session (skips when prerequisites are missing)."""
-        try:
-            rig = start_rig(tmp_path_factory.mktemp("piv-rig"))
-        except RigUnavailable as e:
+    def piv_rig(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[PivRig]:
+        """The running rig for the whole session (skips when prerequisites are missing).
+
+        One rig per pytest process, even when this module is imported under two names
+        (tests.rig.rig and rig.rig) and the fixture is thus defined twice: libpcsclite keeps
+        the first socket name it used, so a second rig would be unreachable anyway.
+        """
+        shared: dict[str, Any] | None = getattr(request.config, _CONFIG_ATTR, None)
+        owner = shared is None
+        if shared is None:
+            shared = {"rig": None, "reason": None, "old": os.environ.get("PCSCLITE_CSOCK_NAME")}
+            setattr(request.config, _CONFIG_ATTR, shared)
+            try:
+                shared["rig"] = start_rig(tmp_path_factory.mktemp("piv-rig"))
+            except RigUnavailable as e:
+                shared["reason"] = str(e)
+            else:
+                os.environ["PCSCLITE_CSOCK_NAME"] = shared["rig"].env["PCSCLITE_CSOCK_NAME"]
+        rig: PivRig | None = shared["rig"]
+        if rig is None:
+            reason = shared["reason"]
             if os.environ.get(RIG_ENV) == "require":
-                pytest.fail(f"PIV rig unavailable but {RIG_ENV}=require: {e}")
-            pytest.skip(f"PIV rig unavailable: {e}")
-        old = os.environ.get("PCSCLITE_CSOCK_NAME")
-        os.environ["PCSCLITE_CSOCK_NAME"] = rig.env["PCSCLITE_CSOCK_NAME"]
+                pytest.fail(f"PIV rig unavailable but {RIG_ENV}=require: {reason}")
+            pytest.skip(f"PIV rig unavailable: {reason}")
         try:
             yield rig
         finally:
-            rig.stop()
-            if old is None:
-                os.environ.pop("PCSCLITE_CSOCK_NAME", None)
-            else:
-                os.environ["PCSCLITE_CSOCK_NAME"] = old
+            if owner:
+                rig.stop()
+                old = shared["old"]
+                if old is None:
+                    os.environ.pop("PCSCLITE_CSOCK_NAME", None)
+                else:
+                    os.environ["PCSCLITE_CSOCK_NAME"] = old
 
     @pytest.fixture
     def piv_card(piv_rig: PivRig) -> PivRig:
