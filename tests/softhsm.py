@@ -32,6 +32,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -133,9 +134,12 @@ class SoftHsm:
     def refresh(self) -> None:
         """C_Finalize + C_Initialize: SoftHSM re-reads its config and token directory.
 
-        Invalidates all open sessions of this module in the process.
+        Invalidates all open sessions (and logins) of this module in the process.
         """
         self.lib().reinitialize()
+        backend = sys.modules.get("ceremony.tokens.pkcs11_backend")
+        if backend is not None:
+            backend.forget_logins()
 
     def init_token(
         self, label: str | None = None, *, pin: str = USER_PIN, so_pin: str = SO_PIN

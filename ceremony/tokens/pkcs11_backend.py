@@ -504,6 +504,12 @@ class _LoginRef:
 _LOGINS: dict[tuple[str, int, str], _LoginRef] = {}
 
 
+def forget_logins() -> None:
+    """Forget every login this process made. Call after the module was finalised and
+    re-initialised (python-pkcs11 `lib.reinitialize()`), which ends all sessions and logins."""
+    _LOGINS.clear()
+
+
 def _login_key(tok: _Tok) -> tuple[str, int, str]:
     return (tok.module, tok.info.slot_id, tok.info.serial)
 
