@@ -218,7 +218,7 @@ def plan_template(
             "# compare it with the one the previous ceremony published.",
             "previous_root:",
             f"  path: {previous[0]}",
-            f"  sha256: {previous[1]}",
+            f'  sha256: "{previous[1]}"',
             "",
         ]
     lines += ["root:"]

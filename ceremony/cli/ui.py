@@ -22,13 +22,16 @@ from ceremony.tokens.types import PinRequest, is_factory_default_pin
 
 def console() -> Console:
     """The one console (made per call so tests that swap sys.stdout see the output)."""
-    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "110"))
-    return Console(file=sys.stdout, highlight=False, width=width, soft_wrap=False)
+    tty = sys.stdout.isatty()
+    width = None if tty else int(os.environ.get("COLUMNS", "110"))
+    # Not a terminal (logs, scripts, tests): never break a sentence across lines.
+    return Console(file=sys.stdout, highlight=False, width=width, soft_wrap=not tty)
 
 
 def err_console() -> Console:
-    width = None if sys.stderr.isatty() else 110
-    return Console(file=sys.stderr, highlight=False, width=width)
+    tty = sys.stderr.isatty()
+    width = None if tty else 110
+    return Console(file=sys.stderr, highlight=False, width=width, soft_wrap=not tty)
 
 
 def interactive() -> bool:

@@ -111,7 +111,9 @@ def holders(hsm: SoftHsm, tmp_path_factory: pytest.TempPathFactory) -> Holders:
 
 @pytest.fixture(scope="session")
 def cli(hsm: SoftHsm, holders: Holders) -> Cli:
-    return Cli(hsm, [t.pin for t in holders.tokens.values()] + [t.so_pin for t in holders.tokens.values()])
+    return Cli(
+        hsm, [t.pin for t in holders.tokens.values()] + [t.so_pin for t in holders.tokens.values()]
+    )
 
 
 def snapshot_tree(root: Path) -> dict[str, bytes]:
@@ -134,7 +136,7 @@ def plan_text(
 ) -> str:
     lines = ['repository: "test.example.org/simple"']
     if previous:
-        lines += ["previous_root:", f"  path: {previous[0]}", f"  sha256: {previous[1]}"]
+        lines += ["previous_root:", f"  path: {previous[0]}", f'  sha256: "{previous[1]}"']
     lines += ["root:", f"  expires: {expires}", "  consistent_snapshot: true", "roles:"]
     for role, (t, names) in roles.items():
         lines.append(f"  {role}: {{threshold: {t}, keys: [{', '.join(names)}]}}")

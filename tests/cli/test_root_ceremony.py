@@ -54,8 +54,15 @@ def first_root(cli: Cli, holders: Holders, tmp_path_factory: pytest.TempPathFact
         ("carol", "root-carol", "rsa-3072"),
     ):
         res = cli.ok(
-            "keygen", d, name, "--uri", holders.uri(holder, name), "--type", ktype,
-            stdin=[holders.pin(holder)], module=True,
+            "keygen",
+            d,
+            name,
+            "--uri",
+            holders.uri(holder, name),
+            "--type",
+            ktype,
+            stdin=[holders.pin(holder)],
+            module=True,
         )
         assert "Enrolled" in res.out
     cli.ok("enroll", d, "online", "--public-key", holders.online_pem)
@@ -73,7 +80,13 @@ def test_first_root_signed_in_two_sessions_and_merged(
     st = status_json(cli, d)["roles"]["root"]
     assert st["complete"] is False
     assert st["thresholds"] == [
-        {**st["thresholds"][0], "of": "new", "threshold": 2, "signed": [], "missing": ["root-alice", "root-bob", "root-carol"]}
+        {
+            **st["thresholds"][0],
+            "of": "new",
+            "threshold": 2,
+            "signed": [],
+            "missing": ["root-alice", "root-bob", "root-carol"],
+        }
     ]
 
     # Export below the threshold is refused and writes nothing.
@@ -85,13 +98,17 @@ def test_first_root_signed_in_two_sessions_and_merged(
     assert not (d / "published").exists() or not any((d / "published").iterdir())
 
     # Session 1: Alice, process 1.
-    res = cli.ok("sign", d, "root", "--key", "root-alice", stdin=["Yes", holders.pin("alice")], module=True)
+    res = cli.ok(
+        "sign", d, "root", "--key", "root-alice", stdin=["Yes", holders.pin("alice")], module=True
+    )
     assert "Signed root as 'root-alice'" in res.out
     assert "SHA-256 of the exact bytes" in res.out  # she saw the digest before signing
     # Session 2: Bob, on a copy of the directory (another machine), process 2.
     copy = tmp_path / "bob-usb"
     shutil.copytree(d, copy)
-    cli.ok("sign", copy, "root", "--key", "root-bob", stdin=["Yes", holders.pin("bob")], module=True)
+    cli.ok(
+        "sign", copy, "root", "--key", "root-bob", stdin=["Yes", holders.pin("bob")], module=True
+    )
     assert status_json(cli, d)["roles"]["root"]["complete"] is False
 
     res = cli.ok("merge", d, copy)
@@ -103,7 +120,12 @@ def test_first_root_signed_in_two_sessions_and_merged(
 
     res = cli.ok("export", d)
     pub = d / "published"
-    assert {p.name for p in pub.iterdir()} == {"1.root.json", "root.json", "SHA256SUMS", "ceremony-record.md"}
+    assert {p.name for p in pub.iterdir()} == {
+        "1.root.json",
+        "root.json",
+        "SHA256SUMS",
+        "ceremony-record.md",
+    }
     md = Metadata.from_bytes((pub / "1.root.json").read_bytes())
     assert md.signed.version == 1 and len(md.signatures) == 2
     # Export never overwrites.
@@ -112,22 +134,35 @@ def test_first_root_signed_in_two_sessions_and_merged(
     cli.ok("verify", pub / "1.root.json")
 
 
-def test_wrong_answer_or_wrong_pin_writes_nothing(cli: Cli, holders: Holders, first_root: Path, tmp_path: Path) -> None:
+def test_wrong_answer_or_wrong_pin_writes_nothing(
+    cli: Cli, holders: Holders, first_root: Path, tmp_path: Path
+) -> None:
     d = tmp_path / "copy"
     shutil.copytree(first_root, d)
     shutil.rmtree(d / "signatures", ignore_errors=True)
     before = snapshot_tree(d)
-    res = cli.run("sign", d, "root", "--key", "root-carol", stdin=["yes", holders.pin("carol")], module=True)
+    res = cli.run(
+        "sign", d, "root", "--key", "root-carol", stdin=["yes", holders.pin("carol")], module=True
+    )
     assert res.code == 1 and "did not confirm" in res.text
     assert snapshot_tree(d) == before
-    res = cli.run("sign", d, "root", "--key", "root-carol", stdin=["Yes", "not-the-pin-0000"], module=True)
+    res = cli.run(
+        "sign", d, "root", "--key", "root-carol", stdin=["Yes", "not-the-pin-0000"], module=True
+    )
     assert res.code == 3, res.text
     assert "Wrong PIN" in res.text or "wrong PIN" in res.text
     assert snapshot_tree(d) == before
     # A key of another holder on the wrong token: mismatch names both keys.
     res = cli.run(
-        "sign", d, "root", "--key", "root-carol", "--uri", holders.uri("bob", "root-bob"),
-        stdin=["Yes", holders.pin("bob")], module=True,
+        "sign",
+        d,
+        "root",
+        "--key",
+        "root-carol",
+        "--uri",
+        holders.uri("bob", "root-bob"),
+        stdin=["Yes", holders.pin("bob")],
+        module=True,
     )
     assert res.code == 3, res.text
     assert snapshot_tree(d) == before
@@ -137,17 +172,43 @@ def test_wrong_answer_or_wrong_pin_writes_nothing(cli: Cli, holders: Holders, fi
 def rotation(cli: Cli, holders: Holders, first_root: Path) -> Path:
     pub = first_root / "published"
     if not (pub / "1.root.json").exists():
-        pytest.skip("first root was not exported (see test_first_root_signed_in_two_sessions_and_merged)")
+        pytest.skip(
+            "first root was not exported (see test_first_root_signed_in_two_sessions_and_merged)"
+        )
     d = first_root.parent / "rotation"
-    res = cli.ok("init", d, "--previous-root", pub / "1.root.json", "--previous-ceremony", first_root)
+    res = cli.ok(
+        "init", d, "--previous-root", pub / "1.root.json", "--previous-ceremony", first_root
+    )
     assert "root-alice" in res.out
     plan = (d / "ceremony.yaml").read_text()
-    prev_path = next(line.split(":", 1)[1].strip() for line in plan.splitlines() if line.strip().startswith("path:"))
-    prev_sha = next(line.split(":", 1)[1].strip() for line in plan.splitlines() if line.strip().startswith("sha256:"))
+    prev_path = next(
+        line.split(":", 1)[1].strip()
+        for line in plan.splitlines()
+        if line.strip().startswith("path:")
+    )
+    prev_sha = next(
+        line.split(":", 1)[1].strip()
+        for line in plan.splitlines()
+        if line.strip().startswith("sha256:")
+    )
     roles = {**ROLES_V1, "root": (3, ["root-alice", "root-bob", "root-dave"])}
     keys = {**KEYS_V1, "root-dave": "Dave Example"}
-    (d / "ceremony.yaml").write_text(plan_text(roles, keys, previous=(prev_path, prev_sha), statuses={"root-carol": "compromised"}))
-    cli.ok("keygen", d, "root-dave", "--uri", holders.uri("dave", "root-dave"), "--type", "ecdsa-p384", stdin=[holders.pin("dave")], module=True)
+    (d / "ceremony.yaml").write_text(
+        plan_text(
+            roles, keys, previous=(prev_path, prev_sha), statuses={"root-carol": "compromised"}
+        )
+    )
+    cli.ok(
+        "keygen",
+        d,
+        "root-dave",
+        "--uri",
+        holders.uri("dave", "root-dave"),
+        "--type",
+        "ecdsa-p384",
+        stdin=[holders.pin("dave")],
+        module=True,
+    )
     res = cli.ok("validate", d)
     assert "CER-KEY-P384-CLIENTS" in res.out and "CER-THRESHOLD-ALL-KEYS" in res.out
     res = cli.ok("draft", d)
@@ -157,9 +218,13 @@ def rotation(cli: Cli, holders: Holders, first_root: Path) -> Path:
     return d
 
 
-def test_rotation_shows_both_thresholds_and_exports(cli: Cli, holders: Holders, first_root: Path, rotation: Path, tmp_path: Path) -> None:
+def test_rotation_shows_both_thresholds_and_exports(
+    cli: Cli, holders: Holders, first_root: Path, rotation: Path, tmp_path: Path
+) -> None:
     d = rotation
-    cli.ok("sign", d, "root", "--key", "root-alice", stdin=["Yes", holders.pin("alice")], module=True)
+    cli.ok(
+        "sign", d, "root", "--key", "root-alice", stdin=["Yes", holders.pin("alice")], module=True
+    )
     cli.ok("sign", d, "root", "--key", "root-dave", stdin=["Yes", holders.pin("dave")], module=True)
     st = status_json(cli, d)["roles"]["root"]
     prev, new = st["thresholds"]
@@ -173,7 +238,9 @@ def test_rotation_shows_both_thresholds_and_exports(cli: Cli, holders: Holders, 
     assert "new root (version 2): 2 signed, 3 needed" in text
 
     # Carol's key is compromised: her signature still counts toward the previous root only.
-    cli.ok("sign", d, "root", "--key", "root-carol", stdin=["Yes", holders.pin("carol")], module=True)
+    cli.ok(
+        "sign", d, "root", "--key", "root-carol", stdin=["Yes", holders.pin("carol")], module=True
+    )
     st = status_json(cli, d)["roles"]["root"]
     assert st["thresholds"][0]["signed"] == ["root-alice", "root-carol"]
     assert st["complete"] is False
@@ -188,7 +255,12 @@ def test_rotation_shows_both_thresholds_and_exports(cli: Cli, holders: Holders, 
     # python-tuf's client, bootstrapped with v1, updates to v2 from a loopback repository.
     exported = read_exported(first_root / "published")
     roots = exported.roots + read_exported(d / "published").roots
-    repo = build_repository(tmp_path / "repo", roots, {"hello.txt": b"hello"}, {"snapshot": holders.online, "timestamp": holders.online, "targets": holders.targets})
+    repo = build_repository(
+        tmp_path / "repo",
+        roots,
+        {"hello.txt": b"hello"},
+        {"snapshot": holders.online, "timestamp": holders.online, "targets": holders.targets},
+    )
     result = run_python_tuf(repo.path, roots[0], "hello.txt")
     assert result.ok, result.error
     assert result.root_version == 2
