@@ -232,6 +232,8 @@ class _Ctx:
     module: str = ""
     token: TokenInfo | None = None
     touch_prompted: bool = False
+    slot: Any = None  # with lib: to check, after a device error, whether the token is still there
+    lib: Any = None
 
     def where(self) -> str:
         if self.token:
@@ -239,10 +241,25 @@ class _Ctx:
         return f"the PKCS#11 module {self.module}" if self.module else "the token"
 
 
+def _token_gone(ctx: _Ctx) -> bool:
+    """After CKR_DEVICE_ERROR: is the token gone? (ykcs11 reports a removal that way.)"""
+    if ctx.slot is None or ctx.lib is None:
+        return False
+    try:
+        # C_GetSlotList first: ykcs11 only notices a removal when it re-enumerates
+        present = {s.slot_id for s in ctx.lib.get_slots(token_present=True)}
+        if ctx.slot.slot_id not in present:
+            return True
+        ctx.slot.get_token()
+    except pkx.PKCS11Error:
+        return True
+    return False
+
+
 def _translate(e: pkx.PKCS11Error, ctx: _Ctx) -> TokenError:
     where = ctx.where()
     name = ckr_name(e)
-    if isinstance(e, _REMOVED):
+    if isinstance(e, _REMOVED) or (isinstance(e, pkx.DeviceError) and _token_gone(ctx)):
         return DeviceRemoved(
             f"{_cap(where)} stopped answering while {ctx.doing} ({name}): it was "
             "removed, lost power or was reset. Nothing was written.",
@@ -465,6 +482,7 @@ def _select_token(module: str, uri: Pkcs11Uri, ctx: _Ctx) -> _Tok:
             hint="Say which one by its serial (serial=... in the key URI).",
         )
     ctx.token = matches[0].info
+    ctx.slot, ctx.lib = matches[0].slot, matches[0].lib
     return matches[0]
 
 
@@ -1428,7 +1446,13 @@ class Pkcs11Signer(Signer):
             )
         plan = state.plan
         data = plan.prehash(payload) if plan.prehash else payload
-        ctx = _Ctx(f"signing with the key {_describe_pair(state.pair)}", info.module_path, info)
+        ctx = _Ctx(
+            f"signing with the key {_describe_pair(state.pair)}",
+            info.module_path,
+            info,
+            slot=state.tok.slot,
+            lib=state.tok.lib,
+        )
         if _needs_touch(info):
             state.notify(f"Touch {info.describe()} now (if it blinks) to approve the signature.")
             ctx.touch_prompted = True

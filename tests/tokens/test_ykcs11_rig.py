@@ -135,3 +135,26 @@ def test_keygen_on_a_yubikey_is_refused_clearly(card: PivRig) -> None:
         )
     assert "ykman piv keys generate" in (info.value.hint or "")
     assert provider.requests == []
+
+
+def test_card_removed_before_signing(card: PivRig) -> None:
+    _generate_9c(card)
+    info = _read(card)
+    key = info.public_key
+    assert isinstance(key, SSlibKey)
+    with (
+        pytest.raises(errors.TokenError) as exc,
+        open_signer(
+            info.uri,
+            module=card.ykcs11,
+            public_key=key,
+            pin_provider=RecordingPinProvider(card.pin),
+            notify=lambda _: None,
+            purpose="sign root",
+        ) as signer,
+    ):
+        card.remove()
+        signer.sign(b"payload")
+    assert isinstance(exc.value, errors.DeviceRemoved), f"{type(exc.value).__name__}: {exc.value}"
+    assert "Nothing was written" in str(exc.value)
+    card.insert()
