@@ -157,6 +157,7 @@ class DelegationSpec:
     expires: Expiry
     terminating: bool
     hash_bins: HashBinsSpec | None
+    version: int | None = None  # of the delegated role's own metadata (default 1)
 
 
 @dataclass(frozen=True)
@@ -424,7 +425,16 @@ def _parse_targets(raw: Any, p: _Problems) -> TargetsSpec | None:
         p.add("targets.delegations", f"expected a list, found {_kind(raw_dels)}")
         raw_dels = []
     seen: set[str] = set()
-    allowed = {"name", "paths", "threshold", "keys", "expires", "terminating", "hash_bins"}
+    allowed = {
+        "name",
+        "paths",
+        "threshold",
+        "keys",
+        "expires",
+        "terminating",
+        "hash_bins",
+        "version",
+    }
     for i, item in enumerate(raw_dels):
         path = f"targets.delegations[{i}]"
         dd = _mapping(item, path, p, allowed, {"name", "threshold", "keys"})
@@ -453,8 +463,13 @@ def _parse_targets(raw: Any, p: _Problems) -> TargetsSpec | None:
         bins = None
         if "hash_bins" in dd:
             bins = _parse_hash_bins(dd["hash_bins"], f"{path}.hash_bins", p)
+        dversion = None
+        if dd.get("version") is not None:
+            dversion = _int(dd["version"], f"{path}.version", p, minimum=1)
         if keys is not None and t is not None and exp is not None and term is not None:
-            delegations.append(DelegationSpec(name, tuple(paths_raw), t, keys, exp, term, bins))
+            delegations.append(
+                DelegationSpec(name, tuple(paths_raw), t, keys, exp, term, bins, dversion)
+            )
     if expires is None:
         return None
     return TargetsSpec(expires, version, tuple(delegations))

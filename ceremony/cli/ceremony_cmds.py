@@ -339,8 +339,8 @@ def _render_view(v: DraftView) -> None:
             out.print(f"  [red]PROBLEM[/red] {line}")
     if v.full is not None:
         out.print(f"[bold]Every delegated role ({len(v.full):,}):[/bold]")
-        for line in v.full:
-            out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+        out.file.write("".join(f"  {line}\n" for line in v.full))  # fast: no rich rendering
+        out.file.flush()
     if v.role == "root":
         out.print("[bold]Changes from the previous root:[/bold]")
     for c in v.changes:
@@ -586,7 +586,8 @@ def export(
             f"Exported to {res.out_dir} (each file verified as a TUF client would, before writing):"
         )
         for name, sha in res.files.items():
-            out.print(f"  {sha}  {name}")
+            size = (res.out_dir / name).stat().st_size
+            out.print(f"  {sha}  {name}  ({size:,} bytes)")
         if out_of_band:
             out.print(
                 "[red bold]OUT OF BAND:[/red bold] existing clients will refuse this root (the previous "

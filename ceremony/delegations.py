@@ -1,0 +1,437 @@
+"""The targets role and its delegations (PEP 458): drafting, hash bins, checks, summaries.
+
+PEP 458 layout: `targets` (offline keys) delegates every path to `bins` (offline keys),
+which delegates to N `bin-n` roles (online key) by hash-prefix ranges. The bins are named
+and split exactly as python-tuf's `SuccinctRoles` and its hashed-bin example do:
+
+- N is a power of two; a bin's name is `PREFIX-` + its number in zero-padded hex, with as
+  many digits as N - 1 has (16,384 bins: `bin-0000` ... `bin-3fff`);
+- with `path_hash_prefixes`, the prefixes are that many hex digits long, and bin i holds the
+  16^digits / N consecutive prefixes starting at i * 16^digits / N (4 per bin for 16,384);
+- with `succinct_roles` (TAP 15) the delegation is one object instead of N, and a target
+  lands in the same bin: the first bit_length bits of the SHA-256 of its path.
+
+TAP 15 `succinct_roles` are understood by python-tuf >= 2.0 (ngclient), tuf-js (>= 1.0,
+checked here with 6.x) and go-tuf v2 (`metadata` package); clients that predate TAP 15
+(python-tuf 0.x/1.x `tuf.client`, rust-tuf, notary) would see a role with no delegations
+and find no target in the bins, so the expanded `path_hash_prefixes` form is the default.
+
+Pure: plan, enrolled keys and the time in; python-tuf `Metadata` and small values out.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from tuf.api.metadata import DelegatedRole, Delegations, Key, Metadata, SuccinctRoles, Targets
+
+from ceremony.errors import InputError, PlanError
+from ceremony.keyrecord import EnrolledKey, public_identity
+from ceremony.plan import DelegationSpec, HashBinsSpec, Plan
+
+HEX_RE = re.compile(r"^[0-9a-f]+$")
+
+
+# --- hash bins --------------------------------------------------------------------------
+
+
+def bit_length(count: int) -> int:
+    """log2 of a power-of-two bin count."""
+    if count < 2 or count & (count - 1):
+        raise ValueError(f"{count} is not a power of two >= 2")
+    return count.bit_length() - 1
+
+
+def suffix_len(count: int) -> int:
+    """Hex digits of a bin number (and of each path hash prefix): those of count - 1."""
+    return len(f"{count - 1:x}")
+
+
+def bin_name(prefix: str, number: int, count: int) -> str:
+    return f"{prefix}-{number:0{suffix_len(count)}x}"
+
+
+def bin_names(prefix: str, count: int) -> list[str]:
+    """The bin role names, as `SuccinctRoles.get_roles()` yields them."""
+    n = suffix_len(count)
+    return [f"{prefix}-{i:0{n}x}" for i in range(count)]
+
+
+def bin_prefixes(count: int) -> Iterator[list[str]]:
+    """For each bin in order, its path hash prefixes (python-tuf's hashed-bin example)."""
+    digits = suffix_len(count)
+    per_bin = 16**digits // count
+    fmt = f"0{digits}x"
+    for low in range(0, 16**digits, per_bin):
+        yield [format(p, fmt) for p in range(low, low + per_bin)]
+
+
+def is_bin_of(name: str, spec: HashBinsSpec) -> bool:
+    """True if `name` is one of the bin roles `spec` makes (e.g. bin-0a3f)."""
+    head = spec.prefix + "-"
+    tail = name[len(head) :]
+    return (
+        name.startswith(head)
+        and len(tail) == suffix_len(spec.count)
+        and HEX_RE.match(tail) is not None
+        and int(tail, 16) < spec.count
+    )
+
+
+# --- the partition check ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Whether hash-prefix ranges cover the whole SHA-256 space exactly once."""
+
+    ok: bool
+    roles: int
+    prefixes: int
+    message: str  # for a holder: what was checked, or the first gap/overlap found
+
+
+def _range_text(low: int, high: int, digits: int) -> str:
+    a, b = format(low, f"0{digits}x"), format(high - 1, f"0{digits}x")
+    return a if a == b else f"{a}…{b}"
+
+
+def check_partition(prefixes_by_role: Mapping[str, Sequence[str]]) -> Partition:
+    """Do the roles' path_hash_prefixes partition the hash space (no gap, no overlap)?
+
+    Prefixes may differ in length: each one stands for the range of every longer prefix it
+    starts. They must be lowercase hex, because clients compare them with the lowercase
+    hex digest of the target path.
+    """
+    n_prefixes = sum(len(v) for v in prefixes_by_role.values())
+    n_roles = len(prefixes_by_role)
+    for role, prefixes in prefixes_by_role.items():
+        for p in prefixes:
+            if not HEX_RE.match(p):
+                return Partition(
+                    False,
+                    n_roles,
+                    n_prefixes,
+                    f"{role}: prefix '{p}' is not lowercase hex; no target hash would ever match it",
+                )
+    if not n_prefixes:
+        return Partition(False, n_roles, 0, "no hash prefixes at all: every target is a gap")
+    digits = max(len(p) for v in prefixes_by_role.values() for p in v)
+    intervals: list[tuple[int, int, str]] = []
+    for role, prefixes in prefixes_by_role.items():
+        for p in prefixes:
+            shift = 4 * (digits - len(p))
+            low = int(p, 16) << shift
+            intervals.append((low, low + (1 << shift), role))
+    intervals.sort()
+    pos, last_role = 0, ""
+    for low, high, role in intervals:
+        if low > pos:
+            return Partition(
+                False,
+                n_roles,
+                n_prefixes,
+                f"gap: no role covers hash prefixes {_range_text(pos, low, digits)}; targets "
+                "whose path hashes start so would never be found",
+            )
+        if low < pos:
+            return Partition(
+                False,
+                n_roles,
+                n_prefixes,
+                f"overlap: {role} and {last_role} both cover hash prefix "
+                f"{_range_text(low, min(high, pos), digits)}",
+            )
+        pos, last_role = high, role
+    end = 16**digits
+    if pos < end:
+        return Partition(
+            False,
+            n_roles,
+            n_prefixes,
+            f"gap: no role covers hash prefixes {_range_text(pos, end, digits)}",
+        )
+    return Partition(
+        True,
+        n_roles,
+        n_prefixes,
+        f"the {n_prefixes:,} prefixes of {n_roles:,} roles cover the whole hash space exactly "
+        "once (no overlap, no gap)",
+    )
+
+
+# --- drafting ---------------------------------------------------------------------------
+
+
+def delegation_spec(plan: Plan, role: str) -> DelegationSpec | None:
+    if plan.targets is None:
+        return None
+    return next((d for d in plan.targets.delegations if d.name == role), None)
+
+
+def online_bin_owner(plan: Plan, role: str) -> DelegationSpec | None:
+    """The delegation whose hash bins include `role` (an online bin-n), if any."""
+    if plan.targets is None:
+        return None
+    for d in plan.targets.delegations:
+        if d.hash_bins is not None and is_bin_of(role, d.hash_bins):
+            return d
+    return None
+
+
+def _keyids(
+    names: Sequence[str], keys: Mapping[str, EnrolledKey], where: str
+) -> tuple[list[str], dict[str, Key]]:
+    keyids: list[str] = []
+    found: dict[str, Key] = {}
+    for name in names:
+        enrolled = keys.get(name)
+        if enrolled is None:
+            raise PlanError(
+                f"{where}: key '{name}' is not enrolled yet; enrol it with "
+                f"`ceremony enroll DIR {name} --uri ...` (or --public-key FILE) before drafting."
+            )
+        keyids.append(enrolled.keyid)
+        found[enrolled.keyid] = copy.deepcopy(enrolled.key)
+    return keyids, found
+
+
+def _targets_spec(plan: Plan) -> Sequence[DelegationSpec]:
+    if plan.targets is None:
+        raise InputError(
+            "the plan has no `targets:` section, so there is no targets role to draft. Add one "
+            "(expires, delegations) to ceremony.yaml and validate the plan."
+        )
+    return plan.targets.delegations
+
+
+def plan_problems(plan: Plan) -> list[str]:
+    """Delegation problems the plan schema cannot see (role names shared across levels)."""
+    out: list[str] = []
+    if plan.targets is None:
+        return out
+    for i, d in enumerate(plan.targets.delegations):
+        owner = online_bin_owner(plan, d.name)
+        if owner is not None:
+            out.append(
+                f"targets.delegations[{i}].name: '{d.name}' is also one of the hash bins of "
+                f"'{owner.name}'; two roles with one name would clash in snapshot"
+            )
+    return out
+
+
+def draft_targets(
+    plan: Plan, keys: Mapping[str, EnrolledKey], now: dt.datetime
+) -> Metadata[Targets]:
+    """The unsigned targets role: no targets of its own, the plan's delegations in order."""
+    specs = _targets_spec(plan)
+    assert plan.targets is not None
+    problems = plan_problems(plan)
+    if problems:
+        raise PlanError("the plan's delegations clash:\n  - " + "\n  - ".join(problems))
+    all_keys: dict[str, Key] = {}
+    roles: dict[str, DelegatedRole] = {}
+    for i, d in enumerate(specs):
+        keyids, found = _keyids(d.keys, keys, f"targets.delegations[{i}].keys")
+        all_keys.update(found)
+        roles[d.name] = DelegatedRole(d.name, keyids, d.threshold, d.terminating, list(d.paths))
+    targets = Targets(
+        version=plan.targets.version or 1,
+        expires=plan.targets.expires.resolve(now),
+        targets={},
+        delegations=Delegations(all_keys, roles) if roles else None,
+    )
+    return Metadata(targets, signatures={})
+
+
+def draft_delegated(
+    plan: Plan, role: str, keys: Mapping[str, EnrolledKey], now: dt.datetime
+) -> Metadata[Targets]:
+    """The unsigned delegated role `role` (e.g. bins): its hash bins, if the plan has them."""
+    specs = _targets_spec(plan)
+    spec = next((d for d in specs if d.name == role), None)
+    if spec is None:
+        raise InputError(f"'{role}' is not a role of the plan; {draftable_text(plan)}")
+    i = list(specs).index(spec)
+    delegations = None
+    if spec.hash_bins is not None:
+        hb = spec.hash_bins
+        keyids, found = _keyids(hb.keys, keys, f"targets.delegations[{i}].hash_bins.keys")
+        if hb.succinct:
+            delegations = Delegations(
+                found,
+                roles=None,
+                succinct_roles=SuccinctRoles(keyids, hb.threshold, bit_length(hb.count), hb.prefix),
+            )
+        else:
+            roles = {
+                name: DelegatedRole(name, keyids, hb.threshold, False, path_hash_prefixes=prefixes)
+                for name, prefixes in zip(
+                    bin_names(hb.prefix, hb.count), bin_prefixes(hb.count), strict=True
+                )
+            }
+            delegations = Delegations(found, roles)
+    md = Targets(
+        version=spec.version or 1,
+        expires=spec.expires.resolve(now),
+        targets={},
+        delegations=delegations,
+    )
+    return Metadata(md, signatures={})
+
+
+def draftable_text(plan: Plan) -> str:
+    names = ["root"]
+    if plan.targets is not None:
+        names += ["targets", *(d.name for d in plan.targets.delegations)]
+    return "the roles this ceremony drafts are: " + ", ".join(names) + "."
+
+
+# --- checks on a drafted role -----------------------------------------------------------
+
+
+def delegation_problems(targets: Targets) -> list[str]:
+    """What would make a client unable to use these delegations (empty: none)."""
+    out: list[str] = []
+    dele = targets.delegations
+    if dele is None:
+        return out
+
+    def meetable(name: str, keyids: Sequence[str], threshold: int) -> None:
+        unknown = [k for k in keyids if k not in dele.keys]
+        if unknown:
+            out.append(f"{name}: keyid {unknown[0][:16]}… is not in the delegations' keys")
+        idents = {public_identity(dele.keys[k]) for k in keyids if k in dele.keys}
+        if len(idents) < threshold:
+            out.append(
+                f"{name}: threshold {threshold} but only {len(idents)} distinct key(s): it could "
+                "never be signed"
+            )
+
+    if dele.succinct_roles is not None:
+        sr = dele.succinct_roles
+        meetable(f"succinct_roles {sr.name_prefix}-*", sr.keyids, sr.threshold)
+    if dele.roles:
+        seen_problems = len(out)
+        # Hash bins share one key set; checking each of 16,384 roles again would say the
+        # same thing 16,384 times, so stop at the first role with a problem.
+        for name, r in dele.roles.items():
+            meetable(name, r.keyids, r.threshold)
+            if len(out) > seen_problems:
+                break
+        hashed = {n: r.path_hash_prefixes for n, r in dele.roles.items() if r.path_hash_prefixes}
+        if hashed:
+            part = check_partition({n: p for n, p in hashed.items() if p is not None})
+            if not part.ok:
+                out.append(f"path_hash_prefixes: {part.message}")
+    return out
+
+
+# --- summary for `show` -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BinsGroup:
+    """The hash-bin delegations of one role, described once instead of N times."""
+
+    form: str  # "path_hash_prefixes" | "succinct_roles"
+    count: int
+    first: str
+    last: str
+    threshold: int
+    keyids: tuple[str, ...]
+    uniform: bool  # every bin has the same keys and threshold
+    prefix_digits: int
+    prefixes_per_bin: int
+    partition: Partition
+
+
+@dataclass(frozen=True)
+class DelegationsSummary:
+    roles: list[DelegatedRole] = field(default_factory=list)  # other (path-pattern) roles
+    bins: BinsGroup | None = None
+
+
+def summarize(targets: Targets) -> DelegationsSummary:
+    dele = targets.delegations
+    if dele is None:
+        return DelegationsSummary()
+    if dele.succinct_roles is not None:
+        sr = dele.succinct_roles
+        names = list(sr.get_roles())
+        digits = sr.suffix_len
+        return DelegationsSummary(
+            [],
+            BinsGroup(
+                "succinct_roles",
+                sr.number_of_bins,
+                names[0],
+                names[-1],
+                sr.threshold,
+                tuple(sr.keyids),
+                True,
+                digits,
+                0,
+                Partition(
+                    True,
+                    sr.number_of_bins,
+                    0,
+                    f"succinct_roles: {sr.number_of_bins:,} bins chosen by the first "
+                    f"{sr.bit_length} bits of each target path's SHA-256 cover the whole hash "
+                    "space exactly once by construction",
+                ),
+            ),
+        )
+    roles = dele.roles or {}
+    hashed = {n: r for n, r in roles.items() if r.path_hash_prefixes is not None}
+    others = [r for r in roles.values() if r.path_hash_prefixes is None]
+    group = None
+    if hashed:
+        first = next(iter(hashed.values()))
+        uniform = all(
+            r.threshold == first.threshold and r.keyids == first.keyids for r in hashed.values()
+        )
+        keyids: list[str] = []
+        for r in hashed.values():
+            for k in r.keyids:
+                if k not in keyids:
+                    keyids.append(k)
+        prefixes = {n: r.path_hash_prefixes or [] for n, r in hashed.items()}
+        lens = {len(p) for v in prefixes.values() for p in v}
+        counts = {len(v) for v in prefixes.values()}
+        names = list(hashed)
+        group = BinsGroup(
+            "path_hash_prefixes",
+            len(hashed),
+            names[0],
+            names[-1],
+            first.threshold,
+            tuple(keyids),
+            uniform,
+            lens.pop() if len(lens) == 1 else 0,
+            counts.pop() if len(counts) == 1 else 0,
+            check_partition(prefixes),
+        )
+    return DelegationsSummary(others, group)
+
+
+def full_listing(targets: Targets) -> Iterator[str]:
+    """One line per delegated role, for `show --full`."""
+    dele = targets.delegations
+    if dele is None:
+        return
+    if dele.succinct_roles is not None:
+        sr = dele.succinct_roles
+        for i, name in enumerate(sr.get_roles()):
+            yield f"{name}  first {sr.bit_length} hash bits = {i}"
+        return
+    for name, r in (dele.roles or {}).items():
+        if r.path_hash_prefixes is not None:
+            what = "path_hash_prefixes " + " ".join(r.path_hash_prefixes)
+        else:
+            what = "paths " + " ".join(r.paths or [])
+        yield f"{name}  {r.threshold} of {len(r.keyids)}  {what}"
