@@ -1,0 +1,79 @@
+"""ceremony.delegations without I/O: bin names and prefixes as python-tuf computes them, the
+partition check (gap, overlap, bad hex), the problems a client would hit, and the summary."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from securesystemslib.signer import CryptoSigner
+from tuf.api.metadata import DelegatedRole, Delegations, SuccinctRoles, Targets
+
+from ceremony import delegations as dlg
+
+
+@pytest.mark.parametrize("count", [2, 16, 32, 1024, 16384])
+def test_bins_match_succinct_roles(count: int) -> None:
+    names = dlg.bin_names("bin", count)
+    sr = SuccinctRoles([], 1, dlg.bit_length(count), "bin")
+    assert names == list(sr.get_roles())
+    prefixes = list(dlg.bin_prefixes(count))
+    assert len(prefixes) == count
+    # A target lands in the same bin by path_hash_prefixes as by succinct_roles.
+    for i in range(200):
+        path = f"pkg-{i}.tar.gz"
+        digest = hashlib.sha256(path.encode()).hexdigest()
+        by_prefix = [n for n, ps in zip(names, prefixes, strict=True) if any(digest.startswith(p) for p in ps)]
+        assert by_prefix == [sr.get_role_for_target(path)]
+
+
+def test_pep458_shape() -> None:
+    prefixes = list(dlg.bin_prefixes(16384))
+    assert prefixes[0] == ["0000", "0001", "0002", "0003"]
+    assert prefixes[-1] == ["fffc", "fffd", "fffe", "ffff"]
+    assert dlg.bin_names("bin", 16384)[-1] == "bin-3fff"
+
+
+@pytest.mark.parametrize(
+    ("prefixes", "ok", "message"),
+    [
+        ({"a": ["0", "1", "2", "3", "4", "5", "6", "7"], "b": ["8", "9", "a", "b", "c", "d", "e", "f"]}, True, "exactly once"),
+        ({"a": ["0", "1"], "b": [f"{i:x}" for i in range(3, 16)]}, False, "gap: no role covers hash prefixes 2"),
+        ({"a": [f"{i:x}" for i in range(16)], "b": ["3a"]}, False, "overlap: b and a both cover hash prefix 3a"),
+        ({"a": [f"{i:x}" for i in range(15)]}, False, "gap: no role covers hash prefixes f"),
+        ({"a": [f"{i:x}" for i in range(15)] + ["F"]}, False, "'F' is not lowercase hex"),
+        ({"a": ["0"], "b": [f"{i:02x}" for i in range(16, 256)]}, True, "exactly once"),
+        ({}, False, "no hash prefixes"),
+    ],
+)
+def test_partition(prefixes: dict[str, list[str]], ok: bool, message: str) -> None:
+    res = dlg.check_partition(prefixes)
+    assert res.ok is ok
+    assert message in res.message
+
+
+def _bins(roles: dict[str, DelegatedRole], keys: list[CryptoSigner]) -> Targets:
+    return Targets(delegations=Delegations({s.public_key.keyid: s.public_key for s in keys}, roles))
+
+
+def test_problems_and_summary() -> None:
+    online = CryptoSigner.generate_ed25519()
+    kid = online.public_key.keyid
+    good = {
+        n: DelegatedRole(n, [kid], 1, False, path_hash_prefixes=p)
+        for n, p in zip(dlg.bin_names("bin", 16), dlg.bin_prefixes(16), strict=True)
+    }
+    t = _bins(good, [online])
+    assert dlg.delegation_problems(t) == []
+    s = dlg.summarize(t)
+    assert s.bins is not None and s.bins.count == 16 and s.bins.partition.ok
+    assert (s.bins.first, s.bins.last, s.bins.prefixes_per_bin) == ("bin-0", "bin-f", 1)
+    assert len(list(dlg.full_listing(t))) == 16
+
+    gap = dict(good)
+    del gap["bin-7"]
+    assert any("gap" in p for p in dlg.delegation_problems(_bins(gap, [online])))
+
+    unmeetable = dict(good)
+    unmeetable["bin-0"] = DelegatedRole("bin-0", [kid], 2, False, path_hash_prefixes=["0"])
+    assert any("threshold 2 but only 1" in p for p in dlg.delegation_problems(_bins(unmeetable, [online])))
