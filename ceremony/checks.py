@@ -10,8 +10,10 @@ Pure: no I/O. The caller supplies the previous root and the digest of its file.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from tuf.api.metadata import Root
 
@@ -215,7 +217,7 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                 used.update(d.hash_bins.keys)
 
     todo = sorted(
-        n for n, spec in plan.keys.items() if spec.holder.strip().upper().startswith("TODO")
+        n for n, spec in plan.keys.items() if re.match(r"(?i)TODO\b", spec.holder.strip())
     )
     if todo:
         out.append(
@@ -361,6 +363,17 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                     f"keys.{name} requires attestation but none was recorded; enrol it again with --attest.",
                 )
             )
+        if k.attestation:
+            from ceremony.attestation import AttestationInfo
+            from ceremony.errors import StoreError
+
+            try:
+                info = AttestationInfo.from_dict(k.attestation, where=f"keys/{name}.json")
+                problems = attestation_problems(plan, name, ktype, info)
+            except StoreError as exc:
+                problems = [str(exc)]
+            for problem in problems:
+                out.append(CheckResult("CER-ATTESTATION-POLICY", ERROR, f"key '{name}': {problem}"))
         role_att = set(plan.policy.attestation.roles)
         if role_att & set(plan.roles_of_key(name)) and not k.attestation:
             out.append(
@@ -383,6 +396,21 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
     return out
 
 
+def attestation_problems(plan: Plan, name: str, key_type: str, info: Any) -> list[str]:
+    """The plan's attestation policy applied to one attested key (an AttestationInfo)."""
+    from ceremony.attestation import check_policy
+
+    pol = plan.policy.attestation
+    in_scope = not pol.roles or bool(set(pol.roles) & set(plan.roles_of_key(name)))
+    return check_policy(
+        info,
+        key_type=key_type,
+        require_touch=pol.touch if in_scope else None,
+        forbid_pin_never=pol.forbid_pin_never if in_scope else False,
+        allow_vulnerable_firmware=pol.allow_vulnerable_firmware,
+    )
+
+
 class _Empty:
     keys: tuple[str, ...] = ()
 
@@ -398,26 +426,29 @@ def check_rotation(ctx: CheckContext) -> list[CheckResult]:
     out: list[CheckResult] = []
     role = prev.roles["root"]
     by_id = {k.keyid: k.name for k in ctx.keys.values()}
-    clean, usable = 0, 0
-    for kid in role.keyids:
+    clean: set[tuple[str, str, str]] = set()
+    usable: set[tuple[str, str, str]] = set()
+    for kid in role.keyids:  # distinct keys: one key under two keyids counts once
+        ident = public_identity(prev.keys[kid])
         name = by_id.get(kid)
         status = plan.keys[name].status if name and name in plan.keys else "active"
         if status != "lost":
-            usable += 1
+            usable.add(ident)
         if status == "active":
-            clean += 1
-    if usable < role.threshold:
+            clean.add(ident)
+    clean_n, usable_n = len(clean), len(usable)
+    if usable_n < role.threshold:
         out.append(
             CheckResult(
                 "CER-ROTATION-OUT-OF-BAND",
                 WARNING,
-                f"the previous root needs {role.threshold} of its keys, but only {usable} are not "
+                f"the previous root needs {role.threshold} of its keys, but only {usable_n} are not "
                 "lost: existing clients can never accept this new root. It must be distributed to "
                 "clients out of band (a new trusted root shipped with the client), and export needs "
                 "--out-of-band.",
             )
         )
-    elif clean < role.threshold:
+    elif clean_n < role.threshold:
         out.append(
             CheckResult(
                 "CER-ROTATION-COMPROMISED-THRESHOLD",

@@ -134,5 +134,27 @@ class EnrolledKey:
 
 
 def public_identity(key: Key) -> tuple[str, str, str]:
+    """The key material itself (scheme + normalised public key), whatever its spelling.
+
+    Hex is compared case-insensitively and PEM by its decoded DER, so the same key written
+    two ways (under two keyids) is recognised as one key.
+    """
     val = key.keyval.get("public", "") if isinstance(key.keyval, dict) else ""
-    return (str(key.keytype), str(key.scheme), "".join(str(val).split()))
+    text = "".join(str(val).split())
+    if text.startswith("-----BEGIN"):
+        try:
+            from cryptography.hazmat.primitives.serialization import (
+                Encoding,
+                PublicFormat,
+                load_pem_public_key,
+            )
+
+            der = load_pem_public_key(str(val).encode()).public_bytes(
+                Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+            )
+            text = der.hex()
+        except (ValueError, TypeError):
+            pass
+    elif all(c in "0123456789abcdefABCDEF" for c in text):
+        text = text.lower()
+    return (str(key.keytype), str(key.scheme), text)

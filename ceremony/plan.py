@@ -26,9 +26,9 @@ ONLINE_ROLES = ("snapshot", "timestamp")
 KEY_STATUSES = ("active", "compromised", "lost")
 PLAN_KEY_TYPES = ("ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-3072")
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-DURATION_RE = re.compile(r"^(\d{1,5})d$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
+DURATION_RE = re.compile(r"^(\d{1,5})d\Z")
 MAX_PLAN_BYTES = 1024 * 1024
 
 DEFAULT_MAX_EXPIRY_DAYS = {"root": 731, "targets": 731, "delegation": 731}
@@ -66,15 +66,15 @@ def load_yaml(text: str, source: str = "ceremony.yaml") -> Any:
     """Load one YAML document strictly (safe types, no duplicate keys, no aliases)."""
     if len(text.encode("utf-8")) > MAX_PLAN_BYTES:
         raise PlanError(f"{source}: the file is larger than 1 MiB; a plan is a short text file.")
-    if "&" in text or "*" in text:
-        # Cheap pre-check; the parser below confirms whether these are real anchors/aliases.
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise PlanError(
-                    f"{source}: YAML anchors and aliases (&name, *name) are not allowed in a plan; "
-                    "write every value out so reviewers see it."
-                )
     try:
+        if "&" in text or "*" in text:
+            # Cheap pre-check; the parser confirms whether these are real anchors/aliases.
+            for event in yaml.parse(text, Loader=yaml.SafeLoader):
+                if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                    raise PlanError(
+                        f"{source}: YAML anchors and aliases (&name, *name) are not allowed in a "
+                        "plan; write every value out so reviewers see it."
+                    )
         docs = list(yaml.load_all(text, Loader=_StrictLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -225,6 +225,8 @@ class _Problems:
         self.items: list[str] = []
 
     def add(self, path: str, message: str) -> None:
+        if f"{path}: required field is missing" in self.items:
+            return  # one problem per missing field is enough
         self.items.append(f"{path}: {message}")
 
 
@@ -335,6 +337,8 @@ def _name_list(value: Any, path: str, p: _Problems) -> tuple[str, ...] | None:
             p.add(f"{path}[{i}]", f"key '{item}' is listed twice; a key counts only once")
             continue
         out.append(item)
+    if len(out) != len(value):
+        return None  # already reported; a threshold check on the rest would only mislead
     return tuple(out)
 
 
@@ -516,7 +520,9 @@ def _parse_policy(raw: Any, p: _Problems) -> Policy:
     min_days = DEFAULT_MIN_EXPIRY_DAYS
     if "min_expiry" in d:
         e = parse_expiry(d["min_expiry"], "policy.min_expiry", p)
-        if e is not None and e.days is not None:
+        if e is not None and e.days is None:
+            p.add("policy.min_expiry", "give a duration such as 30d")
+        elif e is not None and e.days is not None:
             min_days = e.days
     att = AttestationPolicy()
     if "attestation" in d:
@@ -575,7 +581,13 @@ def parse_plan(text: str, source: str = "ceremony.yaml") -> Plan:
         if pr is not None:
             path = _text(pr.get("path"), "previous_root.path", p)
             sha = pr.get("sha256")
-            if not isinstance(sha, str) or not SHA256_RE.match(sha.lower()):
+            if isinstance(sha, int | float):
+                p.add(
+                    "previous_root.sha256",
+                    'YAML read this as a number; put the 64 hex digits in quotes (sha256: "...")',
+                )
+                sha = None
+            elif not isinstance(sha, str) or not SHA256_RE.match(sha.lower()):
                 p.add("previous_root.sha256", "expected the 64 hex digits of the file's SHA-256")
                 sha = None
             if path is not None and sha is not None:
@@ -616,6 +628,16 @@ def parse_plan(text: str, source: str = "ceremony.yaml") -> Plan:
         for path, k in named:
             if k not in d["keys"]:
                 p.add(path, f"key '{k}' is not described under 'keys' (add its holder there)")
+    known_roles = set(TOP_LEVEL_ROLES) | {
+        dlg.name for dlg in (targets.delegations if targets else ())
+    }
+    for i, role_name in enumerate(policy.attestation.roles):
+        if role_name not in known_roles:
+            p.add(
+                f"policy.attestation.roles[{i}]",
+                f"'{role_name}' is not a role of this plan ({', '.join(sorted(known_roles))}); "
+                "a typo here would silently turn the attestation requirement off",
+            )
 
     if p.items or root is None:
         n = len(p.items)

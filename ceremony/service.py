@@ -233,7 +233,8 @@ def plan_template(
     ]
     for role in TOP_LEVEL_ROLES:
         t, names = roles[role]
-        lines.append(f"  {role + ':':<10} {{threshold: {t}, keys: [{', '.join(names)}]}}")
+        quoted = ", ".join(_yaml_str(n) for n in names)
+        lines.append(f"  {role + ':':<10} {{threshold: {t}, keys: [{quoted}]}}")
     lines += [
         "",
         "# Every key named above: its holder (a person), and optionally where it lives (a",
@@ -244,7 +245,7 @@ def plan_template(
     ]
     for name, spec in keys.items():
         fields = ", ".join(f"{k}: {_yaml_str(v)}" for k, v in spec.items())
-        lines.append(f"  {name}: {{{fields}}}")
+        lines.append(f"  {_yaml_str(name)}: {{{fields}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -404,8 +405,14 @@ def _check_enrollable(loaded: Loaded, name: str) -> None:
         )
 
 
-def record_enrolled(loaded: Loaded, rec: EnrolledKey, entry: Entry) -> tuple[EnrolledKey, bool]:
-    """Write keys/NAME.json, never replacing a different key. Returns (record, newly_written)."""
+def record_enrolled(
+    loaded: Loaded, rec: EnrolledKey, entry: Entry, evidence: Mapping[str, bytes] | None = None
+) -> tuple[EnrolledKey, bool]:
+    """Write keys/NAME.json (and evidence files beside it), never replacing a different key.
+
+    Returns (record, newly_written). The key file is written last, so a session that dies
+    in between leaves at most an unused evidence file."""
+    evidence = evidence or {}
     cdir = loaded.cdir
     existing = loaded.keys.get(rec.name)
     spec = loaded.plan.keys[rec.name]
@@ -436,6 +443,10 @@ def record_enrolled(loaded: Loaded, rec: EnrolledKey, entry: Entry) -> tuple[Enr
         )
     data = json_bytes(rec.to_dict())
     path = cdir.key_path(rec.name)
+    for suffix, blob in sorted(evidence.items()):
+        ev = cdir.path(f"keys/{rec.name}.{suffix}")
+        cdir.write(ev, blob)
+        entry.files_written[cdir.rel(ev)] = sha256_file_bytes(blob)
     cdir.write_new(path, data)
     entry.files_written[cdir.rel(path)] = sha256_file_bytes(data)
     return rec, True
@@ -507,6 +518,9 @@ class TokenKeyRead:
     attributes: dict[str, bool | None] | None
     software: bool
     attestation: dict[str, Any] | None = None
+    evidence: dict[str, bytes] = field(
+        default_factory=dict
+    )  # suffix -> file bytes, e.g. attestation PEMs
 
 
 def enroll_token_key(
@@ -536,7 +550,24 @@ def enroll_token_key(
     )
     if allow_imported:
         entry.notes.append(f"--allow-imported-key used for {name}")
-    return record_enrolled(loaded, rec, entry)
+    if got.attestation is not None:
+        from ceremony.attestation import AttestationInfo
+        from ceremony.checks import attestation_problems
+
+        info = AttestationInfo.from_dict(got.attestation, where=f"attestation of {name}")
+        problems = attestation_problems(loaded.plan, name, key_type_of(rec.key), info)
+        if problems:
+            from ceremony.errors import AttestationError
+
+            raise AttestationError(
+                f"the attestation of '{name}' (YubiKey serial {info.serial}, firmware "
+                f"{info.firmware}) does not meet the plan's policy: "
+                + "; ".join(problems)
+                + ". Nothing was enrolled.",
+                hint="Use a key that meets the policy, or change policy.attestation in the plan "
+                "(reviewed) if this is a deliberate exception.",
+            )
+    return record_enrolled(loaded, rec, entry, got.evidence)
 
 
 # --- drafts -----------------------------------------------------------------------------
@@ -569,7 +600,18 @@ def build_draft(loaded: Loaded, role: str, now: dt.datetime) -> Metadata[Any]:
             f"by the repository with the online key, not in the ceremony. Draft '{owner.name}' "
             "instead."
         )
-    raise InputError(f"'{role}' is not a role this ceremony can draft; {dlg.draftable_text(loaded.plan)}")
+    raise InputError(
+        f"'{role}' is not a role this ceremony can draft; {dlg.draftable_text(loaded.plan)}"
+    )
+
+
+def expected_payload(loaded: Loaded, role: str, drafted_at: dt.datetime) -> bytes:
+    """The bytes the plan and keys say `role` drafted at `drafted_at` must sign."""
+    if role not in ("root", "targets") and dlg.delegation_spec(loaded.plan, role) is not None:
+        return digests.canonical_bytes(
+            dlg.delegated_signed(loaded.plan, role, loaded.keys, drafted_at)
+        )
+    return payload_of(build_draft(loaded, role, drafted_at))
 
 
 def load_draft(cdir: CeremonyDir, role: str, entry: Entry | None = None) -> Draft | None:
@@ -611,10 +653,11 @@ class DraftResult:
 def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> DraftResult:
     loaded = load(cdir, now, require_enrolled=True, entry=entry)
     existing = load_draft(cdir, role)
-    if existing is not None:
-        again = build_draft(loaded, role, existing.drafted_at)
-        if payload_of(again) == existing.payload:
-            return DraftResult(existing, True, 0, existing.digest)
+    if (
+        existing is not None
+        and expected_payload(loaded, role, existing.drafted_at) == existing.payload
+    ):
+        return DraftResult(existing, True, 0, existing.digest)
     md = build_draft(loaded, role, now)
     payload = payload_of(md)
     digest = digests.sha256_hex(payload)
@@ -678,7 +721,7 @@ def current_draft(loaded: Loaded, role: str, entry: Entry | None = None) -> Draf
         raise InputError(
             f"there is no draft of {role} yet. Next: `ceremony draft {loaded.cdir.root} {role}`."
         )
-    again = payload_of(build_draft(loaded, role, d.drafted_at))
+    again = expected_payload(loaded, role, d.drafted_at)
     if again != d.payload:
         raise InputError(
             f"the plan or the enrolled keys changed since {role} was drafted, so the draft no "
@@ -864,7 +907,7 @@ def status(cdir: CeremonyDir, now: dt.datetime) -> tuple[Loaded, list[RoleReport
             continue
         outdated = False
         try:
-            outdated = payload_of(build_draft(loaded, role, d.drafted_at)) != d.payload
+            outdated = expected_payload(loaded, role, d.drafted_at) != d.payload
         except CeremonyError:
             outdated = True
         st = role_status(loaded, role, d)
@@ -922,9 +965,12 @@ def view(loaded: Loaded, d: Draft, *, full: bool = False) -> DraftView:
         swaps = device_swaps(loaded.previous_root, signed, people)
         cs = signed.consistent_snapshot
     else:
-        roles, details = delegation_lines(signed, people)
+        summary = dlg.summarize(signed)
+        roles, details = delegation_lines(summary, people)
         details.append(f"size: {len(d.payload):,} bytes of canonical JSON are signed")
-        problems = dlg.delegation_problems(signed)
+        problems = dlg.delegation_problems(
+            signed, summary.bins.partition if summary.bins is not None else None
+        )
         changes, swaps, cs = [], [], None
         if full:
             listing = list(dlg.full_listing(signed))
@@ -949,9 +995,10 @@ def view(loaded: Loaded, d: Draft, *, full: bool = False) -> DraftView:
     )
 
 
-def delegation_lines(targets: Any, people: People) -> tuple[list[RoleLine], list[str]]:
+def delegation_lines(
+    summary: dlg.DelegationsSummary, people: People
+) -> tuple[list[RoleLine], list[str]]:
     """The delegated roles as table rows (hash bins as ONE row) and summary lines."""
-    summary = dlg.summarize(targets)
     rows: list[RoleLine] = []
     lines: list[str] = []
     for r in summary.roles:
@@ -1218,8 +1265,12 @@ def check_delegation_chain(
     problems: list[str] = []
 
     def verify(delegator: Metadata[Any], role: str, label: str) -> None:
+        md = parsed[role]
         try:
-            delegator.verify_delegate(role, parsed[role])
+            # python-tuf's threshold check over the canonical bytes of the parsed file (our
+            # encoder gives the same bytes as securesystemslib's, 4x faster for 16,384 bins).
+            payload = digests.canonical_bytes(md.signed.to_dict())
+            delegator.signed.verify_delegate(role, payload, md.signatures)
         except (RepositoryError, ValueError, KeyError, TypeError) as exc:
             problems.append(f"{role}: {label} does not accept it: {exc}")
 
@@ -1245,8 +1296,7 @@ def check_delegation_chain(
             want = {loaded.keys[n].keyid for n in spec.hash_bins.keys if n in loaded.keys}
             if set(md.signed.delegations.keys) != want:
                 problems.append(
-                    f"{role}: its bins' keys are not the enrolled "
-                    f"{', '.join(spec.hash_bins.keys)}"
+                    f"{role}: its bins' keys are not the enrolled {', '.join(spec.hash_bins.keys)}"
                 )
     if "targets" in parsed:
         dele = parsed["targets"].signed.delegations
@@ -1404,7 +1454,120 @@ def ceremony_record(
             lines.append(
                 f"| {rec.key_name} | {rec.holder} | {rec.signed_at} | {rec.extra.get('device', '')} |"
             )
+    lines += [
+        "",
+        "## Keys",
+        "",
+        "| key | holder | type | keyid | device | attestation |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, k in sorted(loaded.keys.items()):
+        a = k.attestation
+        att = (
+            f"YubiKey {a.get('serial')} fw {a.get('firmware')} PIN {a.get('pin_policy')} touch {a.get('touch_policy')}"
+            if a
+            else "none"
+        )
+        lines.append(
+            f"| {name} | {plan.holder(name)} | {key_type_of(k.key)} | {k.keyid[:16]} | {k.device()} | {att} |"
+        )
     lines += ["", "## Files", ""]
     for name, data in sorted(files.items()):
         lines.append(f"- `{name}` SHA-256 {sha256_file_bytes(data)}")
     return "\n".join(lines) + "\n"
+
+
+# --- attestation re-check ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttestationCheck:
+    name: str
+    ok: bool
+    detail: str
+
+
+def reverify_attestations(
+    cdir: CeremonyDir, extra_cas: Sequence[bytes], now: dt.datetime, entry: Entry
+) -> list[AttestationCheck]:
+    """Re-verify every enrolled key's stored attestation against the pinned roots (and the
+    CAs the operator gave at enrolment or now), the enrolled public key, the recorded facts
+    and the plan's policy."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from ceremony.attestation import AttestationInfo, verify_attestation
+    from ceremony.checks import attestation_problems
+
+    loaded = load(cdir, now, entry=entry, enforce=False)
+    out: list[AttestationCheck] = []
+    for name, key in sorted(loaded.keys.items()):
+        spec = loaded.plan.keys.get(name)
+        required = bool(spec and spec.require_attestation) or bool(
+            set(loaded.plan.policy.attestation.roles) & set(loaded.plan.roles_of_key(name))
+        )
+        if key.attestation is None:
+            if required:
+                out.append(
+                    AttestationCheck(
+                        name, False, "the plan requires an attestation; none was recorded"
+                    )
+                )
+            continue
+        ev_path = cdir.path(f"keys/{name}.attestation.pem")
+        try:
+            certs = x509.load_pem_x509_certificates(cdir.read_bytes(ev_path))
+        except (StoreError, ValueError) as exc:
+            out.append(
+                AttestationCheck(
+                    name, False, f"the attestation certificates are missing or damaged ({exc})"
+                )
+            )
+            continue
+        if len(certs) != 2:
+            out.append(
+                AttestationCheck(name, False, f"{cdir.rel(ev_path)} should hold 2 certificates")
+            )
+            continue
+        cas = list(extra_cas)
+        ca_path = cdir.path(f"keys/{name}.attestation-cas.pem")
+        if ca_path.exists():
+            cas.append(cdir.read_bytes(ca_path))
+        try:
+            assert isinstance(key.key, SSlibKey)
+            info = verify_attestation(
+                certs[0].public_bytes(Encoding.DER),
+                certs[1].public_bytes(Encoding.DER),
+                key.key,
+                extra_cas=cas,
+                now=now,
+            )
+        except CeremonyError as exc:
+            out.append(AttestationCheck(name, False, exc.message))
+            continue
+        recorded = AttestationInfo.from_dict(key.attestation, where=f"keys/{name}.json")
+        if (recorded.serial, recorded.firmware, recorded.pin_policy, recorded.touch_policy) != (
+            info.serial,
+            info.firmware,
+            info.pin_policy,
+            info.touch_policy,
+        ):
+            out.append(
+                AttestationCheck(
+                    name, False, "keys/NAME.json does not say what the certificates say (edited?)"
+                )
+            )
+            continue
+        problems = attestation_problems(loaded.plan, name, key_type_of(key.key), info)
+        if problems:
+            out.append(AttestationCheck(name, False, "; ".join(problems)))
+            continue
+        out.append(
+            AttestationCheck(
+                name,
+                True,
+                f"YubiKey serial {info.serial}, firmware {info.firmware}, PIN {info.pin_policy}, "
+                f"touch {info.touch_policy}, chain to {info.root_name} ({info.root_source})",
+            )
+        )
+    return out

@@ -38,8 +38,8 @@ PLAN_FILE = "ceremony.yaml"
 LOCK_FILE = ".ceremony.lock"
 TRANSCRIPT_FILE = "transcript.jsonl"
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a 16,384-bin delegation file is ~3 MB
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-KEYID_RE = re.compile(r"^[0-9a-f]{64}$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
+KEYID_RE = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def fsync_dir(path: Path) -> None:
@@ -177,8 +177,18 @@ class CeremonyDir:
 
     # --- reads -----------------------------------------------------------------------
 
+    def _resolve(self, rel: str | Path) -> Path:
+        """A path given relative to the directory, or an absolute one already inside it."""
+        if isinstance(rel, Path) and rel.is_absolute():
+            try:
+                inner = rel.relative_to(self.root)
+            except ValueError:
+                raise StoreError(f"{rel} is outside the ceremony directory {self.root}.") from None
+            return self.path(inner)
+        return self.path(rel)
+
     def read_bytes(self, rel: str | Path, *, max_bytes: int = MAX_JSON_BYTES) -> bytes:
-        p = rel if isinstance(rel, Path) and rel.is_absolute() else self.path(rel)
+        p = self._resolve(rel)
         try:
             size = p.stat().st_size
             if size > max_bytes:
@@ -194,7 +204,7 @@ class CeremonyDir:
             raise StoreError(f"{self.rel(p)} cannot be read (permission denied).") from None
 
     def read_json(self, rel: str | Path) -> Any:
-        p = rel if isinstance(rel, Path) else self.path(rel)
+        p = self._resolve(rel)
         data = self.read_bytes(p)
         try:
             return json.loads(data)
@@ -218,12 +228,12 @@ class CeremonyDir:
     # --- writes ----------------------------------------------------------------------
 
     def write(self, rel: str | Path, data: bytes) -> Path:
-        p = rel if isinstance(rel, Path) else self.path(rel)
+        p = self._resolve(rel)
         atomic_write(p, data)
         return p
 
     def write_new(self, rel: str | Path, data: bytes) -> Path:
-        p = rel if isinstance(rel, Path) else self.path(rel)
+        p = self._resolve(rel)
         write_once(p, data)
         return p
 

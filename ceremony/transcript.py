@@ -60,8 +60,12 @@ def last_hash(path: Path) -> tuple[str, int]:
     if not lines:
         return GENESIS, 0
     if not data.endswith(b"\n"):
-        # A session died mid-append: the partial line is ignored and reported by verify_chain.
-        lines = lines[:-1]
+        # A session died mid-append. A complete record that only lacks its newline counts
+        # (verify_chain counts it too); a cut-off line is ignored and reported by verify_chain.
+        try:
+            json.loads(lines[-1])
+        except json.JSONDecodeError:
+            lines = lines[:-1]
     if not lines:
         return GENESIS, 0
     return hashlib.sha256(lines[-1]).hexdigest(), len(lines)

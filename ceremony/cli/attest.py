@@ -18,6 +18,16 @@ def _read(path: Path) -> bytes:
         raise InputError(f"cannot read {path}: {exc.strerror}.") from None
 
 
+def _pem(data: bytes) -> bytes:
+    """PEM text of one or more certificates given as DER or PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    if b"-----BEGIN" in data:
+        return b"".join(c.public_bytes(Encoding.PEM) for c in x509.load_pem_x509_certificates(data))
+    return x509.load_der_x509_certificate(data).public_bytes(Encoding.PEM)
+
+
 def with_attestation(
     read: Callable[[], TokenKeyRead],
     uri: str,
@@ -48,7 +58,11 @@ def with_attestation(
             kc, dc = tokens.read_attestation(
                 got.uri or uri, module=module, pin_provider=ui.read_pin
             )
-        info = verify_attestation(kc, dc, got.public_key, extra_cas=[_read(p) for p in extra_cas])
-        return replace(got, attestation=info.to_dict())
+        cas = [_read(p) for p in extra_cas]
+        info = verify_attestation(kc, dc, got.public_key, extra_cas=cas)
+        evidence = {"attestation.pem": _pem(kc) + _pem(dc)}
+        if cas:
+            evidence["attestation-cas.pem"] = b"".join(_pem(c) for c in cas)
+        return replace(got, attestation=info.to_dict(), evidence=evidence)
 
     return run

@@ -180,17 +180,12 @@ def rotation(cli: Cli, holders: Holders, first_root: Path) -> Path:
         "init", d, "--previous-root", pub / "1.root.json", "--previous-ceremony", first_root
     )
     assert "root-alice" in res.out
-    plan = (d / "ceremony.yaml").read_text()
-    prev_path = next(
-        line.split(":", 1)[1].strip()
-        for line in plan.splitlines()
-        if line.strip().startswith("path:")
-    )
-    prev_sha = next(
-        line.split(":", 1)[1].strip()
-        for line in plan.splitlines()
-        if line.strip().startswith("sha256:")
-    )
+    from ceremony.plan import parse_plan
+
+    generated = parse_plan((d / "ceremony.yaml").read_text())
+    assert generated.previous_root is not None
+    prev_path, prev_sha = generated.previous_root.path, generated.previous_root.sha256
+    assert generated.roles["root"].keys == ("root-alice", "root-bob", "root-carol")  # names carried over
     roles = {**ROLES_V1, "root": (3, ["root-alice", "root-bob", "root-dave"])}
     keys = {**KEYS_V1, "root-dave": "Dave Example"}
     (d / "ceremony.yaml").write_text(

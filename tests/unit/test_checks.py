@@ -499,12 +499,6 @@ def test_row_builder_is_honest() -> None:
 # --- bugs found -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: check_rotation counts the previous root's keyids, not distinct keys; a key "
-    "listed under two keyids counts twice there, while thresholds.evaluate counts it once, so "
-    "an unreachable previous threshold is not reported (CER-ROTATION-OUT-OF-BAND missing)",
-)
 def test_rotation_counts_a_key_listed_twice_once() -> None:
     # Previous root: old-1 (also under a second keyid) and old-3, threshold 2; old-3 is lost.
     # Only one distinct usable key remains, so clients can never accept the new root.
@@ -517,12 +511,6 @@ def test_rotation_counts_a_key_listed_twice_once() -> None:
     assert ("CER-ROTATION-OUT-OF-BAND", WARNING) in flagged(results)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: check_keys flags any holder whose name starts with the letters 'todo' as a "
-    "TODO placeholder (holder.strip().upper().startswith('TODO')), so a real holder such as "
-    "'Todorov, Ivan' is an error (CER-PLAN-TODO) that blocks the ceremony",
-)
 def test_holder_named_todorov_is_not_a_placeholder() -> None:
     row = Row("todorov", keys={"root-b": {"holder": "Todorov, Ivan"}})
     assert ("CER-PLAN-TODO", ERROR) not in flagged(run_checks(build(row)))

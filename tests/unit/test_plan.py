@@ -368,11 +368,7 @@ CASES = [
     Case(
         "previous-root-without-path",
         BASE + f"previous_root: {{sha256: {SHA}}}\n",
-        [
-            "previous_root.path: required field is missing",
-            "previous_root.path: expected text, found nothing (an empty value) "
-            "(quote it if it looks like a number)",
-        ],
+        ["previous_root.path: required field is missing"],  # reported once (was twice)
     ),
     Case(
         "pin-value-in-uri",
@@ -611,12 +607,6 @@ def test_missing_required_field_named(text: str, path: str) -> None:
     assert f"{path}: required field is missing" in str(err)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a missing required field is reported twice: 'X: required field is missing' "
-    "and again 'X: expected ..., found nothing (an empty value)' (plan.py _mapping + the "
-    "per-field parsers both run on the absent value)",
-)
 @pytest.mark.parametrize(("text", "path"), [m[1:] for m in MISSING], ids=[m[0] for m in MISSING])
 def test_missing_required_field_reported_once(text: str, path: str) -> None:
     _, problems = problems_of(text)
@@ -626,12 +616,6 @@ def test_missing_required_field_reported_once(text: str, path: str) -> None:
 # --- bugs found -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: load_yaml's anchor pre-check calls yaml.parse outside the try, so invalid "
-    "YAML that contains '&' or '*' anywhere (even in a comment) raises a raw yaml "
-    "ParserError instead of PlanError",
-)
 @pytest.mark.parametrize(
     "text",
     [
@@ -650,11 +634,6 @@ def test_invalid_yaml_without_ampersand_is_a_plan_error() -> None:
         parse_plan(BASE + "bad: [1\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: NAME_RE ends in '$', which also matches before a trailing newline, so a "
-    "quoted key name 'root-alice\\n' is accepted (use re.fullmatch or \\Z)",
-)
 def test_key_name_with_trailing_newline_refused() -> None:
     text = edit(
         ("  root-alice: {holder: Alice Example}", '  "root-alice\\n": {holder: Alice Example}'),
@@ -664,32 +643,16 @@ def test_key_name_with_trailing_newline_refused() -> None:
     assert any(p.startswith("keys.root-alice") for p in problems), problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: policy.min_expiry given as a date is silently ignored (the default 7 days "
-    "stays); policy.max_expiry reports 'give a duration such as 731d' for the same input",
-)
 def test_policy_min_expiry_date_refused() -> None:
     _, problems = problems_of(BASE + "policy: {min_expiry: 2027-01-01}\n")
     assert any(p.startswith("policy.min_expiry: ") for p in problems), problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: policy.attestation.roles accepts any text, so a typo ('rooot') silently "
-    "disables the attestation requirement for root",
-)
 def test_policy_attestation_unknown_role_refused() -> None:
     _, problems = problems_of(BASE + "policy: {attestation: {roles: [rooot]}}\n")
     assert any(p.startswith("policy.attestation.roles") for p in problems), problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a role whose only key name is invalid also gets 'threshold: 1 is more than "
-    "its 0 keys; the role could never be signed' (plan.py _threshold counts the names that "
-    "survived _name_list, so one typo produces a second, misleading problem)",
-)
 def test_bad_key_name_in_role_reported_alone() -> None:
     _, problems = problems_of(edit(("keys: [targets-alice]", "keys: [Targets-Alice]")))
     assert problems == [f"roles.targets.keys[0]: the text 'Targets-Alice' {NOT_A_NAME}"]
@@ -725,12 +688,6 @@ def test_template_with_ordinary_names_parses_back() -> None:
 key_names = st.from_regex(NAME_RE, fullmatch=True).filter(lambda n: "\n" not in n)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: service.plan_template writes key names unquoted, so names the plan accepts "
-    "when quoted ('on', 'null', '123', '0x1f', '1.5') become booleans/None/numbers and the "
-    "generated plan does not parse (e.g. names carried by init from a previous ceremony)",
-)
 @settings(max_examples=50, deadline=None)
 @given(name=key_names)
 @example(name="on")

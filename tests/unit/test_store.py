@@ -181,21 +181,11 @@ def test_check_name_refuses(name: str) -> None:
         check_name("key", name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: store.NAME_RE ends in '$', which matches before a trailing newline, so "
-    "'alice\\n' passes check_name and becomes part of a file name (use re.fullmatch or \\Z)",
-)
 def test_check_name_refuses_trailing_newline() -> None:
     with pytest.raises(StoreError):
         check_name("key", "alice\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: store.KEYID_RE ends in '$', so a keyid with a trailing newline passes "
-    "signature_path (use re.fullmatch or \\Z)",
-)
 def test_signature_path_refuses_keyid_with_newline(cdir: CeremonyDir) -> None:
     with pytest.raises(StoreError):
         cdir.signature_path("root", KEYID + "\n")
@@ -370,12 +360,6 @@ def test_truncated_last_line_tolerated_by_append(tmp_path: Path) -> None:
     assert len(tr.verify_chain(tmp_path)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: transcript.last_hash ignores an unterminated last line even when it is a "
-    "complete JSON record (only its '\\n' is missing), while verify_chain counts it; the next "
-    "append chains past it, so verify_chain then reports a false 'does not chain' and seq repeats",
-)
 def test_last_line_missing_only_its_newline(tmp_path: Path) -> None:
     path = write_log(tmp_path, 3)
     path.write_bytes(path.read_bytes()[:-1])

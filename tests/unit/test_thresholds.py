@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from securesystemslib.signer import CryptoSigner, Key, SSlibKey
@@ -163,12 +162,6 @@ def test_key_under_two_keyids_counts_once(data: st.DataObject, members: set[int]
     assert th.met == (len(signed) >= t)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: public_identity compares the public value as text, so the same ed25519 key "
-    "written with upper-case hex under a second keyid counts twice (securesystemslib verifies "
-    "both); normalise hex (or compare decoded key bytes) in keyrecord.public_identity",
-)
 def test_same_key_in_upper_case_hex_counts_once() -> None:
     payload, digest = draft(2)
     k = keys()[0]
