@@ -284,7 +284,8 @@ def draft(directory: Path = DIR_ARG, role: str = ROLE_ARG) -> None:
                     f"[yellow]This replaces the earlier draft {res.previous_digest[:16]}…: its "
                     f"{res.stale_signatures} signature(s) are now STALE and no longer count.[/yellow]"
                 )
-        _render_view(service.show(cdir, role, now()))
+        # The draft just made (or found up to date): no need to read and re-check it again.
+        _render_view(service.view(service.load(cdir, now()), res.draft))
         out.print(
             f"Next: each key holder checks this with `ceremony show {cdir.root} {role}` and signs."
         )
