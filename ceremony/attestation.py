@@ -630,25 +630,36 @@ def check_policy(
                 "shown not to be 'never'"
             )
 
+    if not allow_vulnerable_firmware:
+        problems += [
+            a + " (or allow_vulnerable_firmware in the plan, with a recorded reason)"
+            for a in advisories(info, key_type)
+        ]
+    return problems
+
+
+def advisories(info: AttestationInfo, key_type: str) -> list[str]:
+    """Published key-extraction advisories that apply to this device and key type.
+
+    Reported always; refused by `check_policy` unless the plan allows vulnerable firmware.
+    """
+    out: list[str] = []
     family = _key_family(key_type)
     version = info.firmware_version
-    if not allow_vulnerable_firmware:
-        bio = info.form_factor.endswith("-bio")
-        fixed = (5, 7, 2) if bio else (5, 7, 0)
-        if family == "ecdsa" and version[0] == 5 and version < fixed:
-            problems.append(
-                f"YubiKey firmware {info.firmware} is affected by Yubico Security Advisory "
-                "YSA-2024-03 ('EUCLEAK'): the ECDSA implementation of YubiKey 5 devices before "
-                f"firmware {'.'.join(map(str, fixed))} leaks enough through a side channel that "
-                "someone with the device and lab equipment can recover the private key; use a "
-                "YubiKey with newer firmware (or allow_vulnerable_firmware in the plan, with a "
-                "recorded reason)"
-            )
-        if family == "rsa" and version[0] == 4 and version < (4, 3, 5):
-            problems.append(
-                f"YubiKey firmware {info.firmware} is affected by Yubico Security Advisory "
-                "YSA-2017-01 ('ROCA', CVE-2017-15361): RSA keys generated on YubiKey 4 before "
-                "firmware 4.3.5 can be factored from the public key; use another device (or "
-                "allow_vulnerable_firmware in the plan, with a recorded reason)"
-            )
-    return problems
+    bio = info.form_factor.endswith("-bio")
+    fixed = (5, 7, 2) if bio else (5, 7, 0)
+    if family == "ecdsa" and version[0] == 5 and version < fixed:
+        out.append(
+            f"YubiKey firmware {info.firmware} is affected by Yubico Security Advisory "
+            "YSA-2024-03 ('EUCLEAK'): the ECDSA implementation of YubiKey 5 devices before "
+            f"firmware {'.'.join(map(str, fixed))} leaks enough through a side channel that "
+            "someone with the device and lab equipment can recover the private key; use a "
+            "YubiKey with newer firmware"
+        )
+    if family == "rsa" and version[0] == 4 and version < (4, 3, 5):
+        out.append(
+            f"YubiKey firmware {info.firmware} is affected by Yubico Security Advisory "
+            "YSA-2017-01 ('ROCA', CVE-2017-15361): RSA keys generated on YubiKey 4 before "
+            "firmware 4.3.5 can be factored from the public key; use another device"
+        )
+    return out

@@ -374,6 +374,18 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                 problems = [str(exc)]
             for problem in problems:
                 out.append(CheckResult("CER-ATTESTATION-POLICY", ERROR, f"key '{name}': {problem}"))
+            if plan.policy.attestation.allow_vulnerable_firmware and not problems:
+                from ceremony.attestation import advisories
+
+                for advisory in advisories(info, ktype):
+                    out.append(
+                        CheckResult(
+                            "CER-ATTESTATION-ADVISORY",
+                            WARNING,
+                            f"key '{name}': {advisory}. Accepted only because the plan sets "
+                            "policy.attestation.allow_vulnerable_firmware: true.",
+                        )
+                    )
         role_att = set(plan.policy.attestation.roles)
         if role_att & set(plan.roles_of_key(name)) and not k.attestation:
             out.append(

@@ -340,13 +340,18 @@ def init(
     }
     keys_spec = {
         names[kid]: {
-            "holder": f"TODO: holder of key {short(kid)}",
+            # --previous-ceremony: the holder from that plan; else a placeholder to fill in.
+            "holder": carried[kid][1] if kid in carried else f"TODO: holder of key {short(kid)}",
             "type": key_type_of(root.keys[kid]),
         }
         for kid in names
     }
+    repository = "example.org/simple"
+    if previous_ceremony is not None:
+        old_plan = CeremonyDir(previous_ceremony).read_bytes(PLAN_FILE)
+        repository = parse_plan(old_plan.decode("utf-8", errors="replace")).repository or repository
     text = plan_template(
-        "example.org/simple",
+        repository,
         (rel, sha),
         root.version + 1,
         "365d",
@@ -1045,7 +1050,9 @@ def show(cdir: CeremonyDir, role: str, now: dt.datetime, *, full: bool = False) 
 
 # --- sign -------------------------------------------------------------------------------
 
-SignerFactory = Callable[[EnrolledKey, str], AbstractContextManager[Signer]]
+# open_signer(key, purpose, before_pin): finds the token and checks the key and the PIN state,
+# then calls before_pin() right before it asks for the PIN (the holder's typed confirmation).
+SignerFactory = Callable[[EnrolledKey, str, Callable[[], None]], AbstractContextManager[Signer]]
 Confirm = Callable[[DraftView], bool]
 
 
@@ -1096,12 +1103,23 @@ def sign(
                 return SignOutcome(rec, role_status(loaded, role, d), True, v)
         except StoreError:
             pass
-    if not confirm(v):
-        raise Declined(
-            f"{key_name} ({loaded.plan.holder(key_name)}) did not confirm; nothing was signed or written."
-        )
+    confirmed = False
+
+    def gate() -> None:
+        """The holder confirms once the token is known to be present, right, and unlocked."""
+        nonlocal confirmed
+        if confirmed:
+            return
+        if not confirm(v):
+            raise Declined(
+                f"{key_name} ({loaded.plan.holder(key_name)}) did not confirm; nothing was signed "
+                "or written."
+            )
+        confirmed = True
+
     purpose = f"sign {role} v{d.metadata.signed.version} (digest {d.digest[:16]}…) as {key_name}"
-    with open_signer(key, purpose) as signer:
+    with open_signer(key, purpose, gate) as signer:
+        gate()  # tokens that need no PIN: confirm before signing all the same
         sig = signer.sign(d.payload)
     if sig.keyid != key.keyid:
         sig = Signature(key.keyid, sig.signature)

@@ -185,6 +185,14 @@ def _print_enrolled(rec: Any, new: bool) -> None:
             f"  Attested: YubiKey serial {a.get('serial')}, firmware {a.get('firmware')}, "
             f"PIN policy {a.get('pin_policy')}, touch policy {a.get('touch_policy')}."
         )
+        from ceremony.attestation import AttestationInfo, advisories
+        from ceremony.tokens.types import key_type_of
+
+        for advisory in advisories(AttestationInfo.from_dict(a), key_type_of(rec.key)):
+            out.print(
+                f"  [yellow]WARNING:[/yellow] {advisory}. Accepted only because the plan allows "
+                "vulnerable firmware."
+            )
     if rec.allow_imported:
         out.print(
             "  [yellow]Accepted with --allow-imported-key: the token does not prove on-device generation.[/yellow]"

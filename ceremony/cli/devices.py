@@ -18,6 +18,7 @@ from ceremony.errors import InputError
 from ceremony.keyrecord import EnrolledKey
 from ceremony.service import SignerFactory, TokenKeyRead
 from ceremony.tokens import software_rehearsal as software
+from ceremony.tokens.types import PinRequest
 
 
 def _attrs_dict(attrs: Any) -> dict[str, bool | None] | None:
@@ -76,7 +77,13 @@ def signer_factory(
     uri: str | None, module: str | None, *, allow_imported: bool = False
 ) -> SignerFactory:
     @contextmanager
-    def open_signer(key: EnrolledKey, purpose: str) -> Iterator[Signer]:
+    def open_signer(
+        key: EnrolledKey, purpose: str, before_pin: Callable[[], None]
+    ) -> Iterator[Signer]:
+        def pin_provider(request: PinRequest) -> str:
+            before_pin()  # the holder's typed Yes, once the token is known to be right
+            return ui.read_pin(request)
+
         public = key.key
         assert isinstance(public, SSlibKey)
         chosen = uri or key.uri
@@ -89,7 +96,7 @@ def signer_factory(
             with software.open_signer(
                 chosen,
                 public_key=public,
-                pin_provider=ui.read_pin,
+                pin_provider=pin_provider,
                 notify=ui.notify,
                 purpose=purpose,
             ) as signer:
@@ -106,7 +113,7 @@ def signer_factory(
             chosen,
             module=module,
             public_key=public,
-            pin_provider=ui.read_pin,
+            pin_provider=pin_provider,
             notify=ui.notify,
             purpose=purpose,
             allow_imported=allow_imported or key.allow_imported,

@@ -130,6 +130,9 @@ def tokens_cmd(
                         rows,
                     )
                 )
+                out.print("  Ready-to-copy URIs (give one to enroll --uri or sign --uri):")
+                for r in rows:
+                    out.print(f"    {r[0]}: {r[-1]}", soft_wrap=True)
             else:
                 out.print(
                     "  no keys visible" + ("" if login else " (private objects need --login)")

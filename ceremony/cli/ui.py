@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ceremony import digest as digests
@@ -150,7 +151,8 @@ def _who(t: ThresholdStatus, name: str) -> str:
         base += " [compromised: its signature still counts toward the previous root, as the spec requires]"
     elif note:
         base += f" [{note}]"
-    return base
+    # Printed as rich markup: escape, or "[compromised: ...]" is taken for a style tag and vanishes.
+    return escape(base)
 
 
 def render_status_block(st: RoleStatus) -> None:

@@ -402,6 +402,9 @@ def _info(module: str, slot: Any, token: Any) -> TokenInfo:
     try:
         major, minor = token.firmware_version
         firmware = f"{major}.{minor}"
+        if "yubico" in _text(token.manufacturer_id).lower() and minor >= 10:
+            # ykcs11 packs minor and patch into CK_VERSION.minor: 5.7.1 arrives as (5, 71).
+            firmware = f"{major}.{minor // 10}.{minor % 10}"
     except (pkx.PKCS11Error, TypeError, ValueError):
         firmware = ""
     return TokenInfo(

@@ -267,26 +267,12 @@ def test_tokens_lists_the_yubikey_and_its_9c_key(card: PivRig) -> None:
     assert card.state()["pin_left"] == 3  # the good PIN reset nothing, spent nothing
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ceremony/cli/token_cmds.py tokens_cmd puts the key URI in the last rich table "
-    "column, which is cut with '…' at any ordinary width (80-200 columns; 110 when not a "
-    "terminal), so the URI is not ready to copy. Print each key's full URI on its own line "
-    "(soft-wrapped, markup=False) below the table instead of, or as well as, in it.",
-)
 def test_tokens_uri_is_ready_to_copy_at_a_normal_width(card: PivRig) -> None:
     generate_9c(card)
     res = ok(card, "tokens", "--module", card.ykcs11, columns=120)
     assert expected_uri(card, "Public key for Digital Signature") in res.out.split()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ceremony/tokens/pkcs11_backend.py _info() prints CK_VERSION as major.minor, "
-    "but ykcs11 encodes firmware 5.7.1 as (5, 71) (minor*10 + patch), so `ceremony tokens` "
-    "says 'firmware 5.71' for a 5.7.1 YubiKey (5.43 for 5.4.3) - misleading next to the "
-    "EUCLEAK cut-off 5.7.0. For Yubico tokens decode minor as f'{minor // 10}.{minor % 10}'.",
-)
 def test_tokens_shows_the_yubikey_firmware_as_major_minor_patch(card: PivRig) -> None:
     res = ok(card, "tokens", "--module", card.ykcs11)
     assert f"firmware {FIRMWARE};" in res.out, res.out
@@ -422,13 +408,6 @@ def test_enroll_refuses_eucleak_firmware_unless_the_plan_allows_it(
     assert att["firmware"] == EUCLEAK_FIRMWARE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GAP: with policy.attestation.allow_vulnerable_firmware: true, "
-    "ceremony/attestation.py check_policy() drops the YSA-2024-03 finding entirely, so "
-    "enroll/validate say nothing about the advisory; it should still be REPORTED (a warning "
-    "at enrolment and a CER-... WARNING in validate/show), only no longer refused.",
-)
 def test_allowed_eucleak_firmware_is_still_reported(
     card: PivRig, base: Path, tmp_path: Path
 ) -> None:
