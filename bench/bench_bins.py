@@ -111,9 +111,9 @@ def baseline(step: str, d: Path, count: int) -> None:
 
 def _baseline_targets(d: Path) -> object:
     """The ceremony's exported-to-be targets (drafted and signed in the setup)."""
-    from tuf.api.metadata import Metadata, Signature
-
     import json
+
+    from tuf.api.metadata import Metadata, Signature
 
     md = Metadata.from_bytes((d / "c" / "drafts" / "targets.json").read_bytes())
     for p in (d / "c" / "signatures" / "targets").glob("*.json"):
