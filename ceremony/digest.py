@@ -148,3 +148,35 @@ def pgp_words_lines(digest_hex: str, per_line: int = 8) -> list[str]:
         f"{i + 1:2d}-{min(i + per_line, len(words)):2d}: " + " ".join(words[i : i + per_line])
         for i in range(0, len(words), per_line)
     ]
+
+
+def json_text(signed: dict[str, Any]) -> bytes:
+    """Standard JSON of `signed`: sorted keys, no spaces, raw UTF-8 (always valid JSON).
+
+    This is what a draft file holds. It equals the canonical bytes unless a string needs an
+    escape (e.g. the newlines of a PEM key): see `canonical_from_json`.
+    """
+    return json.dumps(
+        signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def canonical_from_json(text: bytes) -> bytes:
+    """The canonical bytes of a JSON text written by `json_text`.
+
+    With no backslash in it, such a text IS its canonical form (sorted, compact, raw UTF-8,
+    and TUF metadata has no floats), which spares parsing 3 MB of hash-bin delegations.
+    Otherwise it is parsed and canonicalised.
+    """
+    if b"\\" not in text:
+        return text
+    return canonical_bytes(json.loads(text))
+
+
+def _refuse_float(value: str) -> Any:
+    raise ValueError(f"a number with a fraction ({value}) is not allowed in TUF metadata")
+
+
+def parse_metadata_json(text: bytes) -> Any:
+    """json.loads that refuses floats (canonical JSON has none)."""
+    return json.loads(text, parse_float=_refuse_float)

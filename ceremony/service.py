@@ -578,13 +578,105 @@ def enroll_token_key(
 # --- drafts -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+# A draft file is `{"signatures":[],"signed":` + the JSON text of signed (sorted keys, no
+# spaces: `digest.json_text`) + `}`: valid TUF metadata JSON from which the exact bytes every
+# key signs come out without parsing 3 MB of hash-bin delegations (`canonical_from_json`).
+DRAFT_PREFIX = b'{"signatures":[],"signed":'
+DRAFT_SUFFIX = b"}"
+
+
+def draft_file_bytes(text: bytes) -> bytes:
+    return DRAFT_PREFIX + text + DRAFT_SUFFIX
+
+
 class Draft:
-    role: str
-    metadata: Metadata[Any]
-    payload: bytes  # canonical bytes of signed
-    digest: str
-    drafted_at: dt.datetime
+    """A frozen draft: the JSON text of its signed part, the payload every key signs (its
+    canonical bytes), the digest, and (parsed on demand) the python-tuf metadata."""
+
+    def __init__(
+        self,
+        role: str,
+        text: bytes,
+        payload: bytes,
+        digest: str,
+        drafted_at: dt.datetime,
+        inputs: str | None = None,
+        metadata: Metadata[Any] | None = None,
+        version: int | None = None,
+        expires: str | None = None,
+    ) -> None:
+        self.role = role
+        self.text = text
+        self.payload = payload
+        self.digest = digest
+        self.drafted_at = drafted_at
+        self.inputs = inputs  # fingerprint of what it was drafted from (see draft_inputs)
+        self._metadata = metadata
+        self._version = version
+        self._expires = expires
+
+    @property
+    def expires(self) -> str:
+        """The draft's expiry, ISO 8601 UTC (recorded at drafting)."""
+        if self._expires is None:
+            self._expires = iso(self.metadata.signed.expires)
+        return self._expires
+
+    @property
+    def version(self) -> int:
+        """The draft's version (recorded at drafting; no need to parse the payload)."""
+        if self._version is None:
+            self._version = int(self.metadata.signed.version)
+        return self._version
+
+    @property
+    def metadata(self) -> Metadata[Any]:
+        if self._metadata is None:
+            self._metadata = Metadata.from_dict(
+                {"signatures": [], "signed": json.loads(self.text)}
+            )
+        return self._metadata
+
+    def check_canonical(self, where: str) -> None:
+        """Refuse a draft whose payload is not exactly the canonical form of its content
+        (a hand-edited file), before anything is signed; keeps the parse for display."""
+        try:
+            parsed = digests.parse_metadata_json(self.text)
+            fast = digests.json_text(parsed)
+            again = fast if b"\\" not in fast else digests.canonical_bytes(parsed)
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"{where} does not hold valid metadata JSON ({exc}).") from None
+        if again != self.payload:
+            raise StoreError(
+                f"{where} is not in canonical form: it was edited after drafting. Do not sign "
+                "it; take the ceremony directory again from a trusted copy."
+            )
+        if self._metadata is None:  # parse once: python-tuf's parser consumes this dict
+            try:
+                self._metadata = Metadata.from_dict({"signatures": [], "signed": parsed})
+            except (ValueError, KeyError, TypeError) as exc:
+                raise StoreError(f"{where} is not valid TUF metadata ({exc}).") from None
+
+
+def draft_inputs(loaded: Loaded, role: str, drafted_at: dt.datetime) -> str:
+    """Fingerprint of everything a draft is built from (drafting is a pure function of it)."""
+    from ceremony import __version__
+
+    h = hashlib.sha256()
+    for part in (__version__.encode(), role.encode(), iso(drafted_at).encode(), loaded.plan_bytes):
+        h.update(len(part).to_bytes(8, "big") + part)
+    for name in sorted(loaded.keys):
+        data = loaded.cdir.read_bytes(loaded.cdir.key_path(name))
+        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    h.update(loaded.previous_bytes or b"")
+    return h.hexdigest()
+
+
+def draft_is_current(loaded: Loaded, d: Draft) -> bool:
+    """Does the draft still say what the plan and keys say? Cheap when nothing changed."""
+    if d.inputs is not None and d.inputs == draft_inputs(loaded, d.role, d.drafted_at):
+        return True
+    return expected_payload(loaded, d.role, d.drafted_at) == d.payload
 
 
 def payload_of(md: Metadata[Any]) -> bytes:
@@ -627,16 +719,24 @@ def load_draft(cdir: CeremonyDir, role: str, entry: Entry | None = None) -> Draf
     meta = cdir.read_json(cdir.draft_meta_path(role))
     if entry is not None:
         entry.files_read[cdir.rel(path)] = sha256_file_bytes(data)
+    if not (data.startswith(DRAFT_PREFIX) and data.endswith(DRAFT_SUFFIX)):
+        raise StoreError(
+            f"{cdir.rel(path)} is not a draft written by this tool (its layout is wrong). Run "
+            f"`ceremony draft {cdir.root} {role}` again, or take the directory from a trusted copy."
+        )
     try:
-        md = Metadata.from_bytes(data)
         drafted_at = dt.datetime.strptime(meta["drafted_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
             tzinfo=dt.UTC
         )
-    except (DeserializationError, KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError) as exc:
         raise StoreError(
-            f"{cdir.rel(path)} is not a valid draft ({exc}). Run `ceremony draft` again."
+            f"{cdir.rel(cdir.draft_meta_path(role))} is damaged ({exc}). Run `ceremony draft` again."
         ) from None
-    payload = payload_of(md)
+    text = data[len(DRAFT_PREFIX) : -len(DRAFT_SUFFIX)]
+    try:
+        payload = digests.canonical_from_json(text)
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"{cdir.rel(path)} does not hold valid JSON ({exc}).") from None
     digest = digests.sha256_hex(payload)
     if meta.get("digest") != digest:
         raise StoreError(
@@ -644,7 +744,17 @@ def load_draft(cdir: CeremonyDir, role: str, entry: Entry | None = None) -> Draf
             f"({str(meta.get('digest'))[:16]}… vs {digest[:16]}…): it was changed after drafting. "
             "Do not sign it; take the ceremony directory again from a trusted copy."
         )
-    return Draft(role, md, payload, digest, drafted_at)
+    version = meta.get("version")
+    return Draft(
+        role,
+        text,
+        payload,
+        digest,
+        drafted_at,
+        meta.get("inputs"),
+        version=version if isinstance(version, int) and not isinstance(version, bool) else None,
+        expires=meta.get("expires") if isinstance(meta.get("expires"), str) else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -658,13 +768,18 @@ class DraftResult:
 def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> DraftResult:
     loaded = load(cdir, now, require_enrolled=True, entry=entry)
     existing = load_draft(cdir, role)
-    if (
-        existing is not None
-        and expected_payload(loaded, role, existing.drafted_at) == existing.payload
-    ):
+    if existing is not None and draft_is_current(loaded, existing):
         return DraftResult(existing, True, 0, existing.digest)
-    md = build_draft(loaded, role, now)
-    payload = payload_of(md)
+    if role not in ("root", "targets") and dlg.delegation_spec(loaded.plan, role) is not None:
+        # A delegated role (16,384 hash bins): canonical bytes straight from the signed dict,
+        # then python-tuf's parser (which validates every role) consumes that same dict.
+        signed = dlg.delegated_signed(loaded.plan, role, loaded.keys, now)
+        text = digests.json_text(signed)
+        md: Metadata[Any] = Metadata.from_dict({"signatures": [], "signed": signed})
+    else:
+        md = build_draft(loaded, role, now)
+        text = digests.json_text(md.signed.to_dict())
+    payload = digests.canonical_from_json(text)
     digest = digests.sha256_hex(payload)
     stale = 0
     if existing is not None:
@@ -678,20 +793,25 @@ def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> Draft
             f"the {role} draft would have delegations no client could use:\n  - "
             + "\n  - ".join(problems)
         )
-    data = md.to_bytes(serializer_for(md))
+    data = draft_file_bytes(text)
+    inputs = draft_inputs(loaded, role, now)
     meta = {
         "role": role,
         "digest": digest,
         "drafted_at": iso(now),
         "version": md.signed.version,
         "expires": iso(md.signed.expires),
+        "inputs": inputs,
     }
     cdir.write(cdir.draft_path(role), data)
     cdir.write(cdir.draft_meta_path(role), json_bytes(meta))
     entry.files_written[f"drafts/{role}.json"] = sha256_file_bytes(data)
     entry.notes.append(f"draft {role} digest {digest}")
     return DraftResult(
-        Draft(role, md, payload, digest, now), False, stale, existing.digest if existing else None
+        Draft(role, text, payload, digest, now, inputs, md),
+        False,
+        stale,
+        existing.digest if existing else None,
     )
 
 
@@ -726,8 +846,7 @@ def current_draft(loaded: Loaded, role: str, entry: Entry | None = None) -> Draf
         raise InputError(
             f"there is no draft of {role} yet. Next: `ceremony draft {loaded.cdir.root} {role}`."
         )
-    again = expected_payload(loaded, role, d.drafted_at)
-    if again != d.payload:
+    if not draft_is_current(loaded, d):
         raise InputError(
             f"the plan or the enrolled keys changed since {role} was drafted, so the draft no "
             f"longer says what the plan says. Next: `ceremony draft {loaded.cdir.root} {role}` "
@@ -912,7 +1031,7 @@ def status(cdir: CeremonyDir, now: dt.datetime) -> tuple[Loaded, list[RoleReport
             continue
         outdated = False
         try:
-            outdated = expected_payload(loaded, role, d.drafted_at) != d.payload
+            outdated = not draft_is_current(loaded, d)
         except CeremonyError:
             outdated = True
         st = role_status(loaded, role, d)
@@ -1079,6 +1198,7 @@ def sign(
 ) -> SignOutcome:
     loaded = load(cdir, now, require_enrolled=True, entry=entry)
     d = current_draft(loaded, role, entry)
+    d.check_canonical(f"drafts/{role}.json")
     key = loaded.keys.get(key_name)
     if key is None:
         raise InputError(
@@ -1261,6 +1381,27 @@ def signed_metadata(d: Draft, st: RoleStatus) -> Metadata[Any]:
     return Metadata(d.metadata.signed, sigs, dict(d.metadata.unrecognized_fields))
 
 
+LARGE_PAYLOAD = 256 * 1024
+
+
+def exported_bytes(d: Draft, st: RoleStatus) -> bytes:
+    """The published file: the draft's exact signed bytes with every valid signature.
+
+    Small roles (root, targets) are written indented for people to read. A large one (16,384
+    hash bins: 3 MB) is written around the canonical payload as it is, compact, without a
+    second parse; either way the bytes are parsed and verified by python-tuf before writing.
+    """
+    if len(d.payload) <= LARGE_PAYLOAD:
+        md = signed_metadata(d, st)
+        return bytes(md.to_bytes(serializer_for(md)))
+    sigs = [
+        {"keyid": rec.keyid, "sig": rec.signature}
+        for rec in sorted(st.valid, key=lambda r: r.keyid)
+    ]
+    head = json.dumps(sigs, separators=(",", ":"), sort_keys=True).encode()
+    return b'{"signatures":' + head + b',"signed":' + d.text + b"}"
+
+
 def check_delegation_chain(
     loaded: Loaded, exported: Mapping[str, bytes], now: dt.datetime
 ) -> list[str]:
@@ -1399,15 +1540,15 @@ def export(
     for r in reports:
         if r.draft is None or r.status is None:
             continue
-        md = signed_metadata(r.draft, r.status)
-        data = md.to_bytes(serializer_for(md))
-        if r.role == "root" and not unverified_for_tests:
-            client_check_root(None if out_of_band else loaded.previous_bytes, data)
-            files[f"{md.signed.version}.root.json"] = data
+        data = exported_bytes(r.draft, r.status)
+        if r.role == "root":
+            if not unverified_for_tests:
+                client_check_root(None if out_of_band else loaded.previous_bytes, data)
+            files[f"{r.draft.version}.root.json"] = data
             files["root.json"] = data
-        elif r.role != "root":
+        else:
             # Consistent-snapshot name: clients fetch VERSION.ROLE.json.
-            files[f"{md.signed.version}.{r.role}.json"] = data
+            files[f"{r.draft.version}.{r.role}.json"] = data
         exported[r.role] = data
     if not unverified_for_tests:
         entry.notes += check_delegation_chain(loaded, exported, now)
@@ -1456,12 +1597,11 @@ def ceremony_record(
     for r in reports:
         if r.draft is None or r.status is None:
             continue
-        md = r.draft.metadata.signed
         lines += [
             "",
-            f"## {r.role} version {md.version}",
+            f"## {r.role} version {r.draft.version}",
             "",
-            f"- expires: {iso(md.expires)}",
+            f"- expires: {r.draft.expires}",
             f"- digest (SHA-256 of the canonical signed bytes): {r.draft.digest}",
             "- digest words: " + " ".join(digests.pgp_words(r.draft.digest)),
         ]

@@ -465,13 +465,12 @@ def status(
             if r.draft is None or r.status is None:
                 out.print(f"[bold]{r.role}[/bold]: not drafted yet. Next: {r.next_step}.")
                 continue
-            md = r.draft.metadata.signed
             state = (
                 "[green]COMPLETE[/green]"
                 if r.status.complete
                 else "[yellow]collecting signatures[/yellow]"
             )
-            out.print(f"[bold]{r.role}[/bold] version {md.version}: {state}")
+            out.print(f"[bold]{r.role}[/bold] version {r.draft.version}: {state}")
             out.print(f"  digest {digests.grouped_hex(r.draft.digest)}")
             out.print(f"  words  {' '.join(digests.pgp_words(r.draft.digest)[:8])} …")
             if r.draft_outdated:
@@ -493,7 +492,7 @@ def status_json(reports: list[RoleReport], loaded: service.Loaded) -> dict[str, 
             continue
         roles[r.role] = {
             "digest": r.draft.digest,
-            "version": r.draft.metadata.signed.version,
+            "version": r.draft.version,
             "complete": r.status.complete and not r.draft_outdated,
             "outdated": r.draft_outdated,
             "thresholds": [
