@@ -1626,8 +1626,9 @@ def ceremony_record(
             if a
             else "none"
         )
+        device = k.device() + (" (accepted with --allow-imported-key)" if k.allow_imported else "")
         lines.append(
-            f"| {name} | {plan.holder(name)} | {key_type_of(k.key)} | {k.keyid[:16]} | {k.device()} | {att} |"
+            f"| {name} | {plan.holder(name)} | {key_type_of(k.key)} | {k.keyid[:16]} | {device} | {att} |"
         )
     lines += ["", "## Files", ""]
     for name, data in sorted(files.items()):

@@ -477,6 +477,14 @@ def status(
                 out.print("  [red]the plan or keys changed since this draft was made[/red]")
             ui.render_status_block(r.status)
             out.print(f"  Next: {r.next_step}.")
+        for w in status_warnings(loaded):
+            out.print(f"[yellow]warning[/yellow] {w}")
+
+
+def status_warnings(loaded: service.Loaded) -> list[str]:
+    """Deliberate exceptions that every status screen repeats (e.g. --allow-imported-key)."""
+    ids = {"CER-KEY-IMPORTED", "CER-SOFTWARE-KEY", "CER-ATTESTATION-ADVISORY"}
+    return [c.line() for c in loaded.checks if c.id in ids]
 
 
 def status_json(reports: list[RoleReport], loaded: service.Loaded) -> dict[str, Any]:
@@ -514,6 +522,7 @@ def status_json(reports: list[RoleReport], loaded: service.Loaded) -> dict[str, 
             "next_step": r.next_step,
         }
     return {
+        "warnings": status_warnings(loaded),
         "repository": loaded.plan.repository,
         "rehearsal": any(k.is_software for k in loaded.keys.values()),
         "roles": roles,

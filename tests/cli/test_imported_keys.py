@@ -1,0 +1,52 @@
+"""Token keys that may exist outside the token are refused, unless the operator makes a
+deliberate, recorded exception (--allow-imported-key) that every later screen repeats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.conftest import Cli, Holders, plan_text, snapshot_tree
+from tests.softhsm import SoftHsm, create_imported_key
+
+pytestmark = pytest.mark.softhsm
+
+
+def test_imported_key_refused_then_recorded_exception(cli: Cli, hsm: SoftHsm, holders: Holders, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    token = hsm.init_token(label="cli-imported")
+    cli.secrets += [token.pin, token.so_pin]
+    create_imported_key(token, label="root-imp", key_id=b"\x51", key_type="ecdsa-p256", how="import")
+    d = tmp_path / "c"
+    cli.ok("init", d)
+    roles = {
+        "root": (1, ["root-imp"]),
+        "targets": (1, ["targets-key"]),
+        "snapshot": (1, ["online"]),
+        "timestamp": (1, ["online"]),
+    }
+    keys = {"root-imp": "Ivy Imported", "targets-key": "T", "online": "Online"}
+    (d / "ceremony.yaml").write_text(plan_text(roles, keys))
+    uri = f"{token.uri};object=root-imp"
+    before = snapshot_tree(d)
+    res = cli.run("enroll", d, "root-imp", "--uri", uri, stdin=[token.pin], module=True)
+    assert res.code == 3, res.text
+    assert "not generated on the token" in res.text or "imported" in res.text
+    assert snapshot_tree(d) == before
+
+    res = cli.ok("enroll", d, "root-imp", "--uri", uri, "--allow-imported-key", stdin=[token.pin], module=True)
+    assert "--allow-imported-key" in res.out
+    cli.ok("enroll", d, "targets-key", "--public-key", holders.targets_pem)
+    cli.ok("enroll", d, "online", "--public-key", holders.online_pem)
+    assert "CER-KEY-IMPORTED" in cli.ok("validate", d).out
+    cli.ok("draft", d)
+    assert "CER-KEY-IMPORTED" in cli.ok("status", d).out
+    st = json.loads(cli.ok("status", d, "--json").out)
+    assert any("CER-KEY-IMPORTED" in w for w in st["warnings"])
+    # Signing with it works (the exception was recorded at enrolment), and export says so.
+    cli.ok("sign", d, "root", "--key", "root-imp", stdin=["Yes", token.pin], module=True)
+    cli.ok("export", d)
+    record = (d / "published" / "ceremony-record.md").read_text()
+    assert "accepted with --allow-imported-key" in record
+    entries = [json.loads(x) for x in (d / "transcript.jsonl").read_text().splitlines()]
+    assert any("--allow-imported-key used for root-imp" in n for e in entries for n in e["notes"])
