@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from securesystemslib.signer import Signer, SSlibKey
@@ -104,14 +105,18 @@ def signer_factory(
             return
         from ceremony import tokens
 
+        mod = module
+        recorded_module = (key.token or {}).get("module")
+        if mod is None and recorded_module and Path(recorded_module).exists():
+            mod = recorded_module  # the module the key was enrolled with, when it is here too
         if not chosen:
             ui.notify(f"Looking for the token that holds '{key.name}' (no URI recorded) ...")
-            found = tokens.locate_key(public, module=module, uri=None)
+            found = tokens.locate_key(public, module=mod, uri=None)
             chosen = found.uri
             ui.notify(f"Found it on {found.token.describe()}.")
         with tokens.open_signer(
             chosen,
-            module=module,
+            module=mod,
             public_key=public,
             pin_provider=pin_provider,
             notify=ui.notify,

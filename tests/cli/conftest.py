@@ -42,7 +42,13 @@ class Cli:
         env.pop("CEREMONY_DEBUG", None)
         return env
 
-    def run(self, *args: str | Path, stdin: Sequence[str] = (), module: bool = False) -> Result:
+    def run(
+        self,
+        *args: str | Path,
+        stdin: Sequence[str] = (),
+        module: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> Result:
         cmd = [sys.executable, "-m", "ceremony", *map(str, args)]
         if module:
             cmd += ["--module", self.hsm.module]
@@ -51,7 +57,7 @@ class Cli:
             input="".join(f"{line}\n" for line in stdin),
             capture_output=True,
             text=True,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             timeout=120,
             check=False,
         )
@@ -61,8 +67,14 @@ class Cli:
         assert "Traceback" not in res.text, res.text
         return res
 
-    def ok(self, *args: str | Path, stdin: Sequence[str] = (), module: bool = False) -> Result:
-        res = self.run(*args, stdin=stdin, module=module)
+    def ok(
+        self,
+        *args: str | Path,
+        stdin: Sequence[str] = (),
+        module: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> Result:
+        res = self.run(*args, stdin=stdin, module=module, env=env)
         assert res.code == 0, f"exit {res.code}\n{res.text}"
         return res
 

@@ -44,7 +44,11 @@ def test_imported_key_refused_then_recorded_exception(cli: Cli, hsm: SoftHsm, ho
     st = json.loads(cli.ok("status", d, "--json").out)
     assert any("CER-KEY-IMPORTED" in w for w in st["warnings"])
     # Signing with it works (the exception was recorded at enrolment), and export says so.
-    cli.ok("sign", d, "root", "--key", "root-imp", stdin=["Yes", token.pin], module=True)
+    # No --module, and a wrong module in the environment: the module recorded at enrolment wins.
+    cli.ok(
+        "sign", d, "root", "--key", "root-imp", stdin=["Yes", token.pin],
+        env={"CEREMONY_PKCS11_MODULE": "/nonexistent/libwrong.so"},
+    )
     cli.ok("export", d)
     record = (d / "published" / "ceremony-record.md").read_text()
     assert "accepted with --allow-imported-key" in record
