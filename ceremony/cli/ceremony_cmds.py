@@ -6,18 +6,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ceremony import digest as digests
-from ceremony import service
-from ceremony.checks import ERROR, WARNING
 from ceremony.cli import guarded, now, recorded, ui
-from ceremony.cli.devices import key_reader, signer_factory
 from ceremony.errors import PlanError
-from ceremony.review import RoleLine
-from ceremony.service import DraftView, RoleReport
+
+if TYPE_CHECKING:  # the service layer (python-tuf, securesystemslib) loads when a command runs
+    from ceremony import service
+    from ceremony.review import RoleLine
+    from ceremony.service import DraftView, RoleReport
 
 DIR_ARG = typer.Argument(..., help="The ceremony directory.", show_default=False)
 ROLE_ARG = typer.Argument(
@@ -45,6 +45,8 @@ def init(
     ),
 ) -> None:
     """Create a new ceremony directory with a commented plan template."""
+    from ceremony import service
+
     with guarded():
         from ceremony import transcript
 
@@ -73,6 +75,9 @@ def init(
 
 def validate(directory: Path = DIR_ARG) -> None:
     """Check the whole plan with no token attached."""
+    from ceremony import service
+    from ceremony.checks import ERROR, WARNING
+
     with guarded(), recorded(directory, "validate", {}, write=False) as (cdir, entry):
         loaded = service.load(cdir, now(), entry=entry, enforce=False)
         out = ui.console()
@@ -137,6 +142,9 @@ def enroll(
     ),
 ) -> None:
     """Record a key's PUBLIC part (read from a token, or from a file) under its plan name."""
+    from ceremony import service
+    from ceremony.cli.devices import key_reader
+
     with (
         guarded(),
         recorded(
@@ -220,6 +228,8 @@ def keygen(
     ),
 ) -> None:
     """Generate a key pair ON the token (non-extractable, sensitive, sign-only) and enrol it."""
+    from ceremony import service
+
     with (
         guarded(),
         recorded(directory, "keygen", {"name": name, "uri": uri, "type": key_type}) as (
@@ -278,6 +288,8 @@ def keygen(
 
 def draft(directory: Path = DIR_ARG, role: str = ROLE_ARG) -> None:
     """Build the unsigned draft of ROLE from the plan, enrolled keys and previous root."""
+    from ceremony import service
+
     with guarded(), recorded(directory, "draft", {"role": role}) as (cdir, entry):
         res = service.draft(cdir, role, now(), entry)
         out = ui.console()
@@ -307,6 +319,8 @@ def show(
     ),
 ) -> None:
     """What a key holder checks before signing: summary, diff, digest, signatures so far."""
+    from ceremony import service
+
     with guarded(), recorded(directory, "show", {"role": role}, write=False) as (cdir, _entry):
         _render_view(service.show(cdir, role, now(), full=full))
 
@@ -407,6 +421,10 @@ def sign(
     ),
 ) -> None:
     """Check the draft, confirm with a typed Yes, enter the PIN, sign on the token."""
+    from ceremony import service
+    from ceremony.cli.devices import signer_factory
+    from ceremony.service import RoleReport
+
     with (
         guarded(),
         recorded(directory, "sign", {"role": role, "key": key, "uri": uri}) as (cdir, entry),
@@ -452,6 +470,8 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Per role: digest, each threshold with who signed and who is missing, and the next step."""
+    from ceremony import service
+
     with guarded(), recorded(directory, "status", {}, write=False) as (cdir, _entry):
         loaded, reports = service.status(cdir, now())
         if as_json:
@@ -539,6 +559,8 @@ def merge(
     ),
 ) -> None:
     """Bring signature files from other copies into DIR, verifying each; never overwrite one."""
+    from ceremony import service
+
     with (
         guarded(),
         recorded(directory, "merge", {"others": [str(o) for o in others]}) as (cdir, entry),
@@ -576,6 +598,8 @@ def export(
     ),
 ) -> None:
     """Write the signed metadata, checked as a client would, with SHA256SUMS and a record."""
+    from ceremony import service
+
     args = {"out": str(out_dir) if out_dir else None, "out_of_band": out_of_band}
     if test_only_unverified:
         args["test_only_unverified"] = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -17,8 +17,10 @@ from rich.table import Table
 
 from ceremony import digest as digests
 from ceremony.errors import CeremonyError, InputError, Interrupted
-from ceremony.thresholds import RoleStatus, ThresholdStatus
-from ceremony.tokens.types import PinRequest, is_factory_default_pin
+
+if TYPE_CHECKING:  # keep `ceremony --help` light: these pull in securesystemslib and pkcs11
+    from ceremony.thresholds import RoleStatus, ThresholdStatus
+    from ceremony.tokens.types import PinRequest
 
 
 def console() -> Console:
@@ -99,6 +101,8 @@ def read_pin(request: PinRequest) -> str:
         out.print("PIN read from standard input (not shown).")
     if not pin:
         raise InputError("an empty PIN was given; nothing was sent to the token.")
+    from ceremony.tokens.types import is_factory_default_pin
+
     if is_factory_default_pin(pin):
         out.print(
             "[yellow]Warning:[/yellow] this PIN is a well-known factory default. Change it on the "
