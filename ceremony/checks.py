@@ -332,20 +332,6 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                     ),
                 )
             )
-        if k.is_software:
-            out.append(
-                CheckResult(
-                    "CER-SOFTWARE-KEY",
-                    WARNING if plan.rehearsal else ERROR,
-                    f"key '{name}' is a REHEARSAL software key"
-                    + (
-                        " (allowed: this plan says rehearsal: true; never publish the result)."
-                        if plan.rehearsal
-                        else "; software keys are refused outside a rehearsal (set `rehearsal: true` "
-                        "in the plan only for a practice run)."
-                    ),
-                )
-            )
         if k.allow_imported:
             out.append(
                 CheckResult(
@@ -396,6 +382,21 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                     f"but '{name}' has no attestation; enrol it again with --attest.",
                 )
             )
+    software = sorted(n for n in used & set(keys) if keys[n].is_software)
+    if software:
+        out.append(
+            CheckResult(
+                "CER-SOFTWARE-KEY",
+                WARNING if plan.rehearsal else ERROR,
+                f"{', '.join(software)}: REHEARSAL software key{'s' if len(software) > 1 else ''}"
+                + (
+                    " (allowed: this plan says rehearsal: true; never publish the result)."
+                    if plan.rehearsal
+                    else "; software keys are refused outside a rehearsal (set `rehearsal: true` "
+                    "in the plan only for a practice run)."
+                ),
+            )
+        )
     if p384_root:
         out.append(
             CheckResult(

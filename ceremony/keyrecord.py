@@ -68,7 +68,7 @@ class EnrolledKey:
     def device(self) -> str:
         """Human description of where the private key lives."""
         if self.is_software:
-            return "REHEARSAL software key (not for production)"
+            return "REHEARSAL software key"
         if self.token:
             t = self.token
             return f"{t.get('manufacturer', '')} {t.get('model', '')} serial {t.get('serial', '?')}".strip()

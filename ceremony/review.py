@@ -97,10 +97,12 @@ def root_diff(previous: Root | None, new: Root, people: People) -> list[Change]:
     if new.version != previous.version:
         out.append(Change("version", f"version {previous.version} -> {new.version}"))
     if new.expires != previous.expires:
+        days = (new.expires - previous.expires).total_seconds() / 86400
         out.append(
             Change(
                 "expires",
-                f"expires {previous.expires:%Y-%m-%d %H:%M}Z -> {new.expires:%Y-%m-%d %H:%M}Z",
+                f"expires {previous.expires:%Y-%m-%d %H:%M:%S}Z -> {new.expires:%Y-%m-%d %H:%M:%S}Z "
+                f"({'+' if days >= 0 else ''}{days:.1f} days)",
             )
         )
     if new.consistent_snapshot != previous.consistent_snapshot:

@@ -1486,6 +1486,28 @@ def client_check_root(previous_bytes: bytes | None, new_bytes: bytes) -> None:
         ) from None
 
 
+def out_of_band_text(reports: Sequence[RoleReport]) -> str:
+    """What an out-of-band export means: it depends on whether the previous threshold was met."""
+    met = any(
+        t.of == "previous" and t.met
+        for r in reports
+        if r.role == "root" and r.status is not None
+        for t in r.status.thresholds
+    )
+    if met:
+        return (
+            "the previous root's threshold was met, so clients that trust it will follow the chain, "
+            "but a competing root signed with the compromised keys may exist: this root must ALSO "
+            "be given to every client directly (shipped with the client as its new trusted root), "
+            "as PEP 458 says for a compromise of a threshold of root keys."
+        )
+    return (
+        "the previous root's threshold was NOT met, so existing clients will refuse this root: it "
+        "must be given to every client directly (shipped with the client as its new trusted root), "
+        "as PEP 458 says when a threshold of root keys is compromised or lost."
+    )
+
+
 def export(
     cdir: CeremonyDir,
     out: Path | None,
@@ -1564,11 +1586,8 @@ def export(
     files_out = dict(files)
     record = ceremony_record(loaded, reports, files, now)
     if out_of_band:
-        record += (
-            "\n## OUT OF BAND\n\nThe previous root's threshold was NOT met. Existing clients will "
-            "refuse this root; it must be given to every client directly (shipped with the client "
-            "as its new trusted root), as PEP 458 says for a compromise of a threshold of root keys.\n"
-        )
+        note = out_of_band_text(reports)
+        record += f"\n## OUT OF BAND\n\n{note[0].upper()}{note[1:]}\n"
     if unverified_for_tests:
         record += "\n## TEST-ONLY UNVERIFIED EXPORT\n\nNot checked: for client test suites only.\n"
     files_out["ceremony-record.md"] = record.encode()
@@ -1609,8 +1628,13 @@ def ceremony_record(
             lines.append(f"- {t.label}: {t.count} of {t.threshold} required")
         lines += ["", "| key | holder | signed at | device |", "|---|---|---|---|"]
         for rec in r.status.valid:
+            spec = plan.keys.get(rec.key_name)
+            key = rec.key_name
+            if spec is not None and spec.status != "active":
+                # Still counts toward the previous root (the spec requires it): say so.
+                key += f" ({spec.status}: counts toward the previous root only)"
             lines.append(
-                f"| {rec.key_name} | {rec.holder} | {rec.signed_at} | {rec.extra.get('device', '')} |"
+                f"| {key} | {rec.holder} | {rec.signed_at} | {rec.extra.get('device', '')} |"
             )
     lines += [
         "",

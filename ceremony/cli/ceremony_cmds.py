@@ -630,10 +630,7 @@ def export(
             size = (res.out_dir / name).stat().st_size
             out.print(f"  {sha}  {name}  ({size:,} bytes)")
         if out_of_band:
-            out.print(
-                "[red bold]OUT OF BAND:[/red bold] existing clients will refuse this root (the previous "
-                "threshold was not met). Ship it to every client as its new trusted root."
-            )
+            out.print(f"[red bold]OUT OF BAND:[/red bold] {service.out_of_band_text(res.roles)}")
         out.print(
             "Next: copy these files to the repository. Publish the new root BEFORE any online "
             "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."

@@ -205,7 +205,9 @@ def _plan(
         repository, previous, None, "365d", True, roles, {k: {"holder": h} for k, h in keys.items()}
     )
     for name, st in (statuses or {}).items():
-        text = text.replace(f"  {name}: {{holder: ", f"  {name}: {{status: {st}, holder: ")
+        line = f'  "{name}": {{holder: '
+        assert line in text, f"plan template changed: no line for {name}"
+        text = text.replace(line, f'  "{name}": {{status: {st}, holder: ')
     return text + "\nrehearsal: true   # software or SoftHSM keys: practice only\n"
 
 

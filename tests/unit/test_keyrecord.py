@@ -57,7 +57,7 @@ def test_foreign_keyid_kept_verbatim() -> None:
 @pytest.mark.parametrize(
     ("source", "extra", "device"),
     [
-        (SOURCE_SOFTWARE, {}, "REHEARSAL software key (not for production)"),
+        (SOURCE_SOFTWARE, {}, "REHEARSAL software key"),
         (
             SOURCE_PKCS11,
             {"token": {"manufacturer": "Yubico", "model": "YubiKey 5C", "serial": "42"}},

@@ -82,7 +82,7 @@ def test_expiry_only_resign() -> None:
     )
     assert texts(root_diff(PREVIOUS, new, people())) == [
         ("version", "version 1 -> 2"),
-        ("expires", "expires 2026-06-01 00:00Z -> 2027-01-01 09:30Z"),
+        ("expires", "expires 2026-06-01 00:00:00Z -> 2027-01-01 09:30:00Z (+214.4 days)"),
         ("other", "only the version and expiry change: an expiry-only re-sign"),
     ]
 
