@@ -527,8 +527,9 @@ def verify_attestation(
             "The device is not a genuine YubiKey, or it attests under a newer Yubico root "
             "(firmware 5.7.4 and later: 'Yubico Attestation Root 1' with its intermediates) "
             "that was not supplied.",
-            hint="For firmware 5.7.4+, pass Yubico's published root and intermediate "
-            "certificates as extra CA / intermediate files, after checking their fingerprints.",
+            hint="For firmware 5.7.4+, pass Yubico's published root with --attestation-ca and "
+            "its intermediate certificates with --attestation-chain, after checking their "
+            "fingerprints (runbooks/token-preparation.md).",
         )
     root, source = anchor
 
@@ -646,8 +647,9 @@ def advisories(info: AttestationInfo, key_type: str) -> list[str]:
     out: list[str] = []
     family = _key_family(key_type)
     version = info.firmware_version
+    # YSA-2024-03: YubiKey 5 fixed in 5.7.0; YubiKey 5 FIPS and Bio only in 5.7.2.
     bio = info.form_factor.endswith("-bio")
-    fixed = (5, 7, 2) if bio else (5, 7, 0)
+    fixed = (5, 7, 2) if bio or info.fips else (5, 7, 0)
     if family == "ecdsa" and version[0] == 5 and version < fixed:
         out.append(
             f"YubiKey firmware {info.firmware} is affected by Yubico Security Advisory "

@@ -382,6 +382,21 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                     f"but '{name}' has no attestation; enrol it again with --attest.",
                 )
             )
+    softhsm = sorted(
+        n
+        for n in used & set(keys)
+        if "softhsm" in str((keys[n].token or {}).get("manufacturer", "")).lower()
+    )
+    if softhsm and not plan.rehearsal:
+        out.append(
+            CheckResult(
+                "CER-KEY-SOFTHSM",
+                WARNING,
+                f"{', '.join(softhsm)}: on SoftHSM, which keeps its keys in files on this "
+                "machine's disk. Good for rehearsals and tests; a production ceremony needs "
+                "hardware tokens (YubiKey, HSM).",
+            )
+        )
     software = sorted(n for n in used & set(keys) if keys[n].is_software)
     if software:
         out.append(
@@ -415,13 +430,25 @@ def attestation_problems(plan: Plan, name: str, key_type: str, info: Any) -> lis
 
     pol = plan.policy.attestation
     in_scope = not pol.roles or bool(set(pol.roles) & set(plan.roles_of_key(name)))
-    return check_policy(
+    problems = check_policy(
         info,
         key_type=key_type,
         require_touch=pol.touch if in_scope else None,
         forbid_pin_never=pol.forbid_pin_never if in_scope else False,
         allow_vulnerable_firmware=pol.allow_vulnerable_firmware,
     )
+    if in_scope and pol.pin is not None:
+        from ceremony.attestation import effective_pin_policy
+
+        pin = effective_pin_policy(info)
+        allowed = {"always"} if pol.pin == "always" else {"once", "always"}
+        if pin not in allowed:
+            problems.append(
+                f"the key's PIN policy is '{pin or 'unknown'}' but the plan requires "
+                f"'{pol.pin}'{' (or always)' if pol.pin == 'once' else ''}; generate a new key "
+                "with that PIN policy"
+            )
+    return problems
 
 
 class _Empty:

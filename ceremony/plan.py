@@ -171,6 +171,7 @@ class TargetsSpec:
 class AttestationPolicy:
     roles: tuple[str, ...] = ()
     touch: str | None = None  # required touch policy, e.g. "always"
+    pin: str | None = None  # required PIN policy: "always", or "once" (once or always)
     forbid_pin_never: bool = True
     allow_vulnerable_firmware: bool = False
 
@@ -530,7 +531,7 @@ def _parse_policy(raw: Any, p: _Problems) -> Policy:
             d["attestation"],
             "policy.attestation",
             p,
-            {"roles", "touch", "forbid_pin_never", "allow_vulnerable_firmware"},
+            {"roles", "touch", "pin", "forbid_pin_never", "allow_vulnerable_firmware"},
         )
         if a is not None:
             roles = a.get("roles", [])
@@ -541,13 +542,17 @@ def _parse_policy(raw: Any, p: _Problems) -> Policy:
             if touch is not None and touch not in ("always", "cached"):
                 p.add("policy.attestation.touch", "expected 'always' or 'cached'")
                 touch = None
+            pin = a.get("pin")
+            if pin is not None and pin not in ("always", "once"):
+                p.add("policy.attestation.pin", "expected 'always' or 'once'")
+                pin = None
             fpn = _bool(a.get("forbid_pin_never", True), "policy.attestation.forbid_pin_never", p)
             avf = _bool(
                 a.get("allow_vulnerable_firmware", False),
                 "policy.attestation.allow_vulnerable_firmware",
                 p,
             )
-            att = AttestationPolicy(tuple(roles), touch, bool(fpn), bool(avf))
+            att = AttestationPolicy(tuple(roles), touch, pin, bool(fpn), bool(avf))
     return Policy(max_days, min_days, att)
 
 

@@ -632,9 +632,7 @@ class Draft:
     @property
     def metadata(self) -> Metadata[Any]:
         if self._metadata is None:
-            self._metadata = Metadata.from_dict(
-                {"signatures": [], "signed": json.loads(self.text)}
-            )
+            self._metadata = Metadata.from_dict({"signatures": [], "signed": json.loads(self.text)})
         return self._metadata
 
     def check_canonical(self, where: str) -> None:
@@ -672,9 +670,19 @@ def draft_inputs(loaded: Loaded, role: str, drafted_at: dt.datetime) -> str:
     return h.hexdigest()
 
 
-def draft_is_current(loaded: Loaded, d: Draft) -> bool:
-    """Does the draft still say what the plan and keys say? Cheap when nothing changed."""
-    if d.inputs is not None and d.inputs == draft_inputs(loaded, d.role, d.drafted_at):
+def draft_is_current(loaded: Loaded, d: Draft, *, thorough: bool = True) -> bool:
+    """Does the draft say exactly what the plan and keys say?
+
+    `thorough` (draft, show, sign, export): rebuild the bytes from the plan and compare, so a
+    draft edited after drafting (even with its recorded digest edited too) is refused.
+    Otherwise (status, informational): trust the recorded fingerprint of the inputs when
+    they are unchanged, and rebuild only when they changed.
+    """
+    if (
+        not thorough
+        and d.inputs is not None
+        and d.inputs == draft_inputs(loaded, d.role, d.drafted_at)
+    ):
         return True
     return expected_payload(loaded, d.role, d.drafted_at) == d.payload
 
@@ -705,9 +713,8 @@ def build_draft(loaded: Loaded, role: str, now: dt.datetime) -> Metadata[Any]:
 def expected_payload(loaded: Loaded, role: str, drafted_at: dt.datetime) -> bytes:
     """The bytes the plan and keys say `role` drafted at `drafted_at` must sign."""
     if role not in ("root", "targets") and dlg.delegation_spec(loaded.plan, role) is not None:
-        return digests.canonical_bytes(
-            dlg.delegated_signed(loaded.plan, role, loaded.keys, drafted_at)
-        )
+        signed = dlg.delegated_signed(loaded.plan, role, loaded.keys, drafted_at)
+        return digests.canonical_from_json(digests.json_text(signed))
     return payload_of(build_draft(loaded, role, drafted_at))
 
 
@@ -1031,7 +1038,7 @@ def status(cdir: CeremonyDir, now: dt.datetime) -> tuple[Loaded, list[RoleReport
             continue
         outdated = False
         try:
-            outdated = not draft_is_current(loaded, d)
+            outdated = not draft_is_current(loaded, d, thorough=False)
         except CeremonyError:
             outdated = True
         st = role_status(loaded, role, d)
@@ -1533,7 +1540,7 @@ def export(
     for r in reports:
         if r.draft is None or r.status is None:
             continue
-        if r.draft_outdated:
+        if r.draft_outdated or not draft_is_current(loaded, r.draft, thorough=True):
             problems.append(f"{r.role}: the plan changed since drafting; draft and sign again")
         elif not r.status.complete:
             for t in r.status.thresholds:
@@ -1716,6 +1723,8 @@ def reverify_attestations(
         ca_path = cdir.path(f"keys/{name}.attestation-cas.pem")
         if ca_path.exists():
             cas.append(cdir.read_bytes(ca_path))
+        chain_path = cdir.path(f"keys/{name}.attestation-chain.pem")
+        inters = [cdir.read_bytes(chain_path)] if chain_path.exists() else []
         try:
             assert isinstance(key.key, SSlibKey)
             info = verify_attestation(
@@ -1723,17 +1732,25 @@ def reverify_attestations(
                 certs[1].public_bytes(Encoding.DER),
                 key.key,
                 extra_cas=cas,
+                intermediates=inters,
                 now=now,
             )
         except CeremonyError as exc:
             out.append(AttestationCheck(name, False, exc.message))
             continue
         recorded = AttestationInfo.from_dict(key.attestation, where=f"keys/{name}.json")
-        if (recorded.serial, recorded.firmware, recorded.pin_policy, recorded.touch_policy) != (
+        if (
+            recorded.serial,
+            recorded.firmware,
+            recorded.pin_policy,
+            recorded.touch_policy,
+            recorded.root_fingerprint,
+        ) != (
             info.serial,
             info.firmware,
             info.pin_policy,
             info.touch_policy,
+            info.root_fingerprint,
         ):
             out.append(
                 AttestationCheck(

@@ -18,7 +18,7 @@ import typer
 
 from ceremony import __version__
 from ceremony.cli import ui
-from ceremony.errors import EXIT_INTERRUPTED, CeremonyError, StoreError
+from ceremony.errors import EXIT_INTERRUPTED, CeremonyError, LockedError, StoreError
 
 app = typer.Typer(
     name="ceremony",
@@ -73,14 +73,19 @@ def recorded(
 
     cdir = CeremonyDir(directory)
     entry = transcript.Entry(command, args)
-    lock = cdir.lock() if write else contextlib.nullcontext()
-    with lock:
-        yield cdir, entry
-        try:
-            transcript.append(cdir.root, entry, "ok", 0)
-        except OSError as exc:
-            if write:
+    if write:
+        with cdir.lock():
+            yield cdir, entry
+            try:
+                transcript.append(cdir.root, entry, "ok", 0)
+            except OSError as exc:
                 raise StoreError(f"could not append to the transcript: {exc.strerror}.") from None
+        return
+    # Read-only commands work on a read-only copy and while another session writes; they
+    # log themselves only when they can take the lock at once (never interleaving a line).
+    yield cdir, entry
+    with contextlib.suppress(OSError, LockedError), cdir.lock():
+        transcript.append(cdir.root, entry, "ok", 0)
 
 
 def version_callback(value: bool) -> None:

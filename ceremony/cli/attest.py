@@ -35,6 +35,7 @@ def with_attestation(
     key_cert: Path | None,
     device_cert: Path | None,
     extra_cas: list[Path],
+    chain: list[Path] | None = None,
 ) -> Callable[[], TokenKeyRead]:
     """Wrap a key reader so that the attestation is read (or taken from files) and verified
     against the pinned Yubico root (or the operator's extra CAs) before anything is enrolled."""
@@ -59,10 +60,13 @@ def with_attestation(
                 got.uri or uri, module=module, pin_provider=ui.read_pin
             )
         cas = [_read(p) for p in extra_cas]
-        info = verify_attestation(kc, dc, got.public_key, extra_cas=cas)
+        inters = [_read(p) for p in chain or []]
+        info = verify_attestation(kc, dc, got.public_key, extra_cas=cas, intermediates=inters)
         evidence = {"attestation.pem": _pem(kc) + _pem(dc)}
         if cas:
             evidence["attestation-cas.pem"] = b"".join(_pem(c) for c in cas)
+        if inters:
+            evidence["attestation-chain.pem"] = b"".join(_pem(c) for c in inters)
         return replace(got, attestation=info.to_dict(), evidence=evidence)
 
     return run

@@ -137,6 +137,12 @@ def enroll(
     attestation_intermediate: Path | None = typer.Option(
         None, "--attestation-intermediate", help="The device (slot f9) certificate file."
     ),
+    attestation_chain: list[Path] = typer.Option(
+        [],
+        "--attestation-chain",
+        help="Intermediate CA certificates between the device certificate and the trusted root "
+        "(firmware 5.7.4+; repeatable; used to build the path, never trusted by themselves).",
+    ),
     attestation_ca: list[Path] = typer.Option(
         [], "--attestation-ca", help="Extra trusted attestation CA certificate (repeatable)."
     ),
@@ -153,10 +159,22 @@ def enroll(
             {"name": name, "uri": uri, "public_key": str(public_key) if public_key else None},
         ) as (cdir, entry),
     ):
+        if uri is None and public_key is None:
+            from ceremony.plan import parse_plan
+
+            spec = parse_plan(
+                cdir.read_bytes("ceremony.yaml").decode("utf-8"), "ceremony.yaml"
+            ).keys.get(name)
+            if spec is not None and spec.uri:
+                uri = spec.uri
+                ui.console().print(f"Using the URI the plan gives for '{name}': {uri}")
         if (uri is None) == (public_key is None):
             from ceremony.errors import InputError
 
-            raise InputError("give exactly one of --uri (a key on a token) or --public-key FILE.")
+            raise InputError(
+                "give exactly one of --uri (a key on a token; default: keys.NAME.uri in the "
+                "plan) or --public-key FILE."
+            )
         if public_key is not None:
             rec, new = service.enroll_public_key(cdir, name, public_key, now(), entry)
         else:
@@ -171,7 +189,13 @@ def enroll(
                 from ceremony.cli.attest import with_attestation
 
                 read = with_attestation(
-                    read, uri, module, attestation, attestation_intermediate, attestation_ca
+                    read,
+                    uri,
+                    module,
+                    attestation,
+                    attestation_intermediate,
+                    attestation_ca,
+                    attestation_chain,
                 )
             rec, new = service.enroll_token_key(
                 cdir, name, read, now(), entry, allow_imported=allow_imported_key
@@ -221,10 +245,9 @@ def keygen(
     ),
     module: str | None = typer.Option(None, "--module", help="PKCS#11 module path."),
     attest: bool = typer.Option(
-        False, "--attest", help="Read and verify the attestation after generation (YubiKey)."
-    ),
-    attestation_ca: list[Path] = typer.Option(
-        [], "--attestation-ca", help="Extra trusted attestation CA certificate (repeatable)."
+        False,
+        "--attest",
+        help="Refused with the reason: YubiKey keys are made with ykman, then `enroll --attest`.",
     ),
 ) -> None:
     """Generate a key pair ON the token (non-extractable, sensitive, sign-only) and enrol it."""
@@ -248,6 +271,27 @@ def keygen(
             raise InputError(f"'{name}' is not a key in the plan; add it under keys: first.")
         if name in loaded.keys:
             raise InputError(f"'{name}' is already enrolled; keygen never replaces a key.")
+        planned = loaded.plan.keys[name].type
+        if planned is not None and planned != key_type:
+            raise InputError(
+                f"the plan says keys.{name}.type: {planned}, but --type is {key_type}. Nothing "
+                "was generated: fix the command (or the reviewed plan) first."
+            )
+        if attest:
+            raise InputError(
+                "--attest after keygen needs a YubiKey, and YubiKey PIV keys are generated with "
+                "ykman, not through PKCS#11 (runbooks/token-preparation.md); HSMs here give no "
+                "PIV attestation. Nothing was generated. Generate the YubiKey key with ykman, "
+                "then `ceremony enroll DIR NAME --uri URI --attest`."
+            )
+        from ceremony.tokens import software_rehearsal as software
+
+        if software.is_software_uri(uri):
+            label = software.SoftwareUri.parse(uri).object
+        else:
+            from ceremony.tokens.uri import Pkcs11Uri
+
+            label = Pkcs11Uri.parse(uri).object or name  # the URI's object= names the label
 
         def generate() -> TokenKeyRead:
             from ceremony import tokens
@@ -261,7 +305,7 @@ def keygen(
                 key = tok.generate(su.object, key_type, pin)
                 return TokenKeyRead(key, uri, token_dict(tok.info()), None, None, True)
             ki = tokens.generate_key(
-                uri, module=module, key_type=key_type, label=name, pin_provider=ui.read_pin
+                uri, module=module, key_type=key_type, label=label, pin_provider=ui.read_pin
             )
             assert ki.public_key is not None
             return TokenKeyRead(
@@ -273,12 +317,9 @@ def keygen(
                 False,
             )
 
-        read = generate
-        if attest:
-            from ceremony.cli.attest import with_attestation
-
-            read = with_attestation(generate, uri, module, None, None, attestation_ca)
-        rec, new = service.enroll_token_key(cdir, name, read, now(), entry, allow_imported=False)
+        rec, new = service.enroll_token_key(
+            cdir, name, generate, now(), entry, allow_imported=False
+        )
         ui.console().print(f"Generated on the token: {name}.")
         _print_enrolled(rec, new)
 
@@ -438,7 +479,12 @@ def sign(
             cdir,
             role,
             key,
-            signer_factory(uri, module, allow_imported=allow_imported_key),
+            signer_factory(
+                uri,
+                module,
+                allow_imported=allow_imported_key,
+                plan_uris=_plan_uris(cdir),
+            ),
             confirm,
             now(),
             entry,
@@ -499,11 +545,23 @@ def status(
             out.print(f"  Next: {r.next_step}.")
         for w in status_warnings(loaded):
             out.print(f"[yellow]warning[/yellow] {w}")
+        from ceremony.transcript import verify_chain
+
+        for problem in verify_chain(cdir.root):
+            out.print(f"[red]transcript:[/red] {problem}")
+
+
+def _plan_uris(cdir: Any) -> dict[str, str]:
+    """keys.NAME.uri from the plan (where a key lives, if the plan says so)."""
+    from ceremony.plan import parse_plan
+
+    plan = parse_plan(cdir.read_bytes("ceremony.yaml").decode("utf-8"), "ceremony.yaml")
+    return {name: spec.uri for name, spec in plan.keys.items() if spec.uri}
 
 
 def status_warnings(loaded: service.Loaded) -> list[str]:
     """Deliberate exceptions that every status screen repeats (e.g. --allow-imported-key)."""
-    ids = {"CER-KEY-IMPORTED", "CER-SOFTWARE-KEY", "CER-ATTESTATION-ADVISORY"}
+    ids = {"CER-KEY-IMPORTED", "CER-SOFTWARE-KEY", "CER-KEY-SOFTHSM", "CER-ATTESTATION-ADVISORY"}
     return [c.line() for c in loaded.checks if c.id in ids]
 
 
@@ -541,8 +599,11 @@ def status_json(reports: list[RoleReport], loaded: service.Loaded) -> dict[str, 
             ],
             "next_step": r.next_step,
         }
+    from ceremony.transcript import verify_chain
+
     return {
         "warnings": status_warnings(loaded),
+        "transcript_problems": verify_chain(loaded.cdir.root),
         "repository": loaded.plan.repository,
         "rehearsal": any(k.is_software for k in loaded.keys.values()),
         "roles": roles,

@@ -75,7 +75,11 @@ def key_reader(
 
 
 def signer_factory(
-    uri: str | None, module: str | None, *, allow_imported: bool = False
+    uri: str | None,
+    module: str | None,
+    *,
+    allow_imported: bool = False,
+    plan_uris: dict[str, str] | None = None,
 ) -> SignerFactory:
     @contextmanager
     def open_signer(
@@ -87,7 +91,7 @@ def signer_factory(
 
         public = key.key
         assert isinstance(public, SSlibKey)
-        chosen = uri or key.uri
+        chosen = uri or key.uri or (plan_uris or {}).get(key.name)
         if key.is_software or software.is_software_uri(chosen):
             if not chosen:
                 raise InputError(

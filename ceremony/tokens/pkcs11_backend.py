@@ -824,7 +824,7 @@ def _one_pair(pairs: list[_Pair], uri: Pkcs11Uri, tok: _Tok) -> _Pair:
     if not pairs:
         raise KeyNotFound(
             f"{_cap(tok.info.describe())} has no key with {uri.describe_key()}.",
-            hint="Check the key URI; `ceremony token list` shows the keys on a token. "
+            hint="Check the key URI; `ceremony tokens --module PATH` shows the keys on a token. "
             "If the token is the wrong one, swap it and run again.",
         )
     if len(pairs) > 1:
@@ -852,9 +852,9 @@ def _policy_error(tok: _Tok, pair: _Pair, problems: list[str]) -> KeyPolicyError
         )
     return KeyPolicyError(
         text,
-        hint="Generate a new key on the token (`ceremony key generate`). Only if the plan's "
-        "policy explicitly allows imported keys (e.g. a documented backup), use "
-        "--allow-imported.",
+        hint="Generate a new key on the token (`ceremony keygen DIR NAME --uri ... --type ...`). "
+        "Only for a deliberate, documented exception (e.g. a backup copy), use "
+        "--allow-imported-key; it is recorded and repeated on every screen.",
     )
 
 
@@ -1146,7 +1146,8 @@ def generate_key(
             "key can only be generated with the PIV management key, and ykcs11 ignores key "
             "labels and cannot set the touch policy. Nothing was generated.",
             hint="Generate the key on the YubiKey with `ykman piv keys generate` (for example "
-            "--touch-policy ALWAYS --pin-policy ONCE, slot 9c), then enrol it with its key URI.",
+            "--pin-policy ALWAYS --touch-policy ALWAYS, slot 9c), then enrol it with "
+            "`ceremony enroll DIR NAME --uri URI --attest` (runbooks/token-preparation.md).",
         )
     mechs = _mechanisms(tok)
     if mechs is not None:
@@ -1259,7 +1260,7 @@ def _generate(
                             "PIN: YubiKey PIV (ykcs11) needs the management key for that.",
                             hint="Generate the key on the YubiKey with `ykman piv keys "
                             "generate` (touch policy ALWAYS), then enrol it with "
-                            "`ceremony key enroll`.",
+                            "`ceremony enroll DIR NAME --uri URI --attest`.",
                         ) from e
                     raise
         except MechanismNotSupported:

@@ -61,6 +61,11 @@ class SoftwareUri:
     def parse(cls, uri: str) -> SoftwareUri:
         if not uri.startswith("pkcs11:") or not is_software_uri(uri):
             raise InputError(f"'{uri}' is not a software rehearsal token URI.")
+        if "pin-value" in uri.lower() or "pin-source" in uri.lower():
+            raise InputError(
+                "a PIN never goes in a URI (it would be written to keys/NAME.json and the "
+                "transcript): remove pin-value / pin-source; the PIN is typed when asked."
+            )
         body = uri[len("pkcs11:") :]
         path, _, query = body.partition("?")
         attrs = dict(part.split("=", 1) for part in path.split(";") if "=" in part)

@@ -322,3 +322,30 @@ def test_verify_explains_a_broken_chain(ready: Path, tmp_path: Path) -> None:
     assert "threshold not met" in r.stdout + r.stderr or "does not verify" in r.stdout + r.stderr
     r = run("verify", ready / "ceremony.yaml")
     assert r.returncode == 2 and "not TUF root metadata" in r.stdout + r.stderr
+
+
+def test_draft_edited_together_with_its_recorded_digest_is_refused(ready: Path, tmp_path: Path) -> None:
+    """An attacker who edits the draft AND its recorded digest still cannot get it signed:
+    show, sign and export rebuild the bytes from the reviewed plan and compare."""
+    import hashlib
+    import re
+
+    from ceremony.digest import canonical_from_json
+
+    d = copy_of(ready, tmp_path)
+    draft = d / "drafts" / "root.json"
+    data = draft.read_bytes()
+    edited = re.sub(rb'"expires":"(\d{4})', lambda m: b'"expires":"' + str(int(m.group(1)) + 8).encode(), data, count=1)
+    assert edited != data
+    draft.write_bytes(edited)
+    text = edited[len(b'{"signatures":[],"signed":') : -1]
+    meta_path = d / "drafts" / "root.meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["digest"] = hashlib.sha256(canonical_from_json(text)).hexdigest()
+    meta_path.write_text(json.dumps(meta))
+    before = snapshot_tree(d)
+    for args in (["show", d], ["sign", d, "root", "--key", "root-a"]):
+        r = run(*args, stdin=["Yes", PIN])
+        assert r.returncode == 2, (args, r.stdout + r.stderr)
+        assert "changed since root was drafted" in r.stdout + r.stderr
+    assert snapshot_tree(d) == before
