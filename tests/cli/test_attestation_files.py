@@ -1,0 +1,157 @@
+"""`enroll --attestation FILE --attestation-intermediate FILE` for a firmware 5.7.4+ style
+chain (root -> Yubico intermediate -> device f9 -> key): the intermediate is given with
+--attestation-chain, never trusted by itself; the recorded root is the real root; and
+`attestation verify` re-checks it later from the stored evidence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from ceremony.attestation import fingerprint
+from ceremony.tokens.software_rehearsal import SoftwareToken, SoftwareUri
+from tests.cli.conftest import snapshot_tree
+from tests.cli.test_bad_inputs import PIN, run
+from tests.unit.test_attestation import make_attestation, make_ca, pem, yubico_exts
+
+PLAN = """\
+repository: "attestation.example.org"
+root: {expires: 365d}
+roles:
+  root:      {threshold: 1, keys: [root-yk]}
+  targets:   {threshold: 1, keys: [root-yk]}
+  snapshot:  {threshold: 1, keys: [online]}
+  timestamp: {threshold: 1, keys: [online]}
+keys:
+  root-yk: {holder: "Yara", type: ecdsa-p256, require_attestation: true}
+  online: {holder: "Online"}
+rehearsal: true
+"""
+
+
+def test_enroll_with_an_intermediate_chain(tmp_path: Path) -> None:
+    d = tmp_path / "c"
+    assert run("init", d).returncode == 0
+    (d / "ceremony.yaml").write_text(PLAN)
+    tok = SoftwareToken.create(tmp_path / "tokens", "yk", PIN)
+    sslib = tok.generate("root-yk", "ecdsa-p256", PIN)
+    pub = load_pem_public_key(sslib.keyval["public"].encode())
+    assert isinstance(pub, ec.EllipticCurvePublicKey)
+    root = make_ca("Test Attestation Root 1", key=ec.generate_private_key(ec.SECP384R1()))
+    inter = make_ca("Test PIV Attestation CA", root)
+    device = make_ca("Yubico PIV Attestation", inter)
+    att = make_attestation(
+        device, SimpleNamespace(public_key=lambda: pub), exts=yubico_exts(firmware=b"\x05\x07\x04")
+    )
+    files = {}
+    for name, cert in (("root", root[0]), ("inter", inter[0]), ("device", device[0]), ("att", att)):
+        files[name] = tmp_path / f"{name}.pem"
+        files[name].write_bytes(pem(cert))
+    uri = str(SoftwareUri(tmp_path / "tokens", "yk", "root-yk"))
+    base = [
+        "enroll",
+        d,
+        "root-yk",
+        "--uri",
+        uri,
+        "--attestation",
+        files["att"],
+        "--attestation-intermediate",
+        files["device"],
+        "--attestation-ca",
+        files["root"],
+    ]
+
+    before = snapshot_tree(d)
+    r = run(*base, stdin=[PIN])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "--attestation-chain" in r.stdout + r.stderr  # the hint names the option to use
+    assert snapshot_tree(d) == before
+
+    r = run(*base, "--attestation-chain", files["inter"], stdin=[PIN])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Attested: YubiKey serial 12345678, firmware 5.7.4" in r.stdout
+    rec = json.loads((d / "keys" / "root-yk.json").read_text())["provenance"]["attestation"]
+    assert rec["root_fingerprint"] == fingerprint(root[0])  # the root, not the intermediate
+    assert (d / "keys" / "root-yk.attestation-chain.pem").exists()
+
+    r = run("attestation", "verify", d)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ok   root-yk" in r.stdout
+    # The recorded facts are checked against the certificates: an edit is caught.
+    key_file = d / "keys" / "root-yk.json"
+    data = json.loads(key_file.read_text())
+    data["provenance"]["attestation"]["root_fingerprint"] = "00" * 32
+    key_file.write_text(json.dumps(data))
+    r = run("attestation", "verify", d)
+    assert r.returncode == 1 and "FAIL root-yk" in r.stdout
+
+
+def _attested_key(tmp_path: Path, policy: bytes) -> tuple[str, dict[str, Path]]:
+    tok = SoftwareToken.create(tmp_path / "tokens", "yk", PIN)
+    sslib = tok.generate("root-yk", "ecdsa-p256", PIN)
+    pub = load_pem_public_key(sslib.keyval["public"].encode())
+    root = make_ca("Test Attestation Root 1", key=ec.generate_private_key(ec.SECP384R1()))
+    device = make_ca("Yubico PIV Attestation", root)
+    att = make_attestation(
+        device,
+        SimpleNamespace(public_key=lambda: pub),
+        exts=yubico_exts(firmware=b"\x05\x07\x04", policy=policy),
+    )
+    files = {}
+    for name, cert in (("root", root[0]), ("device", device[0]), ("att", att)):
+        files[name] = tmp_path / f"{name}.pem"
+        files[name].write_bytes(pem(cert))
+    return str(SoftwareUri(tmp_path / "tokens", "yk", "root-yk")), files
+
+
+def test_plan_can_require_pin_policy_always(tmp_path: Path) -> None:
+    d = tmp_path / "c"
+    assert run("init", d).returncode == 0
+    uri, files = _attested_key(tmp_path, policy=b"\x02\x02")  # PIN once, touch always
+    plan = PLAN.replace("rehearsal: true", "rehearsal: true\npolicy:\n  attestation: {pin: always}")
+    # The plan's keys.NAME.uri is the default for enroll (no --uri on the command line).
+    plan = plan.replace('root-yk: {holder: "Yara",', f'root-yk: {{uri: "{uri}", holder: "Yara",')
+    (d / "ceremony.yaml").write_text(plan)
+    args = [
+        "enroll",
+        d,
+        "root-yk",
+        "--attestation",
+        files["att"],
+        "--attestation-intermediate",
+        files["device"],
+        "--attestation-ca",
+        files["root"],
+    ]
+    before = snapshot_tree(d)
+    r = run(*args, stdin=[PIN])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Using the URI the plan gives for 'root-yk'" in r.stdout
+    assert "PIN policy is 'once' but the plan requires 'always'" in r.stdout + r.stderr
+    assert snapshot_tree(d) == before
+    (d / "ceremony.yaml").write_text(plan.replace("{pin: always}", "{pin: once}"))
+    r = run(*args, stdin=[PIN])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_status_reports_an_edited_transcript(tmp_path: Path) -> None:
+    d = tmp_path / "c"
+    assert run("init", d).returncode == 0
+    (d / "ceremony.yaml").write_text(PLAN)
+    for _ in range(3):
+        assert run("validate", d).returncode == 0
+    lines = (d / "transcript.jsonl").read_text().splitlines()
+    assert len(lines) >= 3
+    entry = json.loads(lines[1])
+    entry["os_user"] = "someone-else"
+    lines[1] = json.dumps(entry, sort_keys=True)
+    (d / "transcript.jsonl").write_text("\n".join(lines) + "\n")
+    r = run("status", d)
+    assert "transcript:" in r.stdout and "does not chain" in r.stdout
+    st = json.loads(run("status", d, "--json").stdout)
+    assert st["transcript_problems"]
