@@ -899,6 +899,29 @@ def load_signatures(cdir: CeremonyDir, role: str) -> list[SignatureRecord]:
     return out
 
 
+def _authority(
+    of: str,
+    label: str,
+    keys: Mapping[str, Key],
+    keyids: Sequence[str],
+    threshold: int,
+    people: People,
+    *,
+    names: Mapping[str, str] | None = None,
+    notes: Mapping[str, str] | None = None,
+) -> Authority:
+    """The keys `keyids` (looked up in `keys`) and threshold that must approve a draft."""
+    return Authority(
+        of,
+        label,
+        {k: keys[k] for k in keyids},
+        threshold,
+        {k: (names or {}).get(k) or people.name(k) for k in keyids},
+        {k: people.holder(k) for k in keyids},
+        {k: v for k, v in (notes or {}).items() if k in keyids},
+    )
+
+
 def authorities(loaded: Loaded, role: str, d: Draft) -> list[Authority]:
     people = loaded.people()
     notes = {
@@ -913,26 +936,27 @@ def authorities(loaded: Loaded, role: str, d: Draft) -> list[Authority]:
             pnames = previous_key_names(loaded.keys, prev)
             prole = prev.roles["root"]
             out.append(
-                Authority(
+                _authority(
                     "previous",
                     f"previous root (version {prev.version})",
-                    {k: prev.keys[k] for k in prole.keyids},
+                    prev.keys,
+                    prole.keyids,
                     prole.threshold,
-                    pnames,
-                    {k: people.holder(k) for k in prole.keyids},
-                    {k: v for k, v in notes.items() if k in prole.keyids},
+                    people,
+                    names=pnames,
+                    notes=notes,
                 )
             )
         new = d.metadata.signed
         nrole = new.roles["root"]
         out.append(
-            Authority(
+            _authority(
                 "new",
                 f"new root (version {new.version})",
-                {k: new.keys[k] for k in nrole.keyids},
+                new.keys,
+                nrole.keyids,
                 nrole.threshold,
-                {k: people.name(k) for k in nrole.keyids},
-                {k: people.holder(k) for k in nrole.keyids},
+                people,
             )
         )
         return out
@@ -968,13 +992,8 @@ def _targets_authority(loaded: Loaded, people: People) -> Authority:
         )
     root, where = found
     role = root.roles["targets"]
-    return Authority(
-        "root",
-        f"role 'targets' of the {where}",
-        {k: root.keys[k] for k in role.keyids},
-        role.threshold,
-        {k: people.name(k) for k in role.keyids},
-        {k: people.holder(k) for k in role.keyids},
+    return _authority(
+        "root", f"role 'targets' of the {where}", root.keys, role.keyids, role.threshold, people
     )
 
 
@@ -992,13 +1011,13 @@ def _delegation_authority(loaded: Loaded, role: str, people: People) -> Authorit
             f"drafted. Next: `ceremony draft {loaded.cdir.root} targets`."
         )
     drole = dele.roles[role]
-    return Authority(
+    return _authority(
         "targets",
         f"delegation '{role}' in the targets draft (version {td.metadata.signed.version})",
-        {k: dele.keys[k] for k in drole.keyids},
+        dele.keys,
+        drole.keyids,
         drole.threshold,
-        {k: people.name(k) for k in drole.keyids},
-        {k: people.holder(k) for k in drole.keyids},
+        people,
     )
 
 

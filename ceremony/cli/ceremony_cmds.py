@@ -295,7 +295,7 @@ def keygen(
 
         def generate() -> TokenKeyRead:
             from ceremony import tokens
-            from ceremony.cli.devices import _attrs_dict, token_dict
+            from ceremony.cli.devices import token_dict, token_key_read
             from ceremony.tokens import software_rehearsal as software
 
             if software.is_software_uri(uri):
@@ -307,15 +307,7 @@ def keygen(
             ki = tokens.generate_key(
                 uri, module=module, key_type=key_type, label=label, pin_provider=ui.read_pin
             )
-            assert ki.public_key is not None
-            return TokenKeyRead(
-                ki.public_key,
-                ki.uri,
-                token_dict(ki.token),
-                ki.key_id.hex(),
-                _attrs_dict(ki.attributes),
-                False,
-            )
+            return token_key_read(ki)
 
         rec, new = service.enroll_token_key(
             cdir, name, generate, now(), entry, allow_imported=False

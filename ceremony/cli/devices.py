@@ -60,18 +60,23 @@ def key_reader(
         ki = tokens.read_key(
             uri, module=module, pin_provider=ui.read_pin, allow_imported=allow_imported
         )
-        if ki.public_key is None:
-            raise InputError(f"the token key at {uri} has no readable public key.")
-        return TokenKeyRead(
-            ki.public_key,
-            ki.uri,
-            token_dict(ki.token),
-            ki.key_id.hex(),
-            _attrs_dict(ki.attributes),
-            False,
-        )
+        return token_key_read(ki)
 
     return read
+
+
+def token_key_read(ki: Any) -> TokenKeyRead:
+    """What to enrol about a key read from (or generated on) a PKCS#11 token."""
+    if ki.public_key is None:
+        raise InputError(f"the token key at {ki.uri} has no readable public key.")
+    return TokenKeyRead(
+        ki.public_key,
+        ki.uri,
+        token_dict(ki.token),
+        ki.key_id.hex(),
+        _attrs_dict(ki.attributes),
+        False,
+    )
 
 
 def signer_factory(

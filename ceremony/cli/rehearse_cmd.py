@@ -36,6 +36,25 @@ HOLDERS = {
 }
 
 
+KEY_HOLDERS = {
+    "root-alice": "Alice Example",
+    "root-bob": "Bob Example",
+    "root-carol": "Carol Example",
+    "targets-alice": "Alice Example",
+    "online": "Online signing service",
+}
+
+
+def _roles(root_keys: list[str]) -> dict[str, tuple[int, list[str]]]:
+    """Root 2 of 3 with these keys; targets Alice's; snapshot/timestamp the online key."""
+    return {
+        "root": (2, root_keys),
+        "targets": (1, ["targets-alice"]),
+        "snapshot": (1, ["online"]),
+        "timestamp": (1, ["online"]),
+    }
+
+
 class RehearsalFailed(CeremonyError):
     title = "Rehearsal step failed"
 
@@ -218,19 +237,8 @@ def _first_root(rig: Rig) -> Path:
         _plan(
             "rehearsal.example.org/simple",
             None,
-            {
-                "root": (2, ["root-alice", "root-bob", "root-carol"]),
-                "targets": (1, ["targets-alice"]),
-                "snapshot": (1, ["online"]),
-                "timestamp": (1, ["online"]),
-            },
-            {
-                "root-alice": "Alice Example",
-                "root-bob": "Bob Example",
-                "root-carol": "Carol Example",
-                "targets-alice": "Alice Example",
-                "online": "Online signing service",
-            },
+            _roles(["root-alice", "root-bob", "root-carol"]),
+            KEY_HOLDERS,
         )
     )
     ui.console().print(
@@ -313,20 +321,8 @@ def _rotation(rig: Rig, first: Path) -> Path:
         _plan(
             "rehearsal.example.org/simple",
             (generated.previous_root.path, generated.previous_root.sha256),
-            {
-                "root": (2, ["root-alice", "root-bob", "root-dave"]),
-                "targets": (1, ["targets-alice"]),
-                "snapshot": (1, ["online"]),
-                "timestamp": (1, ["online"]),
-            },
-            {
-                "root-alice": "Alice Example",
-                "root-bob": "Bob Example",
-                "root-carol": "Carol Example",
-                "root-dave": "Dave Example",
-                "targets-alice": "Alice Example",
-                "online": "Online signing service",
-            },
+            _roles(["root-alice", "root-bob", "root-dave"]),
+            {**KEY_HOLDERS, "root-dave": "Dave Example"},
             {"root-carol": "lost"},
         )
     )
