@@ -1074,8 +1074,13 @@ def next_step(cdir: CeremonyDir, role: str, st: RoleStatus, outdated: bool) -> s
     for t in st.thresholds:
         if not t.met:
             for name in t.missing:
-                if name not in missing:
+                if name not in missing and t.notes.get(name) != "lost":  # a lost key cannot sign
                     missing.append(name)
+    if not missing:
+        return (
+            "no key that could still sign is missing: the threshold cannot be met with the keys "
+            "that are left (see CER-ROTATION-OUT-OF-BAND in `ceremony validate`)"
+        )
     steps = ", ".join(f"`ceremony sign {cdir.root} {role} --key {n}`" for n in missing[:6])
     return f"more signatures needed; any of: {steps}"
 

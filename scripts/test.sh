@@ -35,4 +35,6 @@ if [ "${CI:-}" = "true" ]; then export TUF_CEREMONY_RIG=require; fi
 
 echo "== ruff"; ruff check .
 echo "== mypy --strict"; mypy
+# The whole rotation matrix: every rotation kind with every key type, through both clients.
+export TUF_ROTATION_FULL="${TUF_ROTATION_FULL:-1}"
 echo "== pytest"; python -m pytest -q "$@"
