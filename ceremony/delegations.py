@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,13 +63,20 @@ def bin_names(prefix: str, count: int) -> list[str]:
     return [f"{prefix}-{i:0{n}x}" for i in range(count)]
 
 
+@functools.lru_cache(maxsize=4)
+def all_hex(digits: int) -> tuple[str, ...]:
+    """Every lowercase hex string of `digits` digits, in order (65,536 for 4 digits)."""
+    fmt = f"0{digits}x"
+    return tuple(format(p, fmt) for p in range(16**digits))
+
+
 def bin_prefixes(count: int) -> Iterator[list[str]]:
     """For each bin in order, its path hash prefixes (python-tuf's hashed-bin example)."""
     digits = suffix_len(count)
     per_bin = 16**digits // count
-    fmt = f"0{digits}x"
+    every = all_hex(digits)
     for low in range(0, 16**digits, per_bin):
-        yield [format(p, fmt) for p in range(low, low + per_bin)]
+        yield list(every[low : low + per_bin])
 
 
 def is_bin_of(name: str, spec: HashBinsSpec) -> bool:
@@ -119,11 +127,9 @@ def check_partition(prefixes_by_role: Mapping[str, Sequence[str]]) -> Partition:
     every = [p for v in prefixes_by_role.values() for p in v]
     if every and HEX_RE.match("".join(every)):
         digits = len(every[0])
-        if (
-            len(every) == 16**digits
-            and all(len(p) == digits for p in every)
-            and sorted(int(p, 16) for p in every) == list(range(16**digits))
-        ):
+        # As many prefixes as there are hex strings of that length, and all of them: each
+        # exactly once (equal sizes and equal sets leave no room for a duplicate).
+        if len(every) == 16**digits and set(every) == set(all_hex(digits)):
             return Partition(True, n_roles, n_prefixes, ok_text)
     for role, prefixes in prefixes_by_role.items():
         for p in prefixes:
