@@ -18,7 +18,7 @@ from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Metadata
 
 from tests.cli.conftest import Cli
-from tests.interop.clients import run_python_tuf
+from tests.interop.clients import run_both, run_python_tuf
 from tests.interop.repo import build_repository, read_exported
 from tests.targets.conftest import People, plan_yaml
 
@@ -111,9 +111,10 @@ def test_custom_delegation_and_succinct_bins(
     assert repo.delegation_paths["project-x/tool-1.0.tar.gz"] == ["targets", "project-x"]
     assert repo.delegation_paths["other-2.0.tar.gz"][:2] == ["targets", "bins"]
     for target, content in files.items():
-        result = run_python_tuf(repo.path, repo.trusted_root, target)
-        assert result.ok, result.error
-        assert result.downloaded == content
+        both = run_both(repo.path, repo.trusted_root, target)  # python-tuf AND tuf-js
+        for result in both:
+            assert result.ok, (result.client, result.error)
+            assert result.downloaded == content, result.client
 
 
 def bins_targets(version: int) -> str:
