@@ -18,7 +18,7 @@ from typing import Any
 from tuf.api.metadata import Root
 
 from ceremony.keyrecord import SOURCE_PREVIOUS_ROOT, EnrolledKey, public_identity, short
-from ceremony.plan import OFFLINE_ROLES, PLAN_KEY_TYPES, Plan
+from ceremony.plan import PLAN_KEY_TYPES, Plan
 from ceremony.tokens.types import key_type_of
 
 ERROR = "error"
@@ -518,10 +518,3 @@ def errors(results: Iterable[CheckResult]) -> list[CheckResult]:
 
 def warnings(results: Iterable[CheckResult]) -> list[CheckResult]:
     return [r for r in results if r.level == WARNING]
-
-
-def same_identity(a: EnrolledKey, b: EnrolledKey) -> bool:
-    return public_identity(a.key) == public_identity(b.key)
-
-
-OFFLINE = OFFLINE_ROLES

@@ -167,9 +167,6 @@ class CeremonyDir:
     def draft_meta_path(self, role: str) -> Path:
         return self.path(f"drafts/{check_name('role', role)}.meta.json")
 
-    def signature_dir(self, role: str) -> Path:
-        return self.path(f"signatures/{check_name('role', role)}")
-
     def signature_path(self, role: str, keyid: str) -> Path:
         if not KEYID_RE.match(keyid):
             raise StoreError(f"'{keyid}' is not a keyid (64 lowercase hex digits).")

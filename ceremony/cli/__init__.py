@@ -74,6 +74,7 @@ def recorded(
     cdir = CeremonyDir(directory)
     entry = transcript.Entry(command, args)
     if write:
+        transcript.ensure_writable(cdir.root)  # a write-protected stick: say so, before any work
         with cdir.lock():
             yield cdir, entry
             try:

@@ -111,11 +111,6 @@ def _load(path: str) -> Any:
         ) from e
 
 
-def load_module(path: str) -> None:
-    """Load (and initialise) the module at `path`; ModuleLoadError if that fails."""
-    _load(path)
-
-
 # --- error translation ---------------------------------------------------------------------
 
 # python-pkcs11 exception class -> PKCS#11 return value name (from its own mapping).

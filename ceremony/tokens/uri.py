@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from ceremony.errors import InputError
 
@@ -244,6 +244,3 @@ class Pkcs11Uri:
         if self.model is not None:
             parts.append(f"model '{self.model}'")
         return ", ".join(parts) or "any token"
-
-    def field_names(self) -> list[str]:
-        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
