@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -92,14 +91,11 @@ def verify_cli(files: list[Path]) -> subprocess.CompletedProcess[str]:
 def test_thousand_roots_verify(chain: tuple[Chain, list[Path]]) -> None:
     c, files = chain
     assert len(c.keys) == 3 + N // ROTATE_EVERY  # 20 rotations: 23 keys came and went
-    start = time.monotonic()
     res = verify_cli(files[::-1])  # any order: verify sorts by version
-    elapsed = time.monotonic() - start
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"The chain is valid up to root version {N} ({N} roots checked)." in res.stdout
     assert res.stdout.count("\nok ") + res.stdout.startswith("ok ") == N
     assert "version 999 -> 1000: previous root 2/2, new root 2/2" in res.stdout
-    assert elapsed < 120, f"{N} roots took {elapsed:.1f} s"  # generous: about 3 s here
 
 
 def test_first_broken_link_is_reported_with_missing_keys(
