@@ -211,6 +211,12 @@ def _step(
     return text
 
 
+def _sign(rig: Rig, title: str, d: Path, holder: str) -> None:
+    """A holder's signing session: the typed Yes, then the PIN (never shown)."""
+    args = ["sign", str(d), "root", "--key", f"root-{holder}"]
+    _step(rig, title, args, ["Yes", rig.pins[holder]], secret_last=True)
+
+
 def _plan(
     repository: str,
     previous: tuple[str, str] | None,
@@ -276,23 +282,11 @@ def _first_root(rig: Rig) -> Path:
     )
     _step(rig, "Administrator: validate the plan", ["validate", str(d)])
     _step(rig, "Administrator: draft root version 1", ["draft", str(d)])
-    _step(
-        rig,
-        "Session 1 - Alice signs",
-        ["sign", str(d), "root", "--key", "root-alice"],
-        ["Yes", rig.pins["alice"]],
-        secret_last=True,
-    )
+    _sign(rig, "Session 1 - Alice signs", d, "alice")
     copy = rig.base / "1-first-root-copy-bob"
     shutil.copytree(d, copy, ignore=shutil.ignore_patterns(".ceremony.lock"))
     ui.console().print(f"(The directory travels on a USB stick to Bob's machine: {copy}.)")
-    _step(
-        rig,
-        "Session 2 - Bob signs on his own machine, days later",
-        ["sign", str(copy), "root", "--key", "root-bob"],
-        ["Yes", rig.pins["bob"]],
-        secret_last=True,
-    )
+    _sign(rig, "Session 2 - Bob signs on his own machine, days later", copy, "bob")
     _step(rig, "Administrator: merge Bob's copy back", ["merge", str(d), str(copy)])
     _step(rig, "Administrator: status", ["status", str(d)])
     _step(rig, "Administrator: export root version 1", ["export", str(d)])
@@ -346,27 +340,14 @@ def _rotation(rig: Rig, first: Path) -> Path:
     )
     _step(rig, "Administrator: validate", ["validate", str(d)])
     _step(rig, "Administrator: draft root version 2", ["draft", str(d)])
-    _step(
+    _sign(
         rig,
         "Session 1 - Alice signs (her key counts for the previous AND the new root)",
-        ["sign", str(d), "root", "--key", "root-alice"],
-        ["Yes", rig.pins["alice"]],
-        secret_last=True,
+        d,
+        "alice",
     )
-    _step(
-        rig,
-        "Session 2 - Dave signs (new root only)",
-        ["sign", str(d), "root", "--key", "root-dave"],
-        ["Yes", rig.pins["dave"]],
-        secret_last=True,
-    )
+    _sign(rig, "Session 2 - Dave signs (new root only)", d, "dave")
     _step(rig, "Administrator: status shows both thresholds", ["status", str(d)])
-    _step(
-        rig,
-        "Session 3 - Bob signs (previous and new root)",
-        ["sign", str(d), "root", "--key", "root-bob"],
-        ["Yes", rig.pins["bob"]],
-        secret_last=True,
-    )
+    _sign(rig, "Session 3 - Bob signs (previous and new root)", d, "bob")
     _step(rig, "Administrator: export root version 2", ["export", str(d)])
     return d

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from securesystemslib.signer import CryptoSigner
 
-from tests.softhsm import SoftHsm, SoftToken, get_softhsm
+from tests.softhsm import SoftHsm, SoftToken, require_softhsm
 
 
 @dataclass
@@ -81,12 +81,7 @@ class Cli:
 
 @pytest.fixture(scope="session")
 def hsm() -> SoftHsm:
-    try:
-        return get_softhsm()
-    except Exception as exc:  # SoftHsmUnavailable
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"SoftHSM2 is not available: {exc}")
+    return require_softhsm()
 
 
 @dataclass

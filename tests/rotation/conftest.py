@@ -30,7 +30,7 @@ from securesystemslib.signer import CryptoSigner
 
 from tests.cli.conftest import plan_text
 from tests.rotation.runbook import RUNBOOKS, Outcome, Runner, Scenario, read_scenarios
-from tests.softhsm import SO_PIN, USER_PIN, SoftHsm, SoftToken, get_softhsm
+from tests.softhsm import SO_PIN, USER_PIN, SoftHsm, SoftToken, require_softhsm
 
 KEY_TYPES = ("ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-3072")
 FULL_MATRIX = os.environ.get("TUF_ROTATION_FULL") == "1"
@@ -238,12 +238,7 @@ class Suite:
 
 @pytest.fixture(scope="session")
 def rotation_hsm() -> SoftHsm:
-    try:
-        return get_softhsm()
-    except Exception as exc:  # SoftHsmUnavailable
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"SoftHSM2 is not available: {exc}")
+    return require_softhsm()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,17 +10,12 @@ from cryptography.hazmat.primitives import serialization
 from securesystemslib.signer import CryptoSigner
 
 from tests.cli.conftest import Cli
-from tests.softhsm import SoftHsm, SoftToken, get_softhsm
+from tests.softhsm import SoftHsm, SoftToken, require_softhsm
 
 
 @pytest.fixture(scope="session")
 def tg_hsm() -> SoftHsm:
-    try:
-        return get_softhsm()
-    except Exception as exc:  # SoftHsmUnavailable
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"SoftHSM2 is not available: {exc}")
+    return require_softhsm()
 
 
 @dataclass
