@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -1269,6 +1269,9 @@ def sign(
         confirmed = True
 
     purpose = f"sign {role} v{d.metadata.signed.version} (digest {d.digest[:16]}…) as {key_name}"
+    spec = loaded.plan.keys.get(key_name)
+    if key.uri is None and spec is not None and spec.uri:
+        key = replace(key, uri=spec.uri)  # where the plan says the key lives
     with open_signer(key, purpose, gate) as signer:
         gate()  # tokens that need no PIN: confirm before signing all the same
         sig = signer.sign(d.payload)

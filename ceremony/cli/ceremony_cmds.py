@@ -475,7 +475,6 @@ def sign(
                 uri,
                 module,
                 allow_imported=allow_imported_key,
-                plan_uris=_plan_uris(cdir),
             ),
             confirm,
             now(),
@@ -541,14 +540,6 @@ def status(
 
         for problem in verify_chain(cdir.root):
             out.print(f"[red]transcript:[/red] {problem}")
-
-
-def _plan_uris(cdir: Any) -> dict[str, str]:
-    """keys.NAME.uri from the plan (where a key lives, if the plan says so)."""
-    from ceremony.plan import parse_plan
-
-    plan = parse_plan(cdir.read_bytes("ceremony.yaml").decode("utf-8"), "ceremony.yaml")
-    return {name: spec.uri for name, spec in plan.keys.items() if spec.uri}
 
 
 def status_warnings(loaded: service.Loaded) -> list[str]:

@@ -84,7 +84,6 @@ def signer_factory(
     module: str | None,
     *,
     allow_imported: bool = False,
-    plan_uris: dict[str, str] | None = None,
 ) -> SignerFactory:
     @contextmanager
     def open_signer(
@@ -96,7 +95,7 @@ def signer_factory(
 
         public = key.key
         assert isinstance(public, SSlibKey)
-        chosen = uri or key.uri or (plan_uris or {}).get(key.name)
+        chosen = uri or key.uri
         if key.is_software or software.is_software_uri(chosen):
             if not chosen:
                 raise InputError(
