@@ -6,14 +6,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_apt=0
-for bin in softhsm2-util pcscd node npm; do command -v "$bin" >/dev/null 2>&1 || need_apt=1; done
-[ -e /usr/lib/x86_64-linux-gnu/libykcs11.so ] || [ -e /usr/lib/aarch64-linux-gnu/libykcs11.so ] || need_apt=1
-if [ "$need_apt" = 1 ]; then
-  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-  export DEBIAN_FRONTEND=noninteractive
+# Install only what is missing: images that ship NodeSource's nodejs (which bundles npm)
+# conflict with Debian's npm package, so node/npm are asked for only when absent.
+pkgs=()
+command -v softhsm2-util >/dev/null 2>&1 || pkgs+=(softhsm2)
+command -v pkcs11-tool >/dev/null 2>&1 || pkgs+=(opensc)
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+need_rig=0
+command -v pcscd >/dev/null 2>&1 || need_rig=1
+[ -e /usr/lib/x86_64-linux-gnu/libykcs11.so ] || [ -e /usr/lib/aarch64-linux-gnu/libykcs11.so ] || need_rig=1
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+export DEBIAN_FRONTEND=noninteractive
+if [ "${#pkgs[@]}" -gt 0 ]; then
+  echo "== apt-get install ${pkgs[*]}"
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends softhsm2 opensc nodejs npm >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+if [ "$need_rig" = 1 ]; then
+  echo "== installing the YubiKey rig packages (.ci/install-rig.sh)"
   bash .ci/install-rig.sh >/dev/null
 fi
 bash .ci/install-interop.sh
