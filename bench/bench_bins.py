@@ -74,7 +74,7 @@ def baseline(step: str, d: Path, count: int) -> None:
         n = sum(len(r.path_hash_prefixes or []) for r in dele.roles.values())
         print(f"{len(dele.roles)} roles, {n} prefixes, digest {digest}")
     elif step == "sign":
-        from ceremony import tokens
+        from ceremony.tokens.pkcs11 import open_signer
 
         md = Metadata[Targets].from_bytes(bins_file.read_bytes())
         import json
@@ -83,7 +83,7 @@ def baseline(step: str, d: Path, count: int) -> None:
         from securesystemslib.signer import SSlibKey
 
         pub = SSlibKey.from_dict(rec["keyid"], dict(rec["key"]))
-        with tokens.open_signer(
+        with open_signer(
             rec["provenance"]["uri"],
             module=os.environ["BENCH_MODULE"],
             public_key=pub,

@@ -137,9 +137,9 @@ class SoftHsm:
         Invalidates all open sessions (and logins) of this module in the process.
         """
         self.lib().reinitialize()
-        backend = sys.modules.get("ceremony.tokens.pkcs11_backend")
-        if backend is not None:
-            backend.forget_logins()
+        login = sys.modules.get("ceremony.tokens.pkcs11.login")
+        if login is not None:
+            login.forget_logins()
 
     def init_token(
         self, label: str | None = None, *, pin: str = USER_PIN, so_pin: str = SO_PIN

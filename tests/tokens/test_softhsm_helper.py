@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ceremony.tokens import generate_key, list_tokens
+from ceremony.tokens.pkcs11 import generate_key, list_tokens
 from tests.softhsm import SoftHsm, create_imported_key, get_softhsm
 
 pytestmark = pytest.mark.softhsm
