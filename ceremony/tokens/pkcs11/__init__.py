@@ -19,18 +19,14 @@ Modules, in dependency order:
 
 from ceremony.tokens.pkcs11.attestation import read_attestation
 from ceremony.tokens.pkcs11.discovery import list_tokens, locate_key, read_key, resolve_module
-from ceremony.tokens.pkcs11.errors import ckr_name
 from ceremony.tokens.pkcs11.keygen import generate_key
 from ceremony.tokens.pkcs11.login import forget_logins
-from ceremony.tokens.pkcs11.objects import key_uri
 from ceremony.tokens.pkcs11.signer import Pkcs11Signer, open_signer, register_signer
 
 __all__ = [
     "Pkcs11Signer",
-    "ckr_name",
     "forget_logins",
     "generate_key",
-    "key_uri",
     "list_tokens",
     "locate_key",
     "open_signer",

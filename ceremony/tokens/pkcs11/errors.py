@@ -154,6 +154,7 @@ class Ctx:
     lib: Pkcs11Library | None = None
 
     def where(self) -> str:
+        """The token's description, else the module's."""
         if self.token:
             return self.token.describe()
         return f"the PKCS#11 module {self.module}" if self.module else "the token"
@@ -175,6 +176,10 @@ def _token_gone(ctx: Ctx) -> bool:
 
 
 def translate(e: pkx.PKCS11Error, ctx: Ctx) -> TokenError:
+    """The TokenError subclass for a python-pkcs11 exception: DeviceRemoved (the token was
+    removed, or CKR_DEVICE_ERROR and it is gone), PinLocked, PinIncorrect, TouchNotDetected
+    (CKR_USER_NOT_LOGGED_IN after a touch prompt), MechanismNotSupported, else TokenError;
+    each message names the token, what was being done and the CKR_* name."""
     where = ctx.where()
     name = ckr_name(e)
     if isinstance(e, _REMOVED) or (isinstance(e, pkx.DeviceError) and _token_gone(ctx)):
@@ -252,6 +257,7 @@ def translate(e: pkx.PKCS11Error, ctx: Ctx) -> TokenError:
 
 @contextlib.contextmanager
 def translating(ctx: Ctx) -> Iterator[None]:
+    """Translate a python-pkcs11 exception raised in the block (see translate)."""
     try:
         yield
     except CeremonyError:
@@ -283,6 +289,7 @@ def guarded(doing: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
 
 
 def locked_error(token: TokenInfo | None, *, just_locked: bool = False) -> PinLocked:
+    """PinLocked (CKF_USER_PIN_LOCKED), with the way out; just_locked: by this attempt."""
     where = token.describe() if token else "the token"
     if just_locked:
         what = f"The PIN was wrong, and {where} has now LOCKED its user PIN."
