@@ -74,7 +74,7 @@ def baseline(step: str, d: Path, count: int) -> None:
         n = sum(len(r.path_hash_prefixes or []) for r in dele.roles.values())
         print(f"{len(dele.roles)} roles, {n} prefixes, digest {digest}")
     elif step == "sign":
-        from ceremony import tokens
+        from ceremony.tokens.pkcs11 import open_signer
 
         md = Metadata[Targets].from_bytes(bins_file.read_bytes())
         import json
@@ -83,7 +83,7 @@ def baseline(step: str, d: Path, count: int) -> None:
         from securesystemslib.signer import SSlibKey
 
         pub = SSlibKey.from_dict(rec["keyid"], dict(rec["key"]))
-        with tokens.open_signer(
+        with open_signer(
             rec["provenance"]["uri"],
             module=os.environ["BENCH_MODULE"],
             public_key=pub,
@@ -153,18 +153,11 @@ def ceremony(*args: str) -> list[str]:
 
 
 def setup(work: Path, count: int, env: dict[str, str], module: str) -> Path:
-    conf_dir = work / "softhsm"
-    (conf_dir / "tokens").mkdir(parents=True)
-    conf = conf_dir / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {conf_dir / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
-    )
-    env["SOFTHSM2_CONF"] = str(conf)
-    subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", "bench", "--so-pin", SO_PIN,
-         "--pin", PIN],
-        env=env, check=True, capture_output=True,
-    )
+    from ceremony.tokens.softhsm import CONF_ENV, set_up
+
+    hsm = set_up(work / "softhsm", module=module)
+    env[CONF_ENV] = str(hsm.conf)
+    hsm.init_token("bench", pin=PIN, so_pin=SO_PIN, env=env)
     d = work / "c"
     measure(ceremony("init", str(d)), env)
     (d / "ceremony.yaml").write_text(
@@ -193,24 +186,35 @@ targets:
     )
     for name in ("root-alice", "targets-alice", "bins-alice"):
         measure(
-            ceremony("keygen", str(d), name, "--uri", f"pkcs11:token=bench;object={name}",
-                     "--type", "ed25519", "--module", module),
-            env, PIN + "\n",
+            ceremony(
+                "keygen",
+                str(d),
+                name,
+                "--uri",
+                f"pkcs11:token=bench;object={name}",
+                "--type",
+                "ed25519",
+                "--module",
+                module,
+            ),
+            env,
+            PIN + "\n",
         )
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     pem = work / "online.pem"
     pem.write_bytes(
-        ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     measure(ceremony("enroll", str(d), "online", "--public-key", str(pem)), env)
     for role, key in (("root", "root-alice"), ("targets", "targets-alice")):
         measure(ceremony("draft", str(d), role), env)
-        measure(ceremony("sign", str(d), role, "--key", key, "--module", module), env,
-                f"Yes\n{PIN}\n")
+        measure(
+            ceremony("sign", str(d), role, "--key", key, "--module", module), env, f"Yes\n{PIN}\n"
+        )
     return d
 
 
@@ -232,10 +236,11 @@ def main() -> None:
     if args.baseline:
         baseline(args.baseline[0], Path(args.baseline[1]), args.count)
         return
-    from ceremony.tokens.modules import DEFAULT_MODULES
+    from ceremony.tokens.softhsm import missing, softhsm_module
 
-    paths = next(p for what, p in DEFAULT_MODULES if what == "SoftHSM2")
-    module = next(m for m in paths if Path(m).exists())
+    module = softhsm_module()
+    if module is None or missing() is not None:
+        raise SystemExit(f"bench_bins.py needs SoftHSM2: {missing()}")
     env = dict(os.environ, COLUMNS="120", BENCH_MODULE=module)
     env.pop("CEREMONY_DEBUG", None)
     # As installed (pip compiles .pyc files at install time): both sides run from bytecode.
@@ -263,8 +268,15 @@ def main() -> None:
                 wall, rss, _ = measure(cmd, env, stdin)
                 if run:
                     ours[step].append((wall, rss))
-                base = [sys.executable, str(Path(__file__)), "--count", str(args.count),
-                        "--baseline", step, str(work)]
+                base = [
+                    sys.executable,
+                    str(Path(__file__)),
+                    "--count",
+                    str(args.count),
+                    "--baseline",
+                    step,
+                    str(work),
+                ]
                 wall, rss, _ = measure(base, env)
                 if run:
                     theirs[step].append((wall, rss))
@@ -279,10 +291,14 @@ def report(
     sizes: dict[str, int],
     args: argparse.Namespace,
 ) -> None:
-    print(f"bins with {args.count:,} hash bins, SoftHSM2, median of {args.runs} runs, "
-          f"Python {sys.version.split()[0]}")
+    print(
+        f"bins with {args.count:,} hash bins, SoftHSM2, median of {args.runs} runs, "
+        f"Python {sys.version.split()[0]}"
+    )
     print()
-    print("| step | ceremony (s) | python-tuf (s) | ratio | ceremony peak RSS (MiB) | python-tuf peak RSS (MiB) |")
+    print(
+        "| step | ceremony (s) | python-tuf (s) | ratio | ceremony peak RSS (MiB) | python-tuf peak RSS (MiB) |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for step in STEPS:
         ow = statistics.median(w for w, _ in ours[step])

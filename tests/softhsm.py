@@ -14,7 +14,8 @@ Or, without pytest: `get_softhsm()` returns the same process-wide `SoftHsm`.
 
 Why one directory per process: SoftHSM reads SOFTHSM2_CONF when the module is initialised
 (C_Initialize), and python-pkcs11 keeps one library object per path. So the helper sets
-SOFTHSM2_CONF once, to a temporary directory, and keeps it. A token initialised (by
+SOFTHSM2_CONF once, to a temporary directory set up by `ceremony.tokens.softhsm` (the same
+set-up as `ceremony rehearse --softhsm`), and keeps it. A token initialised (by
 softhsm2-util) after the module was loaded is only seen after C_Finalize + C_Initialize;
 `init_token` does that (`SoftHsm.refresh()`), which INVALIDATES every open session of the
 module in this process: make tokens before opening sessions (fixtures run first, so that is
@@ -31,28 +32,21 @@ import atexit
 import itertools
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ceremony.tokens import softhsm as setup
 from ceremony.tokens.types import PinRequest
 from ceremony.tokens.uri import Pkcs11Uri
 
-MODULE_CANDIDATES = (
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/lib64/pkcs11/libsofthsm2.so",
-    "/usr/lib64/softhsm/libsofthsm2.so",
-    "/opt/homebrew/lib/softhsm/libsofthsm2.so",
-    "/usr/local/lib/softhsm/libsofthsm2.so",
-)
+if TYPE_CHECKING:
+    from pkcs11._pkcs11 import lib as Pkcs11Lib
 
 # Test PINs: not factory defaults (the CLI refuses those), SoftHSM needs 4..255 characters.
 USER_PIN = "test-user-pin-4821"
@@ -61,13 +55,6 @@ SO_PIN = "test-so-pin-7315"
 
 class SoftHsmUnavailable(RuntimeError):
     """SoftHSM2 (module or softhsm2-util) is not installed."""
-
-
-def softhsm_module_path() -> str | None:
-    explicit = os.environ.get("SOFTHSM2_MODULE")
-    if explicit and os.path.isfile(explicit):
-        return explicit
-    return next((p for p in MODULE_CANDIDATES if os.path.isfile(p)), None)
 
 
 @dataclass
@@ -105,28 +92,22 @@ class SoftToken:
 class SoftHsm:
     """A private SoftHSM2 configuration and token directory for this process."""
 
-    def __init__(self, module: str, directory: Path) -> None:
-        self.module = module
-        self.directory = directory
-        self.tokens_dir = directory / "tokens"
-        self.conf = directory / "softhsm2.conf"
+    def __init__(self, hsm: setup.SoftHsm2) -> None:
+        self.hsm = hsm
+        self.module = hsm.module
+        self.directory = hsm.directory
+        self.tokens_dir = hsm.tokens_dir
+        self.conf = hsm.conf
         self._labels = itertools.count(1)
         self._serials: set[str] = set()
-        self.tokens_dir.mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(
-            f"directories.tokendir = {self.tokens_dir}\n"
-            "objectstore.backend = file\n"
-            "log.level = ERROR\n"
-            "slots.removable = false\n"
-        )
-        os.environ["SOFTHSM2_CONF"] = str(self.conf)
+        os.environ[setup.CONF_ENV] = str(self.conf)
         self.refresh()
 
     def env(self) -> dict[str, str]:
         """Environment for subprocesses (e.g. the CLI) that must see the same tokens."""
-        return {**os.environ, "SOFTHSM2_CONF": str(self.conf)}
+        return self.hsm.env()
 
-    def lib(self) -> Any:
+    def lib(self) -> Pkcs11Lib:
         import pkcs11
 
         return pkcs11.lib(self.module)
@@ -137,9 +118,9 @@ class SoftHsm:
         Invalidates all open sessions (and logins) of this module in the process.
         """
         self.lib().reinitialize()
-        backend = sys.modules.get("ceremony.tokens.pkcs11_backend")
-        if backend is not None:
-            backend.forget_logins()
+        login = sys.modules.get("ceremony.tokens.pkcs11.login")
+        if login is not None:
+            login.forget_logins()
 
     def init_token(
         self, label: str | None = None, *, pin: str = USER_PIN, so_pin: str = SO_PIN
@@ -149,27 +130,7 @@ class SoftHsm:
             label = f"test-{next(self._labels)}"
         if len(label.encode()) > 32:
             raise ValueError("a token label has at most 32 bytes")
-        result = subprocess.run(
-            [
-                "softhsm2-util",
-                "--init-token",
-                "--free",
-                "--label",
-                label,
-                "--so-pin",
-                so_pin,
-                "--pin",
-                pin,
-            ],
-            capture_output=True,
-            text=True,
-            env=self.env(),
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"softhsm2-util --init-token failed: {result.stderr or result.stdout}"
-            )
+        self.hsm.init_token(label, pin=pin, so_pin=so_pin)
         self.refresh()
         serials = [
             s.get_token().serial.decode().strip()
@@ -191,16 +152,13 @@ def get_softhsm() -> SoftHsm:
     global _INSTANCE
     if _INSTANCE is not None:
         return _INSTANCE
-    module = softhsm_module_path()
-    if module is None:
-        raise SoftHsmUnavailable(
-            "SoftHSM2 is not installed (no libsofthsm2.so; apt-get install softhsm2)"
-        )
-    if shutil.which("softhsm2-util") is None:
-        raise SoftHsmUnavailable("softhsm2-util is not on PATH (apt-get install softhsm2)")
+    module = os.environ.get("SOFTHSM2_MODULE")
+    why = setup.missing(module)
+    if why is not None:
+        raise SoftHsmUnavailable(why)
     directory = Path(tempfile.mkdtemp(prefix="ceremony-softhsm-"))
     atexit.register(shutil.rmtree, directory, True)
-    _INSTANCE = SoftHsm(module, directory)
+    _INSTANCE = SoftHsm(setup.set_up(directory, module=module))
     return _INSTANCE
 
 

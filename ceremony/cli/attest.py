@@ -51,14 +51,12 @@ def with_attestation(
                 )
             kc, dc = _read(key_cert), _read(device_cert)
         else:
-            from ceremony import tokens
+            from ceremony.tokens import pkcs11 as p11
 
             ui.notify(
                 "Reading the attestation certificate and the device (f9) certificate from the token ..."
             )
-            kc, dc = tokens.read_attestation(
-                got.uri or uri, module=module, pin_provider=ui.read_pin
-            )
+            kc, dc = p11.read_attestation(got.uri or uri, module=module, pin_provider=ui.read_pin)
         cas = [_read(p) for p in extra_cas]
         inters = [_read(p) for p in chain or []]
         info = verify_attestation(kc, dc, got.public_key, extra_cas=cas, intermediates=inters)

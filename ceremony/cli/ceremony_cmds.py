@@ -294,8 +294,8 @@ def keygen(
             label = Pkcs11Uri.parse(uri).object or name  # the URI's object= names the label
 
         def generate() -> TokenKeyRead:
-            from ceremony import tokens
             from ceremony.cli.devices import token_dict, token_key_read
+            from ceremony.tokens import pkcs11 as p11
             from ceremony.tokens import software_rehearsal as software
 
             if software.is_software_uri(uri):
@@ -304,7 +304,7 @@ def keygen(
                 pin = tok.login(ui.read_pin, f"generate {name}")
                 key = tok.generate(su.object, key_type, pin)
                 return TokenKeyRead(key, uri, token_dict(tok.info()), None, None, True)
-            ki = tokens.generate_key(
+            ki = p11.generate_key(
                 uri, module=module, key_type=key_type, label=label, pin_provider=ui.read_pin
             )
             return token_key_read(ki)

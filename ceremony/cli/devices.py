@@ -55,9 +55,9 @@ def key_reader(
         if software.is_software_uri(uri):
             key, info = software.read_key(uri, ui.read_pin, purpose)
             return TokenKeyRead(key, uri, token_dict(info), None, None, True)
-        from ceremony import tokens
+        from ceremony.tokens import pkcs11 as p11
 
-        ki = tokens.read_key(
+        ki = p11.read_key(
             uri, module=module, pin_provider=ui.read_pin, allow_imported=allow_imported
         )
         return token_key_read(ki)
@@ -111,7 +111,7 @@ def signer_factory(
             ) as signer:
                 yield signer
             return
-        from ceremony import tokens
+        from ceremony.tokens import pkcs11 as p11
 
         mod = module
         recorded_module = (key.token or {}).get("module")
@@ -119,10 +119,10 @@ def signer_factory(
             mod = recorded_module  # the module the key was enrolled with, when it is here too
         if not chosen:
             ui.notify(f"Looking for the token that holds '{key.name}' (no URI recorded) ...")
-            found = tokens.locate_key(public, module=mod, uri=None)
+            found = p11.locate_key(public, module=mod, uri=None)
             chosen = found.uri
             ui.notify(f"Found it on {found.token.describe()}.")
-        with tokens.open_signer(
+        with p11.open_signer(
             chosen,
             module=mod,
             public_key=public,

@@ -61,12 +61,10 @@ def tokens_cmd(
 ) -> None:
     """List every slot and token of a PKCS#11 module, and the keys on each."""
     with guarded():
-        from ceremony import tokens
+        from ceremony.tokens import pkcs11 as p11
 
-        path = tokens.resolve_module(None, module)
-        listings = tokens.list_tokens(
-            path, pin_provider=ui.read_pin if login else None, login=login
-        )
+        path = p11.resolve_module(None, module)
+        listings = p11.list_tokens(path, pin_provider=ui.read_pin if login else None, login=login)
         out = ui.console()
         out.print(f"PKCS#11 module: {path}")
         if not listings:

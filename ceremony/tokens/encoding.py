@@ -10,10 +10,7 @@
 from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 # --- EC domain parameters ------------------------------------------------------------------
 
@@ -44,9 +41,6 @@ CRYPTO_CURVES: dict[str, ec.EllipticCurve] = {
     "ecdsa-p384": ec.SECP384R1(),
     "ecdsa-p521": ec.SECP521R1(),
 }
-
-# Byte length of one ECDSA signature half (r or s) per curve.
-ECDSA_HALF_LEN: dict[str, int] = {"ecdsa-p256": 32, "ecdsa-p384": 48, "ecdsa-p521": 66}
 
 
 def ec_key_type(params: bytes) -> str | None:
@@ -113,9 +107,3 @@ def ecdsa_raw_to_der(raw: bytes) -> bytes:
     if r == 0 or s == 0:
         raise ValueError("an ECDSA signature with r or s equal to zero is invalid")
     return encode_dss_signature(r, s)
-
-
-def ecdsa_der_to_raw(der: bytes, half_len: int) -> bytes:
-    """Convert a DER ECDSA-Sig-Value to r||s with halves of `half_len` bytes."""
-    r, s = decode_dss_signature(der)
-    return r.to_bytes(half_len, "big") + s.to_bytes(half_len, "big")

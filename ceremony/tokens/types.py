@@ -1,7 +1,7 @@
 """Values that describe tokens and token keys (pure: no PKCS#11 import here).
 
 The rest of the program sees tokens only through these values and the functions of
-`ceremony.tokens`; only `ceremony.tokens.pkcs11_backend` imports python-pkcs11.
+`ceremony.tokens.pkcs11`, the only package that imports python-pkcs11.
 """
 
 from __future__ import annotations

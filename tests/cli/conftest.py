@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -103,7 +104,7 @@ class Holders:
 def holders(hsm: SoftHsm, tmp_path_factory: pytest.TempPathFactory) -> Holders:
     tokens = {h: hsm.init_token(label=f"cli-{h}") for h in ("alice", "bob", "carol", "dave")}
     folder = tmp_path_factory.mktemp("keys")
-    signers = []
+    signers: list[Any] = []  # (CryptoSigner, PEM path) for online, then targets
     for name in ("online", "targets"):
         signer = CryptoSigner.generate_ed25519()
         pem = folder / f"{name}.pub.pem"

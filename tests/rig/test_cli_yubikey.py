@@ -24,6 +24,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pkcs11
 import pytest
@@ -229,8 +230,9 @@ def sign_yk(rig: PivRig, d: Path, *answers: str) -> Result:
     return run(rig, "sign", d, "root", "--key", "root-yk", "--module", rig.ykcs11, stdin=answers)
 
 
-def status_json(rig: PivRig, d: Path) -> dict:  # type: ignore[type-arg]
-    return json.loads(ok(rig, "status", d, "--json").out)
+def status_json(rig: PivRig, d: Path) -> dict[str, Any]:
+    status: dict[str, Any] = json.loads(ok(rig, "status", d, "--json").out)
+    return status
 
 
 # --- 1. ceremony tokens ------------------------------------------------------------------------------

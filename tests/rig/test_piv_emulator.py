@@ -105,7 +105,7 @@ def test_mgmt_auth_keygen_sign_pin_always_and_attest(card: PivCard, ca: TestCA) 
     assert att.public_key() == pub
     att.verify_directly_issued_by(card.device_cert)
     card.device_cert.verify_directly_issued_by(ca.cert)
-    ext = {e.oid.dotted_string: e.value.value for e in att.extensions}  # type: ignore[attr-defined]
+    ext = {e.oid.dotted_string: e.value.value for e in att.extensions}
     assert ext["1.3.6.1.4.1.41482.3.8"] == b"\x03\x02"
     assert ext["1.3.6.1.4.1.41482.3.7"] == bytes.fromhex("020400bc614e")
 

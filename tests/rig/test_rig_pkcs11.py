@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pkcs11
 import pytest
@@ -15,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
+from pkcs11.types import SignMixin
 from pkcs11.util.ec import (
     encode_ec_public_key,
     encode_ecdsa_signature,
@@ -23,13 +25,16 @@ from pkcs11.util.ec import (
 
 from .rig import PivRig
 
+if TYPE_CHECKING:
+    from pkcs11._pkcs11 import lib as Pkcs11Lib
+
 pytestmark = pytest.mark.rig
 
 ID_9A, ID_9C, ID_F9 = b"\x01", b"\x02", b"\x19"  # ykcs11 CKA_IDs: 9a=1, 9c=2, f9=25
 
 
 @pytest.fixture
-def ykcs11(piv_card: PivRig) -> Iterator[pkcs11.lib]:
+def ykcs11(piv_card: PivRig) -> Iterator[Pkcs11Lib]:
     lib = pkcs11.lib(piv_card.ykcs11)
     yield lib
     # python-pkcs11 0.10.1 leaves the session open when C_Login fails (wrong PIN); on ykcs11 a
@@ -38,7 +43,7 @@ def ykcs11(piv_card: PivRig) -> Iterator[pkcs11.lib]:
 
 
 @pytest.fixture
-def token(piv_card: PivRig, ykcs11: pkcs11.lib) -> pkcs11.Token:
+def token(piv_card: PivRig, ykcs11: Pkcs11Lib) -> pkcs11.Token:
     return ykcs11.get_token(token_label=piv_card.token_label)
 
 
@@ -55,13 +60,14 @@ def generate(
 
 def public_key(session: pkcs11.Session, key_id: bytes) -> ec.EllipticCurvePublicKey:
     pub = session.get_key(object_class=ObjectClass.PUBLIC_KEY, id=key_id)
+    assert isinstance(pub, pkcs11.PublicKey)
     key = serialization.load_der_public_key(encode_ec_public_key(pub))
     assert isinstance(key, ec.EllipticCurvePublicKey)
     return key
 
 
 @pytest.fixture
-def opensc(piv_card: PivRig) -> Iterator[pkcs11.lib]:
+def opensc(piv_card: PivRig) -> Iterator[Pkcs11Lib]:
     if piv_card.opensc is None:
         pytest.skip("opensc-pkcs11.so is not installed")
     lib = pkcs11.lib(piv_card.opensc)
@@ -72,7 +78,7 @@ def opensc(piv_card: PivRig) -> Iterator[pkcs11.lib]:
 # --- token listing ---------------------------------------------------------------------------
 
 
-def test_ykcs11_lists_the_token(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
+def test_ykcs11_lists_the_token(piv_card: PivRig, ykcs11: Pkcs11Lib) -> None:
     tokens = [s.get_token() for s in ykcs11.get_slots(token_present=True)]
     assert [t.label for t in tokens] == [f"YubiKey PIV #{piv_card.serial}"]
     t = tokens[0]
@@ -118,6 +124,7 @@ def test_keygen_and_sign_pin_always(
     }
     with token.open(user_pin=piv_card.pin) as s:
         priv = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=ID_9C)
+        assert isinstance(priv, SignMixin)  # CKA_SIGN: python-pkcs11 adds sign()
         assert priv.label == "Private key for Digital Signature"
         assert priv[Attribute.ALWAYS_AUTHENTICATE] is True
         assert priv[Attribute.SENSITIVE] is True
@@ -145,7 +152,7 @@ def test_keygen_needs_the_management_key(piv_card: PivRig, token: pkcs11.Token) 
 # --- PIN counter, lockout, PUK ---------------------------------------------------------------
 
 
-def test_wrong_pin_counts_down_to_lock(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
+def test_wrong_pin_counts_down_to_lock(piv_card: PivRig, ykcs11: Pkcs11Lib) -> None:
     expected = [
         (TokenFlag.USER_PIN_COUNT_LOW, 2),
         (TokenFlag.USER_PIN_FINAL_TRY, 1),
@@ -164,7 +171,7 @@ def test_wrong_pin_counts_down_to_lock(piv_card: PivRig, ykcs11: pkcs11.lib) -> 
         tok.open(user_pin=piv_card.pin).__enter__()
 
 
-def test_good_pin_resets_the_counter(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
+def test_good_pin_resets_the_counter(piv_card: PivRig, ykcs11: Pkcs11Lib) -> None:
     tok = ykcs11.get_token(token_label=piv_card.token_label)
     with pytest.raises(pkcs11.exceptions.PinIncorrect):
         tok.open(user_pin="000000").__enter__()
@@ -176,7 +183,7 @@ def test_good_pin_resets_the_counter(piv_card: PivRig, ykcs11: pkcs11.lib) -> No
     assert not tok.flags & TokenFlag.USER_PIN_COUNT_LOW
 
 
-def test_puk_unblocks_with_yubico_piv_tool(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
+def test_puk_unblocks_with_yubico_piv_tool(piv_card: PivRig, ykcs11: Pkcs11Lib) -> None:
     """RESET RETRY COUNTER with the PUK (yubico-piv-tool, since ykcs11 has no unblock)."""
     tool = "yubico-piv-tool"
     try:
@@ -319,7 +326,7 @@ def test_imported_key_is_not_attestable(piv_card: PivRig, token: pkcs11.Token) -
 
 
 def test_opensc_lists_and_signs_the_same_key(
-    piv_card: PivRig, token: pkcs11.Token, opensc: pkcs11.lib
+    piv_card: PivRig, token: pkcs11.Token, opensc: Pkcs11Lib
 ) -> None:
     generate(token, piv_card)
     with token.open() as s:
@@ -332,6 +339,7 @@ def test_opensc_lists_and_signs_the_same_key(
     tok = tokens[0]
     with tok.open(user_pin=piv_card.pin) as s:
         priv = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=ID_9C)
+        assert isinstance(priv, SignMixin)  # CKA_SIGN: python-pkcs11 adds sign()
         assert priv.label == "SIGN key"
         assert priv[Attribute.ALWAYS_AUTHENTICATE] is True
         for msg in (b"one", b"two"):
@@ -342,7 +350,7 @@ def test_opensc_lists_and_signs_the_same_key(
 # --- card presence, touch ----------------------------------------------------------------------
 
 
-def test_card_removal_and_insertion(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
+def test_card_removal_and_insertion(piv_card: PivRig, ykcs11: Pkcs11Lib) -> None:
     """Pull the card and put it back. ykcs11 2.2.0 keeps a dead card handle after a
     re-insertion in the same process (SCardTransmit fails, the token shows no objects) until
     C_Finalize + C_Initialize: the CLI must reinitialize the module after DeviceRemoved."""
@@ -359,7 +367,7 @@ def test_card_removal_and_insertion(piv_card: PivRig, ykcs11: pkcs11.lib) -> Non
     assert ids == {ID_F9}
 
 
-def test_policies_and_touch(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
+def test_policies_and_touch(piv_card: PivRig, ykcs11: Pkcs11Lib) -> None:
     """A touch-always key made with yubico-piv-tool (ykcs11 2.2.0 cannot set policies at keygen)
     is attested with its policies, and fails to sign when nobody touches the card."""
     tool = "yubico-piv-tool"
@@ -419,6 +427,7 @@ def test_policies_and_touch(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
     token = ykcs11.get_token(token_label=piv_card.token_label)
     with token.open(user_pin=piv_card.pin) as s:
         priv = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=ID_9A)
+        assert isinstance(priv, SignMixin)  # CKA_SIGN: python-pkcs11 adds sign()
         assert priv[Attribute.ALWAYS_AUTHENTICATE] is False
         sig = priv.sign(b"touched", mechanism=Mechanism.ECDSA_SHA256)
         assert isinstance(pub, ec.EllipticCurvePublicKey)
@@ -447,11 +456,12 @@ def test_rsa2048_keygen_and_sign(piv_card: PivRig, token: pkcs11.Token) -> None:
             int.from_bytes(pub_obj[Attribute.MODULUS], "big"),
         ).public_key()
         priv = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=ID_9C)
+        assert isinstance(priv, SignMixin)  # CKA_SIGN: python-pkcs11 adds sign()
         sig = priv.sign(b"rsa", mechanism=Mechanism.SHA256_RSA_PKCS, pin=piv_card.pin)
     pub.verify(sig, b"rsa", padding.PKCS1v15(), hashes.SHA256())
 
 
-def test_roca_firmware_blocks_rsa_keygen(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
+def test_roca_firmware_blocks_rsa_keygen(piv_card: PivRig, ykcs11: Pkcs11Lib) -> None:
     """Firmware 4.3.4 (YSA-2017-01): ykcs11 itself refuses on-chip RSA keygen; EC works.
     (Firmware < 5 also takes ykcs11's other path to the serial: the OTP applet.)"""
     piv_card.reset(firmware="4.3.4", serial=4343)
@@ -467,7 +477,7 @@ def test_roca_firmware_blocks_rsa_keygen(piv_card: PivRig, ykcs11: pkcs11.lib) -
     assert piv_card.state()["keys"]["9c"]["generated"] is True
 
 
-def test_serial_and_firmware_overrides(piv_card: PivRig, ykcs11: pkcs11.lib) -> None:
+def test_serial_and_firmware_overrides(piv_card: PivRig, ykcs11: Pkcs11Lib) -> None:
     """ykcs11 reports firmware 5.7.1 as CK_VERSION (5, 71): minor = 10 * minor + patch."""
     piv_card.reset(serial=7777777, firmware="5.7.1")
     ykcs11.reinitialize()
@@ -477,7 +487,7 @@ def test_serial_and_firmware_overrides(piv_card: PivRig, ykcs11: pkcs11.lib) -> 
     assert tok.firmware_version == (5, 71)
 
 
-def test_opensc_token_serial_comes_from_the_chuid(piv_card: PivRig, opensc: pkcs11.lib) -> None:
+def test_opensc_token_serial_comes_from_the_chuid(piv_card: PivRig, opensc: Pkcs11Lib) -> None:
     """Factory YubiKeys have no CHUID: OpenSC then reports serial 00000000 and label PIV_II.
     With a CHUID, OpenSC's serial is the GUID's first 8 bytes in hex (not the YubiKey serial)."""
     (tok,) = [s.get_token() for s in opensc.get_slots(token_present=True)]

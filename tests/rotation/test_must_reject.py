@@ -178,8 +178,8 @@ def alias(signer: CryptoSigner) -> CryptoSigner:
 def key_twice(suite: Suite) -> tuple[Path, list[bytes]]:
     """v1 from the CLI; v2 lists key D under two keyids (root role {carol, D, D'}, threshold
     2), signed by Alice and Bob on their SoftHSM tokens (previous root 2/2) and by D twice."""
-    from ceremony import tokens
     from ceremony.service import load_keys
+    from ceremony.tokens.pkcs11 import open_signer
 
     first = suite.first_root("plain", "ed25519") / "ceremony-1"
     v1_bytes = (first / "published" / "1.root.json").read_bytes()
@@ -197,7 +197,7 @@ def key_twice(suite: Suite) -> tuple[Path, list[bytes]]:
     for name in ("root-alice", "root-bob"):
         rec = old[name]
         assert rec.uri is not None and isinstance(rec.key, SSlibKey)
-        with tokens.open_signer(
+        with open_signer(
             rec.uri,
             module=suite.hsm.module,
             public_key=rec.key,

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from ceremony.tokens import KEY_TYPES, TokenKeyInfo, generate_key
+from ceremony.tokens.pkcs11 import generate_key
+from ceremony.tokens.types import KEY_TYPES, TokenKeyInfo
 from tests.softhsm import SoftHsm, SoftToken, softhsm, softhsm_token, softhsm_token_factory
 
 __all__ = ["Keyring", "keyring", "softhsm", "softhsm_token", "softhsm_token_factory"]

@@ -1,12 +1,14 @@
 """Fault injection around the REAL SoftHSM objects, for faults SoftHSM cannot produce.
 
 SoftHSM never locks a PIN, is never unplugged, never needs a touch and always signs
-correctly. These wrappers sit between `ceremony.tokens.pkcs11_backend` and the real
+correctly. These wrappers sit between `ceremony.tokens.pkcs11` and the real
 python-pkcs11 objects and change only what a `Faults` asks for; everything else (sessions,
 login, key generation, signing) is the real SoftHSM.
 
-The seam is `pkcs11_backend.open_library(path)`, the one function through which the backend
-gets a PKCS#11 library object. Use it from any test (CLI tests too)::
+The seam is `ceremony.tokens.pkcs11.session.open_library(path)`, the one function through
+which the package gets a PKCS#11 library object; what it returns must provide the
+`Pkcs11Library` protocol of that module (checked by mypy in `install_faults`). Use it from
+any test (CLI tests too)::
 
     from tests.tokens.faults import Faults, install_faults
 
@@ -138,9 +140,13 @@ class FaultyKey(_Proxy):
 
 
 def install_faults(monkeypatch: pytest.MonkeyPatch, faults: Faults) -> Faults:
-    """Route the backend's library access through the fault wrappers; returns `faults`."""
-    from ceremony.tokens import pkcs11_backend
+    """Route the package's library access through the fault wrappers; returns `faults`."""
+    from ceremony.tokens.pkcs11 import session
 
-    real = pkcs11_backend.open_library
-    monkeypatch.setattr(pkcs11_backend, "open_library", lambda path: FaultyLib(real(path), faults))
+    real = session.open_library
+
+    def faulty(path: str) -> session.Pkcs11Library:
+        return FaultyLib(real(path), faults)
+
+    monkeypatch.setattr(session, "open_library", faulty)
     return faults

@@ -8,15 +8,8 @@ from pkcs11 import exceptions as pkx
 from securesystemslib.signer import SSlibKey
 
 from ceremony import errors
-from ceremony.tokens import (
-    KEY_TYPES,
-    TokenKeyInfo,
-    generate_key,
-    list_tokens,
-    open_signer,
-    pkcs11_backend,
-    read_key,
-)
+from ceremony.tokens.pkcs11 import generate_key, list_tokens, login, open_signer, read_key
+from ceremony.tokens.types import KEY_TYPES, TokenKeyInfo
 from tests.softhsm import RecordingPinProvider, SoftToken
 from tests.tokens.conftest import Keyring
 from tests.tokens.faults import Faults, install_faults
@@ -48,7 +41,7 @@ def _open_and_sign(
 @pytest.fixture(autouse=True)
 def _no_login_left_behind() -> object:
     yield
-    assert pkcs11_backend._LOGINS == {}
+    assert login._LOGINS == {}
 
 
 # --- PIN flags ----------------------------------------------------------------------------------

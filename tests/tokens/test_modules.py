@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from ceremony.errors import ModuleLoadError
-from ceremony.tokens import ENV_MODULE, Pkcs11Uri, modules, resolve_module
+from ceremony.tokens import modules
+from ceremony.tokens.modules import ENV_MODULE
+from ceremony.tokens.pkcs11 import resolve_module
+from ceremony.tokens.uri import Pkcs11Uri
 
 
 @pytest.fixture

@@ -26,19 +26,20 @@ from ceremony.errors import (
     TokenError,
     TokenNotFound,
 )
-from ceremony.tokens import (
-    KEY_TYPES,
-    Pkcs11Uri,
-    encoding,
+from ceremony.tokens import encoding
+from ceremony.tokens.pkcs11 import (
     generate_key,
     list_tokens,
     locate_key,
+    login,
     open_signer,
-    pkcs11_backend,
     read_attestation,
     read_key,
     register_signer,
 )
+from ceremony.tokens.pkcs11.attestation import YKCS11_F9_ID
+from ceremony.tokens.types import KEY_TYPES
+from ceremony.tokens.uri import Pkcs11Uri
 from tests.softhsm import SoftHsm, SoftToken, create_imported_key, create_object
 from tests.tokens.conftest import Keyring
 
@@ -437,7 +438,7 @@ def test_two_signers_on_one_token_share_the_login(keyring: Keyring) -> None:
             sb.sign(b"x")
         sa.sign(b"y")  # still logged in after the inner signer closed
     assert (len(first.requests), len(second.requests)) == (1, 0)
-    assert pkcs11_backend._LOGINS == {}
+    assert login._LOGINS == {}
     third = token.pin_provider()
     _sign_with(a.uri, token, a.public_key, third)
     assert len(third.requests) == 1  # logged out after the last one closed
@@ -554,7 +555,7 @@ def test_read_attestation(softhsm_token: SoftToken) -> None:
     f9_key = ec.generate_private_key(ec.SECP256R1())
     ca_key = ec.generate_private_key(ec.SECP256R1())
     f9 = _cert("Yubico PIV Attestation", "Yubico PIV Root CA", f9_key.public_key(), ca_key)
-    _plant(token, f9, pkcs11_backend.YKCS11_F9_ID, "X.509 Certificate for PIV Attestation")
+    _plant(token, f9, YKCS11_F9_ID, "X.509 Certificate for PIV Attestation")
     # a placeholder like the one ykcs11 makes when the device refuses (imported key)
     junk_key = ec.generate_private_key(ec.SECP256R1())
     junk = _cert(

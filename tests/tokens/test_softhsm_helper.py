@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-from ceremony.tokens import generate_key, list_tokens
+from ceremony.errors import TokenError
+from ceremony.tokens import softhsm as setup
+from ceremony.tokens.pkcs11 import generate_key, list_tokens
 from tests.softhsm import SoftHsm, create_imported_key, get_softhsm
 
 pytestmark = pytest.mark.softhsm
@@ -39,3 +42,23 @@ def test_imported_key_helper(softhsm: SoftHsm) -> None:
     create_imported_key(token, label="imp", key_id=b"\x07", key_type="ed25519")
     listing = next(t for t in list_tokens(softhsm.module) if t.token.serial == token.serial)
     assert [(k.label, k.key_id, k.key_type) for k in listing.keys] == [("imp", b"\x07", "ed25519")]
+
+
+def test_set_up_refuses_without_softhsm_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(setup, "MODULE_PATHS", (str(tmp_path / "absent" / "libsofthsm2.so"),))
+    assert setup.missing() is not None
+    with pytest.raises(TokenError, match="SoftHSM2 is not installed"):
+        setup.set_up(tmp_path / "hsm")
+    assert not (tmp_path / "hsm").exists()
+
+
+def test_init_token_failure_is_a_token_error(softhsm: SoftHsm, tmp_path: Path) -> None:
+    hsm = setup.set_up(tmp_path / "hsm", module=softhsm.module)
+    assert hsm.conf.read_text() == (
+        f"directories.tokendir = {hsm.tokens_dir}\nobjectstore.backend = file\nlog.level = ERROR\n"
+    )
+    with pytest.raises(TokenError, match="softhsm2-util --init-token failed") as e:
+        hsm.init_token("short-pin", pin="1", so_pin="2")  # SoftHSM: PINs of 4..255 characters
+    assert "'short-pin'" in str(e.value) and ": " in str(e.value)

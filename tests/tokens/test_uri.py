@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ceremony.errors import InputError
-from ceremony.tokens import Pkcs11Uri
-from ceremony.tokens.uri import OBJECT_TYPES
+from ceremony.tokens.uri import OBJECT_TYPES, Pkcs11Uri
 
 text = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
 opt_text = st.none() | text

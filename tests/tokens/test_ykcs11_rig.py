@@ -16,16 +16,16 @@ from pkcs11 import Attribute, KeyType
 from securesystemslib.signer import SSlibKey
 
 from ceremony import errors
-from ceremony.tokens import (
-    Pkcs11Uri,
-    TokenKeyInfo,
-    encoding,
+from ceremony.tokens import encoding
+from ceremony.tokens.pkcs11 import (
     generate_key,
     list_tokens,
     open_signer,
     read_attestation,
     read_key,
 )
+from ceremony.tokens.types import TokenKeyInfo
+from ceremony.tokens.uri import Pkcs11Uri
 from tests.rig.rig import PivRig, piv_card, piv_rig
 from tests.softhsm import RecordingPinProvider
 
