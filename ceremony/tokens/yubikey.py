@@ -320,7 +320,7 @@ def _translating(doing: str, info: YubiKeyInfo | None) -> Iterator[None]:
         raise _pin_error(info, e.attempts_remaining) from None
     except NotSupportedError as e:
         raise MechanismNotSupported(
-            f"{_cap(who)} cannot do this while {doing}: {e}. Nothing was generated.",
+            f"{_cap(who)} cannot do this while {doing}: {e}.",
             hint="YubiKey firmware cannot be upgraded: choose a key type and policies this "
             "firmware supports, or use a newer YubiKey.",
         ) from None
@@ -355,13 +355,13 @@ def _pin_error(info: YubiKeyInfo | None, left: int) -> TokenError:
     who = _describe(info)
     if left == 0:
         return PinLocked(
-            f"The PIV PIN of {who} is now blocked (no tries left). Nothing was generated.",
+            f"The PIV PIN of {who} is now blocked (no tries left).",
             hint="Unblock it with the PUK (`ykman piv access unblock-pin`). If the PUK is "
             "blocked too, only a PIV reset is left, which erases every PIV key on the device.",
         )
     return PinIncorrect(
         f"Wrong PIV PIN for {who}: {left} tr{'y' if left == 1 else 'ies'} left before the PIN "
-        "is blocked. Nothing was generated.",
+        "is blocked.",
         hint="Check the PIN on the holder's sealed card; the tool never tries a PIN by itself.",
     )
 
@@ -740,7 +740,7 @@ def _ask_pin(info: YubiKeyInfo, purpose: str, pin_provider: PinProvider, piv: Pi
     if is_factory_default_pin(pin):
         raise TokenError(
             f"The PIN given for {info.describe()} is a factory default PIN. A ceremony key is "
-            "never used with it. It was not sent to the YubiKey; nothing was generated.",
+            "never used with it. It was not sent to the YubiKey.",
             hint="Change the PIN first (`ykman piv access change-pin`).",
         )
     return pin
@@ -869,8 +869,9 @@ def _policies_from_attestation(att: x509.Certificate) -> tuple[str, str] | None:
 def read_piv_attestation(serial: int | None, slot: str = "9c") -> PivAttestation:
     """Read the attestation of the key in `slot` of the YubiKey `serial` (no credentials).
 
-    Raises KeyNotFound-like TokenError when the slot is empty or its key was imported (a
-    YubiKey attests only keys it generated), TokenNotFound/AmbiguousToken for the device.
+    For `ceremony enroll --attest` of a YubiKey key without ykcs11. Raises KeyNotFound when the
+    slot is empty or its key was imported (a YubiKey attests only keys it generated),
+    TokenNotFound/AmbiguousToken for the device, InputError for a bad slot.
     """
     from ceremony.errors import KeyNotFound
 
@@ -940,69 +941,126 @@ def generate_piv_key(
     was generated, nothing was changed on the YubiKey.
     """
     slot = _check_arguments(slot, key_type, pin_policy, touch_policy)
-    slot_int = int(slot, 16)
     what = {"ed25519": "Ed25519", "rsa-3072": "RSA-3072"}.get(
         key_type, key_type.replace("ecdsa-p", "ECDSA P-")
     )
     purpose = purpose or f"generate an {what} key in PIV slot {slot}"
     doing = f"generating an {what} key in PIV slot {slot}"
-    with _open_yubikey(serial, doing) as (conn, info), _translating(doing, info):
-        from yubikit.piv import PivSession
+    state = {"generated": False}
+    try:
+        with _open_yubikey(serial, doing) as (conn, info), _translating(doing, info):
+            return _generate_on(
+                conn,
+                info,
+                slot,
+                key_type,
+                pin_policy,
+                touch_policy,
+                what,
+                purpose,
+                pin_provider=pin_provider,
+                management_key_provider=management_key_provider,
+                notify=notify,
+                replace_existing=replace_existing,
+                write_certificate=write_certificate,
+                state=state,
+            )
+    except TokenError as e:
+        raise _phase_note(e, slot, state["generated"]) from None
 
-        _check_firmware(info, key_type)
-        piv = PivSession(conn)
-        kt, pp, tp = _piv_enums(key_type, pin_policy, touch_policy)
-        piv.check_key_support(kt, pp, tp, True, fips_restrictions=info.fips)
-        has_metadata = _refuse_defaults(piv, info)
-        has_key, has_cert, _ = _slot_contents(piv, slot_int)
-        if (has_key or has_cert) and not replace_existing:
-            held = _join([w for w, h in (("a key", has_key), ("a certificate", has_cert)) if h])
-            raise TokenError(
-                f"PIV slot {slot} of {info.describe()} already holds {held}. Keys are never "
-                "overwritten silently; nothing was generated and nothing was changed.",
-                hint="Use an empty slot (--slot), or another YubiKey. Replace the key only if "
-                "you are sure it is not enrolled anywhere (and say so explicitly).",
-            )
-        if not has_metadata:
-            pin = _ask_pin(info, purpose, pin_provider, piv)
-            piv.verify_pin(pin)
-            del pin
-            notify(
-                f"{_cap(info.describe())} has no PIV metadata (firmware before 5.3): its PIN "
-                "was checked, but whether its PUK is still the factory default (12345678) "
-                "cannot be checked without spending a PUK try. Make sure it was changed."
-            )
-        _authenticate(piv, info, purpose, management_key_provider, pin_provider)
+
+def _phase_note(e: TokenError, slot: str, generated: bool) -> TokenError:
+    """Say whether the YubiKey was changed: before the generation nothing was; after it, the
+    new key is in the slot (and a run again needs `replace_existing`)."""
+    if generated:
+        message = (
+            f"{e.message} The new key was already generated in PIV slot {slot} (it is not "
+            "enrolled). To start over, run the command again and confirm that the key in that "
+            "slot may be replaced."
+        )
+    elif "othing was" in e.message or "not sent" in e.message:
+        return e
+    else:
+        message = f"{e.message} Nothing was changed on the YubiKey."
+    return type(e)(message, hint=e.hint)
+
+
+def _generate_on(
+    conn: Any,
+    info: YubiKeyInfo,
+    slot: str,
+    key_type: str,
+    pin_policy: str,
+    touch_policy: str,
+    what: str,
+    purpose: str,
+    *,
+    pin_provider: PinProvider,
+    management_key_provider: ManagementKeyProvider,
+    notify: Notifier,
+    replace_existing: bool,
+    write_certificate: bool,
+    state: dict[str, bool],
+) -> GeneratedPivKey:
+    """The body of `generate_piv_key` on an open connection; sets state["generated"]."""
+    from yubikit.piv import PivSession
+
+    slot_int = int(slot, 16)
+    _check_firmware(info, key_type)
+    piv = PivSession(conn)
+    kt, pp, tp = _piv_enums(key_type, pin_policy, touch_policy)
+    piv.check_key_support(kt, pp, tp, True, fips_restrictions=info.fips)
+    has_metadata = _refuse_defaults(piv, info)
+    has_key, has_cert, _ = _slot_contents(piv, slot_int)
+    if (has_key or has_cert) and not replace_existing:
+        held = _join([w for w, h in (("a key", has_key), ("a certificate", has_cert)) if h])
+        raise TokenError(
+            f"PIV slot {slot} of {info.describe()} already holds {held}. Keys are never "
+            "overwritten silently; nothing was generated and nothing was changed.",
+            hint="Use an empty slot (--slot), or another YubiKey. Replace the key only if "
+            "you are sure it is not enrolled anywhere (and say so explicitly).",
+        )
+    if not has_metadata:
+        pin = _ask_pin(info, purpose, pin_provider, piv)
+        piv.verify_pin(pin)
+        del pin
         notify(
-            f"Generating an {what} key on {info.describe()} in PIV slot {slot} (PIN policy "
-            f"{pin_policy}, touch policy {touch_policy})"
-            + ("; this can take a minute." if key_type == "rsa-3072" else ".")
+            f"{_cap(info.describe())} has no PIV metadata (firmware before 5.3): its PIN "
+            "was checked, but whether its PUK is still the factory default (12345678) "
+            "cannot be checked without spending a PUK try. Make sure it was changed."
         )
-        public = piv.generate_key(_slot(slot_int), kt, pp, tp)
-        public_der = _public_key_der(public)
-        if has_cert and not write_certificate:
-            # The old certificate describes the old key: PKCS#11 modules would show it.
-            piv.delete_certificate(_slot(slot_int))
-        resolved = _read_back(piv, slot_int, kt, public_der, info, slot)
-        att, f9 = _read_attestation(piv, slot_int)
-        _check_attestation(att, f9, public_der, info, slot)
-        if resolved is None:
-            resolved = _policies_from_attestation(att) or (pin_policy, touch_policy)
-        if write_certificate:
-            _write_self_signed(piv, slot_int, public, info, purpose, pin_provider, notify, resolved)
-        return GeneratedPivKey(
-            device=info,
-            slot=slot,
-            key_type=key_type,
-            pin_policy=resolved[0],
-            touch_policy=resolved[1],
-            public_key=SSlibKey.from_crypto(public),
-            public_key_der=public_der,
-            attestation_certificate=att.public_bytes(serialization.Encoding.DER),
-            device_certificate=f9.public_bytes(serialization.Encoding.DER),
-            certificate_written=write_certificate,
-            replaced=has_key or has_cert,
-        )
+    _authenticate(piv, info, purpose, management_key_provider, pin_provider)
+    notify(
+        f"Generating an {what} key on {info.describe()} in PIV slot {slot} (PIN policy "
+        f"{pin_policy}, touch policy {touch_policy})"
+        + ("; this can take a minute." if key_type == "rsa-3072" else ".")
+    )
+    public = piv.generate_key(_slot(slot_int), kt, pp, tp)
+    state["generated"] = True
+    public_der = _public_key_der(public)
+    if has_cert and not write_certificate:
+        # The old certificate describes the old key: PKCS#11 modules would show it.
+        piv.delete_certificate(_slot(slot_int))
+    resolved = _read_back(piv, slot_int, kt, public_der, info, slot)
+    att, f9 = _read_attestation(piv, slot_int)
+    _check_attestation(att, f9, public_der, info, slot)
+    if resolved is None:
+        resolved = _policies_from_attestation(att) or (pin_policy, touch_policy)
+    if write_certificate:
+        _write_self_signed(piv, slot_int, public, info, purpose, pin_provider, notify, resolved)
+    return GeneratedPivKey(
+        device=info,
+        slot=slot,
+        key_type=key_type,
+        pin_policy=resolved[0],
+        touch_policy=resolved[1],
+        public_key=SSlibKey.from_crypto(public),
+        public_key_der=public_der,
+        attestation_certificate=att.public_bytes(serialization.Encoding.DER),
+        device_certificate=f9.public_bytes(serialization.Encoding.DER),
+        certificate_written=write_certificate,
+        replaced=has_key or has_cert,
+    )
 
 
 def _slot(slot: int) -> Any:

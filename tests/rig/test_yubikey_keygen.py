@@ -331,12 +331,47 @@ def test_slot_already_holding_a_key_is_refused_unless_replacing(card: PivRig) ->
     assert second.replaced and second.public_key.keyval != first.public_key.keyval
 
 
-def test_slot_holding_only_a_certificate_is_refused(card: PivRig) -> None:
-    _generate(card, write_certificate=True, pin_provider=RecordingPinProvider(PIN), slot="9d")
-    card.control("set", touch_ok=True)
+def test_slot_holding_only_a_certificate_is_refused_and_the_stale_one_removed(
+    card: PivRig,
+) -> None:
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from ykman.pcsc import ScardSmartCardConnection, list_readers
+    from yubikit.piv import SLOT, PivSession
+
+    other = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name.from_rfc4514_string("CN=an old key")
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(other.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(other, hashes.SHA256())
+    )
+    reader = next(r for r in list_readers() if r.name.endswith(" 00 00"))
+    conn = ScardSmartCardConnection(reader.createConnection())
+    try:
+        piv = PivSession(conn)
+        piv.authenticate(bytes.fromhex(MGMT_3DES))
+        piv.put_certificate(SLOT.KEY_MANAGEMENT, cert)
+    finally:
+        conn.close()
     with pytest.raises(errors.TokenError) as exc:
         _generate(card, slot="9d")
-    assert "already holds a key and a certificate" in str(exc.value)
+    assert "PIV slot 9d" in str(exc.value) and "already holds a certificate" in str(exc.value)
+    assert card.state()["keys"] == {}
+    # Replacing: the new key, and the old key's certificate is gone (PKCS#11 modules would
+    # otherwise show the old public key for the slot).
+    key = _generate(card, slot="9d", replace_existing=True)
+    assert key.replaced
+    state = card.state()
+    assert "9d" in state["keys"] and "5fc10b" not in state["objects"]
 
 
 @pytest.mark.parametrize("slot", ["9b", "f9", "9f", "zz"])
@@ -408,3 +443,38 @@ def test_old_firmware_wrong_pin_says_how_many_tries_are_left(old_card: PivRig) -
         _generate(old_card, pin_provider=RecordingPinProvider("11112222"))
     assert "2 tries left" in str(exc.value)
     assert old_card.state()["keys"] == {}
+
+
+# --- after the generation ----------------------------------------------------------------------
+
+
+def test_touch_not_detected_for_the_certificate_says_the_key_was_generated(card: PivRig) -> None:
+    card.set_touch(False)
+    with pytest.raises(errors.TouchNotDetected) as exc:
+        _generate(card, write_certificate=True, pin_provider=RecordingPinProvider(PIN))
+    message = str(exc.value)
+    assert "touch was not detected" in message
+    assert "already generated in PIV slot 9c" in message
+    assert card.state()["keys"]["9c"]["generated"]  # the key is there, without certificate
+    assert "5fc10a" not in card.state()["objects"]
+
+
+def test_an_imported_key_has_no_attestation(card: PivRig) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from ykman.pcsc import ScardSmartCardConnection, list_readers
+    from yubikit.piv import SLOT, PivSession
+
+    reader = next(r for r in list_readers() if r.name.endswith(" 00 00"))
+    conn = ScardSmartCardConnection(reader.createConnection())
+    try:
+        piv = PivSession(conn)
+        piv.authenticate(bytes.fromhex(MGMT_3DES))
+        piv.put_key(SLOT.KEY_MANAGEMENT, ec.generate_private_key(ec.SECP256R1()))
+    finally:
+        conn.close()
+    with pytest.raises(errors.KeyNotFound) as exc:
+        yk.read_piv_attestation(card.serial, "9d")
+    assert "imported" in str(exc.value) and "slot 9d" in str(exc.value)
+    # keygen refuses the slot (the imported key is found through the metadata)
+    with pytest.raises(errors.TokenError, match="already holds a key"):
+        _generate(card, slot="9d")
