@@ -43,7 +43,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -88,9 +88,6 @@ __all__ = [
     "list_yubikeys",
     "read_piv_attestation",
 ]
-
-PinPolicy = Literal["default", "never", "once", "always"]
-TouchPolicy = Literal["default", "never", "always", "cached"]
 
 PIN_POLICIES: Final = ("default", "never", "once", "always")
 TOUCH_POLICIES: Final = ("default", "never", "always", "cached")
