@@ -13,6 +13,10 @@ command -v softhsm2-util >/dev/null 2>&1 || pkgs+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || pkgs+=(opensc)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+# pyscard (yubikey-manager's PC/SC binding) is built from source: compiler, swig, PC/SC headers.
+command -v gcc >/dev/null 2>&1 || pkgs+=(gcc)
+command -v swig >/dev/null 2>&1 || pkgs+=(swig)
+[ -e /usr/include/PCSC/winscard.h ] || pkgs+=(libpcsclite-dev)
 need_rig=0
 command -v pcscd >/dev/null 2>&1 || need_rig=1
 [ -e /usr/lib/x86_64-linux-gnu/libykcs11.so ] || [ -e /usr/lib/aarch64-linux-gnu/libykcs11.so ] || need_rig=1

@@ -16,17 +16,26 @@ extensions" page and NIST SP 800-73-4):
 
 - SELECT PIV AID (and the OTP AID + `00 01 10 00` serial for firmware < 5), GET RESPONSE
   chaining (61xx), command chaining (CLA 0x10), short and extended APDUs.
-- GET VERSION (FD), GET SERIAL (F8), GET METADATA (F7, firmware >= 5.3).
+- The Management application (AID A000000527471117, firmware >= 5): SELECT answers the firmware
+  version as text, READ CONFIG (1D) the DeviceInfo TLVs (serial, firmware, form factor, FIPS
+  bit), as yubikit's `ManagementSession.read_device_info` reads them.
+- GET VERSION (FD), GET SERIAL (F8), GET METADATA (F7, firmware >= 5.3: PIN/PUK/management key
+  with their "default value" flags, key slots; an empty slot, or 96 on a non-Bio key, is 6A88).
 - VERIFY (20) with retry counter (63Cx), empty-data status query, lockout (6983), "unverify"
   (P1=FF); CHANGE REFERENCE DATA (24) for PIN/PUK; RESET RETRY COUNTER (2C) with the PUK;
   SET PIN RETRIES (FA); RESET (FB, only when PIN and PUK are blocked; keeps f9).
 - Management key (slot 9B) mutual challenge-response authentication (GENERAL AUTHENTICATE 87,
   3DES or AES-128/192/256), SET MANAGEMENT KEY (FF).
-- GENERATE ASYMMETRIC KEY PAIR (47) for P-256, P-384, RSA-1024/2048 with PIN policy (AA) and
-  touch policy (AB) tags; IMPORT KEY (FE); DELETE KEY (F6 with P1=FF).
+- GENERATE ASYMMETRIC KEY PAIR (47) for P-256, P-384, RSA-1024/2048, and on firmware >= 5.7
+  RSA-3072/4096, Ed25519 (E0) and X25519 (E1) (older firmware answers 6A80), with PIN policy
+  (AA) and touch policy (AB) tags; IMPORT KEY (FE); MOVE/DELETE KEY (F6, firmware >= 5.7).
+- The management key is 3DES unless CardConfig.mgmt_alg says otherwise (a factory 5.7 YubiKey
+  has an AES-192 key with the same default bytes: mgmt_alg=0x0A; ykcs11 2.2 only speaks 3DES).
 - GENERAL AUTHENTICATE (87) signing (tag 81) and ECDH (tag 85) with PIN policies enforced:
   "always" needs a fresh VERIFY before every private-key operation (consumed by it).
-- GET DATA (CB) / PUT DATA (DB): discovery (7E), CHUID, CCC, certificates, any object.
+- GET DATA (CB) / PUT DATA (DB): discovery (7E), CHUID, CCC, certificates, any object; the
+  "printed information" object 5FC109 (where ykman keeps a PIN-protected management key) is
+  readable only after VERIFY PIN.
 - ATTEST (F9): an X.509 certificate for a slot's key, signed by the f9 key, with the Yubico
   extensions 1.3.6.1.4.1.41482.3.3 (firmware, 3 raw bytes), .3.7 (serial, DER INTEGER), .3.8
   (PIN policy, touch policy: 2 raw bytes), .3.9 (form factor, 1 raw byte), .3.10 (FIPS) when
@@ -61,7 +70,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, utils, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.x509.oid import NameOID
 
@@ -80,12 +89,18 @@ ALG_AES192 = 0x0A
 ALG_AES256 = 0x0C
 ALG_RSA1024 = 0x06
 ALG_RSA2048 = 0x07
+ALG_RSA3072 = 0x05  # firmware 5.7+
+ALG_RSA4096 = 0x16  # firmware 5.7+
 ALG_ECCP256 = 0x11
 ALG_ECCP384 = 0x14
+ALG_ED25519 = 0xE0  # firmware 5.7+ (Yubico extension)
+ALG_X25519 = 0xE1  # firmware 5.7+ (key agreement only)
 ALG_PIN = 0xFF
 
 EC_CURVES: dict[int, ec.EllipticCurve] = {ALG_ECCP256: ec.SECP256R1(), ALG_ECCP384: ec.SECP384R1()}
-RSA_BITS = {ALG_RSA1024: 1024, ALG_RSA2048: 2048}
+RSA_BITS = {ALG_RSA1024: 1024, ALG_RSA2048: 2048, ALG_RSA3072: 3072, ALG_RSA4096: 4096}
+# Key types a YubiKey only knows from firmware 5.7.0 (older firmware answers 6A80).
+ALGS_5_7 = {ALG_RSA3072, ALG_RSA4096, ALG_ED25519, ALG_X25519}
 
 PIN_POLICY = {"default": 0, "never": 1, "once": 2, "always": 3, "match-once": 4, "match-always": 5}
 TOUCH_POLICY = {"default": 0, "never": 1, "always": 2, "cached": 3}
@@ -104,6 +119,7 @@ SLOT_MGMT = 0x9B
 SLOT_PIN = 0x80
 SLOT_PUK = 0x81
 SLOT_ATTEST = 0xF9
+SLOT_BIO = 0x96  # YubiKey Bio only (metadata of the fingerprint match)
 KEY_SLOTS = [0x9A, 0x9C, 0x9D, 0x9E, *range(0x82, 0x96), 0xF9]
 
 # Default PIN policy by slot (YubiKey): 9c always, 9e never, the rest once. Touch: never.
@@ -113,6 +129,11 @@ OBJ_DISCOVERY = 0x7E
 OBJ_CHUID = 0x5FC102
 OBJ_CCC = 0x5FC107
 OBJ_ATTEST_CERT = 0x5FFF01
+OBJ_PRINTED = 0x5FC109  # readable only after VERIFY PIN (ykman keeps a PIN-protected key there)
+
+# The YubiKey Management application (DeviceInfo: serial, firmware, form factor).
+MGMT_AID = bytes.fromhex("A000000527471117")
+SW_REFERENCE_NOT_FOUND = 0x6A88
 
 
 def slot_object(slot: int) -> int:
@@ -244,7 +265,12 @@ class CardConfig:
         return (a, b, c)
 
 
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+PrivateKey = (
+    ec.EllipticCurvePrivateKey
+    | rsa.RSAPrivateKey
+    | ed25519.Ed25519PrivateKey
+    | x25519.X25519PrivateKey
+)
 
 
 @dataclass
@@ -261,6 +287,10 @@ def generate_private_key(alg: int) -> PrivateKey:
         return ec.generate_private_key(EC_CURVES[alg])
     if alg in RSA_BITS:
         return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS[alg])
+    if alg == ALG_ED25519:
+        return ed25519.Ed25519PrivateKey.generate()
+    if alg == ALG_X25519:
+        return x25519.X25519PrivateKey.generate()
     raise CardError(SW_WRONG_DATA)
 
 
@@ -271,6 +301,11 @@ def public_key_tlvs(key: PrivateKey) -> bytes:
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
         return tlv(0x86, point)
+    if isinstance(key, ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey):
+        raw = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return tlv(0x86, raw)
     nums = key.public_key().public_numbers()
     n = nums.n.to_bytes((nums.n.bit_length() + 7) // 8, "big")
     e = nums.e.to_bytes((nums.e.bit_length() + 7) // 8, "big")
@@ -432,9 +467,13 @@ class PivCard:
         if config.startup_key:
             sk = config.startup_key
             slot = int(sk.get("slot", "9c"), 16)
-            alg = {"p256": ALG_ECCP256, "p384": ALG_ECCP384, "rsa2048": ALG_RSA2048}[
-                sk.get("alg", "p256")
-            ]
+            alg = {
+                "p256": ALG_ECCP256,
+                "p384": ALG_ECCP384,
+                "rsa2048": ALG_RSA2048,
+                "rsa3072": ALG_RSA3072,
+                "ed25519": ALG_ED25519,
+            }[sk.get("alg", "p256")]
             key = generate_private_key(alg)
             card.keys[slot] = SlotKey(
                 key,
@@ -568,6 +607,10 @@ class PivCard:
             if ins == 0x01 and p1 == 0x10:
                 return self.config.serial.to_bytes(4, "big"), SW_OK
             raise CardError(SW_INS_NOT_SUPPORTED)
+        if s.selected == "mgmt":
+            if ins == 0x1D:
+                return self.device_info(p1), SW_OK
+            raise CardError(SW_INS_NOT_SUPPORTED)
         if s.selected != "piv":
             raise CardError(SW_INS_NOT_SUPPORTED)
         handlers = {
@@ -604,7 +647,28 @@ class PivCard:
         if data.startswith(OTP_AID_PREFIX) and self.config.version[0] < 5:
             self.session.selected = "otp"
             return bytes(self.config.version) + b"\x00\x00\x00", SW_OK
+        if data == MGMT_AID and self.config.version >= (5, 0, 0):
+            # A YubiKey 5 answers its firmware version as text (yubikit's ManagementSession).
+            self.session.selected = "mgmt"
+            return self.config.firmware.encode(), SW_OK
         raise CardError(SW_NOT_FOUND)
+
+    def device_info(self, page: int) -> bytes:
+        """Management READ CONFIG (INS 1D): DeviceInfo TLVs behind a 1-byte length (yubikit's
+        `DeviceInfo.parse_tlvs`). USB capabilities OTP|U2F|OpenPGP|PIV|OATH|FIDO2 (0x023B)."""
+        if page != 0:
+            return b"\x00"
+        c = self.config
+        form = FORM_FACTORS[c.form_factor] | (0x80 if c.fips else 0)
+        body = (
+            tlv(0x01, b"\x02\x3b")  # USB supported
+            + tlv(0x02, c.serial.to_bytes(4, "big"))
+            + tlv(0x03, b"\x02\x3b")  # USB enabled
+            + tlv(0x04, bytes([form]))
+            + tlv(0x05, bytes(c.version))
+            + tlv(0x0A, b"\x00")  # configuration not locked
+        )
+        return bytes([len(body)]) + body
 
     def get_version(self, p1: int, p2: int, data: bytes) -> tuple[bytes, int]:
         return bytes(self.config.version), SW_OK
@@ -636,8 +700,8 @@ class PivCard:
                 + tlv(0x05, bytes([int(self.mgmt_default)]))
             ), SW_OK
         key = self.keys.get(p2)
-        if key is None:
-            raise CardError(SW_NOT_FOUND)
+        if key is None:  # an empty slot, or slot 96 on a YubiKey that is not a Bio
+            raise CardError(SW_REFERENCE_NOT_FOUND)
         return (
             tlv(0x01, bytes([key.alg]))
             + tlv(0x02, bytes([key.pin_policy, key.touch_policy]))
@@ -831,6 +895,10 @@ class PivCard:
         priv = key.private_key
         if 0x81 in fields:  # sign (EC: a digest; RSA: a padded block, raw RSA)
             msg = fields[0x81]
+            if isinstance(priv, ed25519.Ed25519PrivateKey):
+                return tlv(0x7C, tlv(0x82, priv.sign(msg))), SW_OK
+            if isinstance(priv, x25519.X25519PrivateKey):
+                raise CardError(SW_WRONG_DATA)
             if isinstance(priv, ec.EllipticCurvePrivateKey):
                 size = (priv.curve.key_size + 7) // 8
                 digest = msg[:size] if len(msg) >= size else b"\x00" * (size - len(msg)) + msg
@@ -847,6 +915,9 @@ class PivCard:
         if 0x85 in fields and isinstance(priv, ec.EllipticCurvePrivateKey):  # ECDH
             peer = ec.EllipticCurvePublicKey.from_encoded_point(priv.curve, fields[0x85])
             return tlv(0x7C, tlv(0x82, priv.exchange(ec.ECDH(), peer))), SW_OK
+        if 0x85 in fields and isinstance(priv, x25519.X25519PrivateKey):
+            x_peer = x25519.X25519PublicKey.from_public_bytes(fields[0x85])
+            return tlv(0x7C, tlv(0x82, priv.exchange(x_peer))), SW_OK
         raise CardError(SW_WRONG_DATA)
 
     def generate(self, p1: int, p2: int, data: bytes) -> tuple[bytes, int]:
@@ -859,7 +930,9 @@ class PivCard:
             raise CardError(SW_WRONG_DATA)
         fields = tlv_dict(outer[0xAC])
         alg = fields.get(0x80, b"\x00")[0]
-        if alg not in EC_CURVES and alg not in RSA_BITS:
+        if alg not in EC_CURVES and alg not in RSA_BITS and alg not in ALGS_5_7:
+            raise CardError(SW_WRONG_DATA)
+        if alg in ALGS_5_7 and self.config.version < (5, 7, 0):
             raise CardError(SW_WRONG_DATA)
         pin_policy = fields.get(0xAA, b"\x00")[0]
         touch_policy = fields.get(0xAB, b"\x00")[0]
@@ -882,7 +955,13 @@ class PivCard:
             raise CardError(SW_NOT_FOUND)
         fields = tlv_dict(data)
         key: PrivateKey
-        if p1 in EC_CURVES and 0x06 in fields:
+        if p1 in ALGS_5_7 and self.config.version < (5, 7, 0):
+            raise CardError(SW_WRONG_DATA)
+        if p1 == ALG_ED25519 and 0x07 in fields:
+            key = ed25519.Ed25519PrivateKey.from_private_bytes(fields[0x07])
+        elif p1 == ALG_X25519 and 0x08 in fields:
+            key = x25519.X25519PrivateKey.from_private_bytes(fields[0x08])
+        elif p1 in EC_CURVES and 0x06 in fields:
             key = ec.derive_private_key(int.from_bytes(fields[0x06], "big"), EC_CURVES[p1])
         elif p1 in RSA_BITS and all(t in fields for t in (1, 2, 3, 4, 5)):
             p, q = (int.from_bytes(fields[t], "big") for t in (1, 2))
@@ -932,6 +1011,8 @@ class PivCard:
         if 0x5C not in fields:
             raise CardError(SW_WRONG_DATA)
         tag = int.from_bytes(fields[0x5C], "big")
+        if tag == OBJ_PRINTED and not self.session.pin_verified:
+            raise CardError(SW_SECURITY)
         obj = self.objects.get(tag)
         if obj is None:
             raise CardError(SW_NOT_FOUND)
@@ -1013,7 +1094,9 @@ class PivCard:
         return builder.sign(self.device_key, hashes.SHA256())
 
 
-def _self_signed(key: PrivateKey, cn: str) -> x509.Certificate:
+def _self_signed(
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey, cn: str
+) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = dt.datetime.now(dt.UTC)
     return (
@@ -1024,7 +1107,7 @@ def _self_signed(key: PrivateKey, cn: str) -> x509.Certificate:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=3650))
-        .sign(key, hashes.SHA256())
+        .sign(key, None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256())
     )
 
 

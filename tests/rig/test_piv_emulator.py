@@ -145,4 +145,60 @@ def test_metadata(card: PivCard) -> None:
     r = send(card, "00F7008000")
     assert sw(r) == 0x9000
     assert dict(parse_tlvs(r[:-2]))[0x06] == b"\x03\x03"
-    assert sw(send(card, "00F7009C00")) == 0x6A82
+    # An empty slot: 6A88 (reference data not found), which is what yubikit/ykman treat as "no
+    # key stored in slot" (ykman.piv._list_keys, `ykman piv keys info`).
+    assert sw(send(card, "00F7009C00")) == 0x6A88
+
+
+def test_management_application_reports_device_info(ca: TestCA) -> None:
+    c = PivCard.create(CardConfig(serial=7654321, firmware="5.7.1", form_factor="usb-c-nano"), ca)
+    r = send(c, "00A4040008A000000527471117")
+    assert sw(r) == 0x9000 and r[:-2] == b"5.7.1"
+    r = send(c, "001D000000")
+    assert sw(r) == 0x9000
+    body = r[:-2]
+    assert body[0] == len(body) - 1
+    info = dict(parse_tlvs(body[1:]))
+    assert info[0x02] == (7654321).to_bytes(4, "big")
+    assert info[0x04] == b"\x04"  # USB-C nano
+    assert info[0x05] == bytes([5, 7, 1])
+    # A YubiKey 4 has no such application here.
+    old = PivCard.create(CardConfig(firmware="4.3.7"), ca)
+    assert sw(send(old, "00A4040008A000000527471117")) == 0x6A82
+
+
+@pytest.mark.parametrize(("firmware", "expected"), [("5.4.3", 0x6A80), ("5.7.1", 0x9000)])
+def test_ed25519_generation_needs_firmware_5_7(ca: TestCA, firmware: str, expected: int) -> None:
+    c = PivCard.create(CardConfig(firmware=firmware), ca)
+    assert sw(send(c, "00A4040005A000000308")) == 0x9000
+    assert mgmt_auth(c) == 0x9000
+    r = send(c, "0047009C05AC038001E0")
+    assert sw(r) == expected
+    if expected == 0x9000:
+        point = dict(parse_tlvs(dict(parse_tlvs(r[:-2]))[0x7F49]))[0x86]
+        assert len(point) == 32
+        assert c.keys[0x9C].alg == 0xE0
+        # The attestation carries the Ed25519 key; a PIN-always signature is over the message.
+        att = x509.load_der_x509_certificate(send(c, "00F99C00000000")[:-2])
+        assert (
+            att.public_key().public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            )
+            == point
+        )
+        assert verify_pin(c) == 0x9000
+        msg = b"message to sign"
+        body = tlv(0x7C, tlv(0x82, b"") + tlv(0x81, msg))
+        r = c.process(bytes([0, 0x87, 0xE0, 0x9C, len(body)]) + body)
+        assert sw(r) == 0x9000
+        sig = dict(parse_tlvs(dict(parse_tlvs(r[:-2]))[0x7C]))[0x82]
+        att.public_key().verify(sig, msg)  # type: ignore[call-arg]
+
+
+def test_printed_object_needs_the_pin(card: PivCard) -> None:
+    assert mgmt_auth(card) == 0x9000
+    obj = tlv(0x5C, bytes.fromhex("5FC109")) + tlv(0x53, tlv(0x88, tlv(0x89, b"\x01" * 24)))
+    assert sw(card.process(bytes([0, 0xDB, 0x3F, 0xFF, len(obj)]) + obj)) == 0x9000
+    assert sw(send(card, "00CB3FFF055C035FC109")) == 0x6982
+    assert verify_pin(card) == 0x9000
+    assert sw(send(card, "00CB3FFF055C035FC109")) == 0x9000
