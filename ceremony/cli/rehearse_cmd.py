@@ -125,42 +125,19 @@ def _setup(base: Path, softhsm: bool) -> Rig:
     pins = {h: f"{secrets.randbelow(10**8):08d}" for h in HOLDERS}
     rig = Rig(base, softhsm, env, pins)
     if softhsm:
-        util = shutil.which("softhsm2-util")
-        from ceremony.tokens.modules import DEFAULT_MODULES
+        from ceremony.tokens import softhsm as softhsm2
 
-        softhsm_paths = next(paths for what, paths in DEFAULT_MODULES if what == "SoftHSM2")
-        module = next((m for m in softhsm_paths if Path(m).exists()), None)
-        if util is None or module is None:
+        if softhsm2.missing() is not None:
             raise TokenError(
                 "--softhsm needs SoftHSM2 (softhsm2-util and libsofthsm2.so). Install it "
                 "(Debian: apt-get install softhsm2) or rehearse without --softhsm."
             )
-        conf_dir = base / "softhsm"
-        (conf_dir / "tokens").mkdir(parents=True)
-        conf = conf_dir / "softhsm2.conf"
-        conf.write_text(
-            f"directories.tokendir = {conf_dir / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
-        )
-        env["SOFTHSM2_CONF"] = str(conf)
-        rig.module = module
+        hsm = softhsm2.set_up(base / "softhsm")
+        env[softhsm2.CONF_ENV] = str(hsm.conf)
+        rig.module = hsm.module
         for holder in HOLDERS:
             so_pin = f"{secrets.randbelow(10**8):08d}"
-            subprocess.run(
-                [
-                    util,
-                    "--init-token",
-                    "--free",
-                    "--label",
-                    f"rehearsal-{holder}",
-                    "--so-pin",
-                    so_pin,
-                    "--pin",
-                    pins[holder],
-                ],
-                env=env,
-                check=True,
-                capture_output=True,
-            )
+            hsm.init_token(f"rehearsal-{holder}", pin=pins[holder], so_pin=so_pin, env=env)
     else:
         from ceremony.tokens.software_rehearsal import SoftwareToken
 

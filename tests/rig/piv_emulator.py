@@ -271,6 +271,8 @@ PrivateKey = (
     | ed25519.Ed25519PrivateKey
     | x25519.X25519PrivateKey
 )
+# The keys that sign certificates (a CA's, the device's f9 key): never X25519.
+SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 
 @dataclass
@@ -327,12 +329,12 @@ TEST_ROOT_NAME = "Test Yubico PIV Root CA"
 class TestCA:
     __test__ = False  # not a pytest test class
 
-    key: PrivateKey
+    key: SigningKey
     cert: x509.Certificate
 
     @classmethod
     def create(cls, name: str = TEST_ROOT_NAME, *, ec_key: bool = False) -> TestCA:
-        key: PrivateKey = (
+        key: SigningKey = (
             ec.generate_private_key(ec.SECP384R1())
             if ec_key
             else rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -389,7 +391,7 @@ class TestCA:
 
 
 def make_device_cert(
-    ca: TestCA, device_key: PrivateKey, *, firmware: tuple[int, int, int]
+    ca: TestCA, device_key: SigningKey, *, firmware: tuple[int, int, int]
 ) -> x509.Certificate:
     """The slot f9 "Yubico PIV Attestation" certificate, as on a real YubiKey (CA-signed)."""
     now = dt.datetime.now(dt.UTC)
@@ -431,7 +433,7 @@ class Session:
 @dataclass
 class PivCard:
     config: CardConfig
-    device_key: PrivateKey
+    device_key: SigningKey
     device_cert: x509.Certificate
     keys: dict[int, SlotKey] = field(default_factory=dict)
     objects: dict[int, bytes] = field(default_factory=dict)
@@ -455,7 +457,7 @@ class PivCard:
         cls,
         config: CardConfig,
         ca: TestCA,
-        device_key: PrivateKey | None = None,
+        device_key: SigningKey | None = None,
         device_cert: x509.Certificate | None = None,
     ) -> PivCard:
         if device_key is None:
@@ -475,6 +477,7 @@ class PivCard:
                 "ed25519": ALG_ED25519,
             }[sk.get("alg", "p256")]
             key = generate_private_key(alg)
+            assert not isinstance(key, x25519.X25519PrivateKey)  # the table above has no X25519
             card.keys[slot] = SlotKey(
                 key,
                 alg,

@@ -6,7 +6,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 from .piv_emulator import CardConfig, PivCard, TestCA, parse_tlvs, tlv
@@ -192,7 +192,9 @@ def test_ed25519_generation_needs_firmware_5_7(ca: TestCA, firmware: str, expect
         r = c.process(bytes([0, 0x87, 0xE0, 0x9C, len(body)]) + body)
         assert sw(r) == 0x9000
         sig = dict(parse_tlvs(dict(parse_tlvs(r[:-2]))[0x7C]))[0x82]
-        att.public_key().verify(sig, msg)  # type: ignore[call-arg]
+        att_key = att.public_key()
+        assert isinstance(att_key, ed25519.Ed25519PublicKey)
+        att_key.verify(sig, msg)
 
 
 def test_printed_object_needs_the_pin(card: PivCard) -> None:

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from pkcs11 import Attribute, ObjectClass
 
 from ceremony import attestation, errors
-from ceremony.tokens import open_signer, read_key
 from ceremony.tokens import yubikey as yk
+from ceremony.tokens.pkcs11 import open_signer, read_key
 from tests.rig.rig import PivRig, piv_card, piv_rig
 from tests.softhsm import RecordingPinProvider
 
@@ -214,6 +214,7 @@ def test_write_certificate_makes_the_key_visible_to_opensc(card: PivRig) -> None
 
 def _opensc_public_keys(rig: PivRig) -> list[bytes]:
     """SubjectPublicKeyInfo of every certificate OpenSC shows for the card (no login)."""
+    assert rig.opensc is not None
     lib = pkcs11.lib(rig.opensc)
     lib.reinitialize()
     try:

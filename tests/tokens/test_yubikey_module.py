@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -66,14 +67,21 @@ def test_the_probe_sees_a_loaded_library() -> None:
     ],
 )
 def test_bad_arguments_are_input_errors_before_any_device_access(
-    kwargs: dict[str, str], words: str
+    kwargs: dict[str, Any], words: str
 ) -> None:
     def never(_request: object) -> str:
         raise AssertionError("nothing may be asked")
 
+    def never_notify(_message: str) -> None:
+        raise AssertionError("nothing may be shown")
+
     with pytest.raises(errors.InputError) as exc:
         yk.generate_piv_key(
-            12345678, pin_provider=never, management_key_provider=never, notify=never, **kwargs
+            12345678,
+            pin_provider=never,
+            management_key_provider=never,
+            notify=never_notify,
+            **kwargs,
         )
     assert words in str(exc.value)
     assert exc.value.exit_code == 2
