@@ -50,11 +50,31 @@ def _root_with_a_float(env: FuzzEnv) -> bytes:
     return json.dumps(doc).encode()
 
 
+def _root_with_a_float_in_a_key(env: FuzzEnv) -> bytes:
+    doc = json.loads(env.previous_root)
+    kid = doc["signed"]["roles"]["root"]["keyids"][0]
+    doc["signed"]["keys"][kid]["x-weight"] = 0.5
+    return json.dumps(doc).encode()
+
+
+def _root_with_a_null_keyid(env: FuzzEnv) -> bytes:
+    doc = json.loads(env.previous_root)
+    doc["signed"]["roles"]["root"]["keyids"] = [None]
+    return json.dumps(doc).encode()
+
+
 def _signature_name(env: FuzzEnv) -> str:
     return next((env.signed_copy / "signatures" / "root").glob("*.json")).name
 
 
 DEEP_JSON = b"[" * 1000
+# An Ed25519 SubjectPublicKeyInfo whose algorithm OID has one bit flipped (1.3.101.112 ->
+# 0.39.101.112): well-formed DER, an algorithm nobody knows.
+UNKNOWN_ALGORITHM_PEM = (
+    b"-----BEGIN PUBLIC KEY-----\n"
+    b"MCowBQYDJ2VwAyEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+    b"-----END PUBLIC KEY-----\n"
+)
 
 KNOWN: list[KnownCrash] = [
     KnownCrash(
@@ -86,6 +106,16 @@ KNOWN: list[KnownCrash] = [
             "float.json",
             b'{"keytype": 1.5, "scheme": "ed25519", "keyval": {"public": "00"}}',
         ),
+    ),
+    KnownCrash(
+        "key-file-unknown-algorithm",
+        "key-file",
+        "enroll",
+        "UnsupportedAlgorithm",
+        "enroll --public-key: a PEM public key with an unknown algorithm OID ends in 'Internal "
+        "error: UnsupportedAlgorithm: Unknown key type: 0.39.101.112' (cryptography raises "
+        "UnsupportedAlgorithm, not ValueError)",
+        lambda env: ("unknown-oid.pem", UNKNOWN_ALGORITHM_PEM),
     ),
     KnownCrash(
         "merge-deep-json",
@@ -122,6 +152,25 @@ KNOWN: list[KnownCrash] = [
         "init --previous-root: a root whose role lists a keyid with no entry in `keys` (python-tuf "
         "and verify accept it) ends in 'Internal error: KeyError' (case 10)",
         _root_without_key_of_a_role,
+    ),
+    KnownCrash(
+        "metadata-null-keyid",
+        "metadata",
+        "init",
+        "TypeError",
+        "init --previous-root: a root whose roles.root.keyids is [null] ends in 'Internal error: "
+        "TypeError: 'NoneType' object is not subscriptable' (verify refuses it cleanly)",
+        _root_with_a_null_keyid,
+    ),
+    KnownCrash(
+        "metadata-float-in-a-key",
+        "metadata",
+        "validate",
+        "FormatError",
+        "a previous root whose key object carries a float ('x-weight': 0.5) passes verify and "
+        "init; validate then ends in 'Internal error: FormatError ... I cannot encode 0.5' "
+        "(case 09's kind, in a key)",
+        _root_with_a_float_in_a_key,
     ),
     KnownCrash(
         "metadata-float-in-previous-root",

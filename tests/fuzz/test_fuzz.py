@@ -3,7 +3,7 @@ metadata, signature files of merged copies, pkcs11: URIs and attestation certifi
 fed to the CLI as a user feeds it. The contract (tests/fuzz/harness.py): exit 0-3 with a
 message, never a traceback or an "Internal error", nothing written on a refusal.
 
-Deterministic (``derandomize``) and small (FUZZ_EXAMPLES per target, default 15); the long run
+Deterministic (``derandomize``) and small (FUZZ_EXAMPLES per target, default 20); the long run
 is ``python fuzz/run.py --minutes 10``. Crashes not fixed yet are listed in
 tests/fuzz/known_crashes.py: each minimal input runs here as xfail(strict=True), and the
 property tests tolerate only that symptom.
@@ -24,7 +24,7 @@ from tests.fuzz.harness import Crash
 from tests.fuzz.known_crashes import KNOWN, KnownCrash, known_crash
 from tests.fuzz.targets import TARGETS, FuzzEnv, Target, build_env
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 
 SHORT = settings(
     max_examples=EXAMPLES,
