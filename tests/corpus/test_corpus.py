@@ -40,7 +40,7 @@ from tuf.api.metadata import Metadata, Root
 from tuf.api.serialization import DeserializationError
 
 from tests.corpus.fetch import DEFAULT_DEST, load_manifest
-from tests.interop.clients import find_node, in_ci, tufjs_unavailable
+from tests.interop.clients import find_node, in_ci, require_tufjs
 
 HERE = Path(__file__).resolve().parent
 FILES = DEFAULT_DEST / "files"
@@ -129,11 +129,7 @@ def _tufjs_job(entry: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def tufjs_verdicts() -> dict[str, dict[str, Any]]:
     """tuf-js's {ok, error} for every entry, from one node process."""
-    reason = tufjs_unavailable()
-    if reason is not None:
-        if in_ci():
-            pytest.fail(f"CI=true but {reason}", pytrace=False)
-        pytest.skip(reason)
+    require_tufjs()
     node = find_node()
     assert node is not None
     jobs = [_tufjs_job(e) for e in MANIFEST["entry"]]
