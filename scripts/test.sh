@@ -48,6 +48,17 @@ fi
 # In CI a missing YubiKey rig (pcscd, vpcd, ykcs11) is a failure, not a skip.
 if [ "${CI:-}" = "true" ]; then export TUF_CEREMONY_RIG=require; fi
 
+# The corpus of real TUF metadata (tests/corpus): packages pinned by SHA-256, downloaded now
+# while the registries are reachable, then used offline. Offline on a laptop the corpus tests
+# skip; in CI a failed download fails the run; a hash mismatch always does.
+echo "== corpus"
+corpus_rc=0; python tests/corpus/fetch.py || corpus_rc=$?
+if [ "$corpus_rc" -eq 1 ] && [ "${CI:-}" != "true" ]; then
+  echo "corpus: not downloaded (offline?): tests/corpus will be skipped. Run python tests/corpus/fetch.py when online."
+elif [ "$corpus_rc" -ne 0 ]; then
+  echo "corpus: fetch failed (exit $corpus_rc)" >&2; exit 1
+fi
+
 echo "== ruff"; ruff check .
 echo "== mypy --strict"; mypy
 # The rotation suite covers every rotation kind and every key type (replace-one-key with all

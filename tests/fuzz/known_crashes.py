@@ -1,0 +1,189 @@
+"""Crashes the fuzz targets found that are not fixed yet, each with its minimal input.
+
+``tests/fuzz/test_fuzz.py`` runs every minimal input as ``xfail(strict=True)``: the day the
+code is fixed that test turns red, and the entry is deleted here. While an entry is here, the
+property tests of its target tolerate a crash with the same symptom (same command, same
+exception) so that they keep looking for NEW crashes; ``fuzz/run.py`` reports such crashes as
+"known". Delete an entry as soon as its fix lands: its symptom is then a failure again.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.fuzz.targets import FuzzEnv
+
+
+@dataclass(frozen=True)
+class KnownCrash:
+    id: str
+    target: str
+    commands: str  # regex: the command(s) that crash, e.g. "validate|draft"
+    error: str  # the exception the CLI reports as "Internal error: ERROR"
+    reason: str  # what breaks, for the xfail reason and the report
+    make: Callable[[FuzzEnv], Any]  # the minimal input (for the target's run function)
+
+    def matches(self, target: str, message: str) -> bool:
+        first = message.split("\n", 1)[0]
+        return (
+            target == self.target
+            and re.match(rf"ceremony (?:{self.commands}) ", first) is not None
+            and f"Internal error: {self.error}" in message
+        )
+
+
+def _root_without_key_of_a_role(env: FuzzEnv) -> bytes:
+    doc = json.loads(env.previous_root)
+    kid = doc["signed"]["roles"]["root"]["keyids"][0]
+    del doc["signed"]["keys"][kid]
+    return json.dumps(doc).encode()
+
+
+def _root_with_a_float(env: FuzzEnv) -> bytes:
+    doc = copy.deepcopy(json.loads(env.previous_root))
+    doc["signed"]["x-ratio"] = 1.5
+    return json.dumps(doc).encode()
+
+
+def _root_with_a_float_in_a_key(env: FuzzEnv) -> bytes:
+    doc = json.loads(env.previous_root)
+    kid = doc["signed"]["roles"]["root"]["keyids"][0]
+    doc["signed"]["keys"][kid]["x-weight"] = 0.5
+    return json.dumps(doc).encode()
+
+
+def _root_with_a_null_keyid(env: FuzzEnv) -> bytes:
+    doc = json.loads(env.previous_root)
+    doc["signed"]["roles"]["root"]["keyids"] = [None]
+    return json.dumps(doc).encode()
+
+
+def _signature_name(env: FuzzEnv) -> str:
+    return next((env.signed_copy / "signatures" / "root").glob("*.json")).name
+
+
+DEEP_JSON = b"[" * 1000
+# An Ed25519 SubjectPublicKeyInfo whose algorithm OID has one bit flipped (1.3.101.112 ->
+# 0.39.101.112): well-formed DER, an algorithm nobody knows.
+UNKNOWN_ALGORITHM_PEM = (
+    b"-----BEGIN PUBLIC KEY-----\n"
+    b"MCowBQYDJ2VwAyEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+    b"-----END PUBLIC KEY-----\n"
+)
+
+KNOWN: list[KnownCrash] = [
+    KnownCrash(
+        "plan-deep-yaml",
+        "plan",
+        "validate|draft",
+        "RecursionError",
+        "validate: a ceremony.yaml nested 1,000 levels deep ends in 'Internal error: "
+        "RecursionError' (the YAML parser recurses; refuse deep or oversized plans with a message)",
+        lambda env: ("first", b"[" * 1000),
+    ),
+    KnownCrash(
+        "key-file-deep-json",
+        "key-file",
+        "enroll",
+        "RecursionError",
+        "enroll --public-key: a key JSON nested 1,000 levels deep ends in 'Internal error: "
+        "RecursionError: maximum recursion depth exceeded while decoding a JSON array'",
+        lambda env: ("deep.json", b'{"keytype": ' + DEEP_JSON),
+    ),
+    KnownCrash(
+        "key-file-float",
+        "key-file",
+        "enroll",
+        "FormatError",
+        "enroll --public-key: a key JSON with a number canonical JSON cannot encode "
+        "({\"keytype\": 1.5, ...}) ends in 'Internal error: FormatError: ... I cannot encode 1.5'",
+        lambda env: (
+            "float.json",
+            b'{"keytype": 1.5, "scheme": "ed25519", "keyval": {"public": "00"}}',
+        ),
+    ),
+    KnownCrash(
+        "key-file-unknown-algorithm",
+        "key-file",
+        "enroll",
+        "UnsupportedAlgorithm",
+        "enroll --public-key: a PEM public key with an unknown algorithm OID ends in 'Internal "
+        "error: UnsupportedAlgorithm: Unknown key type: 0.39.101.112' (cryptography raises "
+        "UnsupportedAlgorithm, not ValueError)",
+        lambda env: ("unknown-oid.pem", UNKNOWN_ALGORITHM_PEM),
+    ),
+    KnownCrash(
+        "merge-deep-json",
+        "merge",
+        "merge",
+        "RecursionError",
+        "merge: a signature file in the other copy nested 1,000 levels deep ends in "
+        "'Internal error: RecursionError'",
+        lambda env: ("signature", _signature_name(env), DEEP_JSON),
+    ),
+    KnownCrash(
+        "attestation-record-not-utf8",
+        "attestation",
+        "attestation verify",
+        "UnicodeDecodeError",
+        "attestation verify: a keys/NAME.json that is not UTF-8 (one byte 0xff) ends in "
+        "'Internal error: UnicodeDecodeError'",
+        lambda env: ("verify", "record", b"\xff"),
+    ),
+    KnownCrash(
+        "attestation-record-deep-json",
+        "attestation",
+        "attestation verify",
+        "RecursionError",
+        "attestation verify: a keys/NAME.json nested 1,000 levels deep ends in "
+        "'Internal error: RecursionError'",
+        lambda env: ("verify", "record", DEEP_JSON),
+    ),
+    KnownCrash(
+        "metadata-role-keyid-without-key",
+        "metadata",
+        "init",
+        "KeyError",
+        "init --previous-root: a root whose role lists a keyid with no entry in `keys` (python-tuf "
+        "and verify accept it) ends in 'Internal error: KeyError' (case 10)",
+        _root_without_key_of_a_role,
+    ),
+    KnownCrash(
+        "metadata-null-keyid",
+        "metadata",
+        "init",
+        "TypeError",
+        "init --previous-root: a root whose roles.root.keyids is [null] ends in 'Internal error: "
+        "TypeError: 'NoneType' object is not subscriptable' (verify refuses it cleanly)",
+        _root_with_a_null_keyid,
+    ),
+    KnownCrash(
+        "metadata-float-in-a-key",
+        "metadata",
+        "validate",
+        "FormatError",
+        "a previous root whose key object carries a float ('x-weight': 0.5) passes verify and "
+        "init; validate then ends in 'Internal error: FormatError ... I cannot encode 0.5' "
+        "(case 09's kind, in a key)",
+        _root_with_a_float_in_a_key,
+    ),
+    KnownCrash(
+        "metadata-float-in-previous-root",
+        "metadata",
+        "show",
+        "FormatError",
+        "a previous root with a float ('x-ratio': 1.5) passes init, validate and draft; show then "
+        "ends in 'Internal error: FormatError ... I cannot encode 1.5' (case 09)",
+        _root_with_a_float,
+    ),
+]
+
+
+def known_crash(target: str, message: str) -> KnownCrash | None:
+    """The known crash that ``message`` (a Crash from ``target``) is an instance of, if any."""
+    return next((k for k in KNOWN if k.matches(target, message)), None)
