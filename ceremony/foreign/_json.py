@@ -101,13 +101,13 @@ def canonical_bytes(value: Mapping[str, Any], *, source: str) -> bytes:
         text = encode_canonical(dict(value))
         assert isinstance(text, str)
         return text.encode("utf-8")
-    except (FormatError, TypeError, ValueError) as e:
-        raise InputError(f"{source} cannot be encoded as canonical JSON: {e}.") from None
     except UnicodeEncodeError:
         raise InputError(
             f"{source} holds a string that is not valid Unicode (a lone surrogate such as "
             '"\\ud800"): its signed bytes would be undefined.'
         ) from None
+    except (FormatError, TypeError, ValueError) as e:
+        raise InputError(f"{source} cannot be encoded as canonical JSON: {e}.") from None
 
 
 def require_object(value: Any, *, what: str) -> dict[str, Any]:

@@ -18,9 +18,9 @@ ECDSA: securesystemslib 1.6 verifies `ecdsa-sha2-nistp256/384/521` with pyca/cry
 `EllipticCurvePublicKey.verify(sig, data, ECDSA(SHA-256/384/512))`
 (`securesystemslib/signer/_key.py`, `SSlibKey._verify`), which takes a DER
 `ECDSA-Sig-Value` (RFC 3279 section 2.2.3). PKCS#11 tokens, WebCrypto and JOSE give the raw
-`r || s` form (PKCS#11 v2.40 section 2.3.1): it is converted to DER here. A DER value is
-re-encoded in strict DER, so a BER encoding (long-form lengths, padded integers) of the same
-(r, s) is stored in the one form every verifier accepts.
+`r || s` form (PKCS#11 v2.40 section 2.3.1): it is converted to DER here. A DER value must
+be strict DER: pyca/cryptography's parser refuses BER (long-form lengths, padded integers),
+so such a file is refused with a message rather than stored as a signature no one verifies.
 
 Pure: no file access. Errors: `InputError` (exit 2) for a file that cannot be a signature
 for this key; `VerificationFailed` (exit 1) for a well-formed signature that does not verify.
@@ -132,9 +132,7 @@ def _to_verifiable(raw: bytes, key: Key, *, encoding: str, source: str) -> Exter
         half = ECDSA_HALF[key.scheme]
         rs = _strict_der(raw)
         if rs is not None:
-            der = encode_dss_signature(*rs)
-            note = None if der == raw else "BER/loose DER re-encoded as strict DER"
-            return ExternalSignature(der, encoding, note=note)
+            return ExternalSignature(encode_dss_signature(*rs), encoding)
         if len(raw) == 2 * half:
             r = int.from_bytes(raw[:half], "big")
             s = int.from_bytes(raw[half:], "big")
@@ -240,6 +238,9 @@ def decode_signature(
         if encoding == "base64":
             raise InputError(f"{source} is not valid base64 text.")
 
+    if encoding == "auto" and is_text and len(compact) % 2 == 0 and _HEX.issuperset(compact):
+        # hex text of the wrong length: say so in hex terms, not as raw bytes
+        return _to_verifiable(bytes.fromhex(compact), key, encoding="hex", source=source)
     if encoding in ("auto", "raw"):
         return _to_verifiable(data, key, encoding="raw", source=source)
     raise InputError(f"{source} is not {encoding} text.")

@@ -27,6 +27,7 @@ Writes into OUT_DIR:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -61,9 +62,7 @@ def make_keys(keydir: Path) -> None:
             )
         )
         (keydir / f"{name}.pub").write_bytes(
-            key.public_key().public_bytes(
-                ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo
-            )
+            key.public_key().public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo)
         )
 
 
@@ -73,8 +72,13 @@ class Session:
         log.parent.mkdir(parents=True, exist_ok=True)
         self.log = log.open("w")
         self.child = pexpect.spawn(
-            argv[0], argv[1:], cwd=str(cwd), env=env, encoding="utf-8",
-            timeout=TIMEOUT, dimensions=(50, 200),
+            argv[0],
+            argv[1:],
+            cwd=str(cwd),
+            env=env,
+            encoding="utf-8",
+            timeout=TIMEOUT,
+            dimensions=(50, 200),
         )
         self.child.logfile_read = self.log
 
@@ -89,10 +93,8 @@ class Session:
         """A prompt_toolkit path prompt: it first asks the terminal for the cursor position
         (CPR) and, with no answer, warns and redraws; type only after that."""
         self.child.expect(pattern)
-        try:
+        with contextlib.suppress(pexpect.TIMEOUT):
             self.child.expect(r"cursor position requests", timeout=5)
-        except pexpect.TIMEOUT:
-            pass
         time.sleep(0.3)
         self.child.send(text + ENTER)
 
@@ -121,7 +123,9 @@ class Session:
 
 
 def ceremony(rstuf: str, out: Path, keydir: Path, name: str, signers: list[str]) -> None:
-    s = Session([rstuf, "admin", "ceremony", "--dry-run", "--out", name], out, out / "logs" / f"{name}.log")
+    s = Session(
+        [rstuf, "admin", "ceremony", "--dry-run", "--out", name], out, out / "logs" / f"{name}.log"
+    )
     s.answer(r"expiry for 'timestamp'", "")
     s.answer(r"expiry for 'snapshot'", "")
     s.answer(r"expiry for 'targets'", "")
@@ -200,12 +204,17 @@ def main() -> None:
             private.unlink()
     version = subprocess.run(
         [sys.executable, "-m", "pip", "show", "repository-service-tuf"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     tool = {
         "tool": "repository-service-tuf (rstuf CLI)",
-        "version": next(line.split(":", 1)[1].strip() for line in version.splitlines()
-                        if line.startswith("Version:")),
+        "version": next(
+            line.split(":", 1)[1].strip()
+            for line in version.splitlines()
+            if line.startswith("Version:")
+        ),
         "commands": [
             "rstuf admin ceremony --dry-run --out bootstrap.json",
             "rstuf admin ceremony --dry-run --out bootstrap-das.json",
