@@ -41,6 +41,18 @@ if [ ! -f build/wheelhouse/SHA256SUMS ] || [ requirements/runtime.lock -nt build
   bash scripts/wheelhouse.sh build/wheelhouse >/dev/null
 fi
 
+# Real RSTUF hand-off files, made now by RSTUF's own CLI from PyPI (a separate venv under
+# build/); tests/foreign reads them offline. Without a package index (a local offline run)
+# the tests use the committed copies and skip the fresh ones; in CI a failure here fails.
+if [ ! -f build/foreign-fixtures/rstuf/bootstrap.json ]; then
+  echo "== RSTUF fixtures (tests/foreign/make_fixtures.sh)"
+  if ! bash tests/foreign/make_fixtures.sh >build/make_fixtures.log 2>&1; then
+    tail -20 build/make_fixtures.log
+    if [ "${CI:-}" = "true" ]; then exit 1; fi
+    echo "(continuing without fresh RSTUF fixtures)"
+  fi
+fi
+
 # In CI a missing YubiKey rig (pcscd, vpcd, ykcs11) is a failure, not a skip.
 if [ "${CI:-}" = "true" ]; then export TUF_CEREMONY_RIG=require; fi
 
