@@ -44,6 +44,7 @@ fi
 # Real RSTUF hand-off files, made now by RSTUF's own CLI from PyPI (a separate venv under
 # build/); tests/foreign reads them offline. Without a package index (a local offline run)
 # the tests use the committed copies and skip the fresh ones; in CI a failure here fails.
+mkdir -p build
 if [ ! -f build/foreign-fixtures/rstuf/bootstrap.json ]; then
   echo "== RSTUF fixtures (tests/foreign/make_fixtures.sh)"
   if ! bash tests/foreign/make_fixtures.sh >build/make_fixtures.log 2>&1; then
