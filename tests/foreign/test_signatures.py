@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from securesystemslib.signer import CryptoSigner
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from ceremony.errors import InputError, VerificationFailed
 from ceremony.foreign import signatures as sigs
@@ -147,3 +151,36 @@ def test_unsupported_scheme_is_refused() -> None:
 def test_rsa_length_follows_the_modulus() -> None:
     key = signer("rsa").public_key
     assert sigs.expected_lengths(key) == (384,)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI not installed")
+@pytest.mark.parametrize("kind", ["ed25519", "p256", "p384"])
+def test_signature_made_by_the_openssl_cli_verifies(kind: str, tmp_path: Path) -> None:
+    """A holder with a key in cold storage signs the payload file with OpenSSL: Ed25519 with
+    `pkeyutl -rawin` (raw 64 bytes), ECDSA with `dgst -sha256/-sha384 -sign` (DER); also
+    given as base64 (`openssl base64` wraps at 64 columns)."""
+    pem = tmp_path / "cold.pem"
+    if kind == "ed25519":
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", pem], check=True)
+    else:
+        curve = {"p256": "prime256v1", "p384": "secp384r1"}[kind]
+        subprocess.run(
+            ["openssl", "ecparam", "-name", curve, "-genkey", "-noout", "-out", pem], check=True
+        )
+    pub = subprocess.run(
+        ["openssl", "pkey", "-in", pem, "-pubout"], check=True, capture_output=True
+    ).stdout
+    key = SSlibKey.from_crypto(load_pem_public_key(pub))
+    payload = tmp_path / "root.payload"
+    payload.write_bytes(PAYLOAD)
+    sig = tmp_path / "root.sig"
+    if kind == "ed25519":
+        cmd = ["openssl", "pkeyutl", "-sign", "-inkey", pem, "-rawin", "-in", payload, "-out", sig]
+    else:
+        digest = "-sha256" if kind == "p256" else "-sha384"
+        cmd = ["openssl", "dgst", digest, "-sign", pem, "-out", sig, payload]
+    subprocess.run(cmd, check=True)
+    b64 = subprocess.run(["openssl", "base64", "-in", sig], check=True, capture_output=True).stdout
+    for data in (sig.read_bytes(), b64):
+        decoded = sigs.decode_signature(data, key, source="root.sig")
+        sigs.verify_external(decoded, key, PAYLOAD, key_name="cold", role="root")
