@@ -41,12 +41,12 @@ if [ ! -f build/wheelhouse/SHA256SUMS ] || [ requirements/runtime.lock -nt build
   bash scripts/wheelhouse.sh build/wheelhouse >/dev/null
 fi
 
-# Real RSTUF hand-off files, made now by RSTUF's own CLI from PyPI (a separate venv under
-# build/); tests/foreign reads them offline. Without a package index (a local offline run)
+# Real RSTUF hand-off files and a tuf-on-ci signing event, made now by those tools from PyPI
+# (separate venvs under build/); tests/foreign reads them offline. Without a package index (a local offline run)
 # the tests use the committed copies and skip the fresh ones; in CI a failure here fails.
 mkdir -p build
-if [ ! -f build/foreign-fixtures/rstuf/bootstrap.json ]; then
-  echo "== RSTUF fixtures (tests/foreign/make_fixtures.sh)"
+if [ ! -f build/foreign-fixtures/rstuf/bootstrap.json ] || [ ! -f build/foreign-fixtures/tuf-on-ci/metadata/root.json ]; then
+  echo "== RSTUF and tuf-on-ci fixtures (tests/foreign/make_fixtures.sh)"
   if ! bash tests/foreign/make_fixtures.sh >build/make_fixtures.log 2>&1; then
     tail -20 build/make_fixtures.log
     if [ "${CI:-}" = "true" ]; then exit 1; fi

@@ -16,7 +16,7 @@ from ceremony.foreign import rstuf
 from ceremony.foreign.rstuf_rules import root_problems
 from tests.foreign.helpers import RSTUF_FIXTURES, dump, rstuf_root, signer
 
-FRESH = Path(os.environ.get("TUF_FOREIGN_FIXTURES", "build/foreign-fixtures/rstuf"))
+FRESH = Path(os.environ.get("TUF_FOREIGN_FIXTURES", "build/foreign-fixtures")) / "rstuf"
 
 
 def fixture_dirs() -> list[Path]:
