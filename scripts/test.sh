@@ -45,6 +45,19 @@ if [ ! -f build/wheelhouse/SHA256SUMS ] || [ requirements/runtime.lock -nt build
   bash scripts/wheelhouse.sh build/wheelhouse >/dev/null
 fi
 
+# Real RSTUF hand-off files and a tuf-on-ci signing event, made now by those tools from PyPI
+# (separate venvs under build/); tests/foreign reads them offline. Without a package index (a local offline run)
+# the tests use the committed copies and skip the fresh ones; in CI a failure here fails.
+mkdir -p build
+if [ ! -f build/foreign-fixtures/rstuf/bootstrap.json ] || [ ! -f build/foreign-fixtures/tuf-on-ci/metadata/root.json ]; then
+  echo "== RSTUF and tuf-on-ci fixtures (tests/foreign/make_fixtures.sh)"
+  if ! bash tests/foreign/make_fixtures.sh >build/make_fixtures.log 2>&1; then
+    tail -20 build/make_fixtures.log
+    if [ "${CI:-}" = "true" ]; then exit 1; fi
+    echo "(continuing without fresh RSTUF fixtures)"
+  fi
+fi
+
 # In CI a missing YubiKey rig (pcscd, vpcd, ykcs11) is a failure, not a skip.
 if [ "${CI:-}" = "true" ]; then export TUF_CEREMONY_RIG=require; fi
 
