@@ -161,9 +161,20 @@ def setup(work: Path, count: int, env: dict[str, str], module: str) -> Path:
     )
     env["SOFTHSM2_CONF"] = str(conf)
     subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", "bench", "--so-pin", SO_PIN,
-         "--pin", PIN],
-        env=env, check=True, capture_output=True,
+        [
+            "softhsm2-util",
+            "--init-token",
+            "--free",
+            "--label",
+            "bench",
+            "--so-pin",
+            SO_PIN,
+            "--pin",
+            PIN,
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
     )
     d = work / "c"
     measure(ceremony("init", str(d)), env)
@@ -193,24 +204,35 @@ targets:
     )
     for name in ("root-alice", "targets-alice", "bins-alice"):
         measure(
-            ceremony("keygen", str(d), name, "--uri", f"pkcs11:token=bench;object={name}",
-                     "--type", "ed25519", "--module", module),
-            env, PIN + "\n",
+            ceremony(
+                "keygen",
+                str(d),
+                name,
+                "--uri",
+                f"pkcs11:token=bench;object={name}",
+                "--type",
+                "ed25519",
+                "--module",
+                module,
+            ),
+            env,
+            PIN + "\n",
         )
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     pem = work / "online.pem"
     pem.write_bytes(
-        ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     measure(ceremony("enroll", str(d), "online", "--public-key", str(pem)), env)
     for role, key in (("root", "root-alice"), ("targets", "targets-alice")):
         measure(ceremony("draft", str(d), role), env)
-        measure(ceremony("sign", str(d), role, "--key", key, "--module", module), env,
-                f"Yes\n{PIN}\n")
+        measure(
+            ceremony("sign", str(d), role, "--key", key, "--module", module), env, f"Yes\n{PIN}\n"
+        )
     return d
 
 
@@ -263,8 +285,15 @@ def main() -> None:
                 wall, rss, _ = measure(cmd, env, stdin)
                 if run:
                     ours[step].append((wall, rss))
-                base = [sys.executable, str(Path(__file__)), "--count", str(args.count),
-                        "--baseline", step, str(work)]
+                base = [
+                    sys.executable,
+                    str(Path(__file__)),
+                    "--count",
+                    str(args.count),
+                    "--baseline",
+                    step,
+                    str(work),
+                ]
                 wall, rss, _ = measure(base, env)
                 if run:
                     theirs[step].append((wall, rss))
@@ -279,10 +308,14 @@ def report(
     sizes: dict[str, int],
     args: argparse.Namespace,
 ) -> None:
-    print(f"bins with {args.count:,} hash bins, SoftHSM2, median of {args.runs} runs, "
-          f"Python {sys.version.split()[0]}")
+    print(
+        f"bins with {args.count:,} hash bins, SoftHSM2, median of {args.runs} runs, "
+        f"Python {sys.version.split()[0]}"
+    )
     print()
-    print("| step | ceremony (s) | python-tuf (s) | ratio | ceremony peak RSS (MiB) | python-tuf peak RSS (MiB) |")
+    print(
+        "| step | ceremony (s) | python-tuf (s) | ratio | ceremony peak RSS (MiB) | python-tuf peak RSS (MiB) |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for step in STEPS:
         ow = statistics.median(w for w, _ in ours[step])

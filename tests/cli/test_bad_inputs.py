@@ -324,7 +324,9 @@ def test_verify_explains_a_broken_chain(ready: Path, tmp_path: Path) -> None:
     assert r.returncode == 2 and "not TUF root metadata" in r.stdout + r.stderr
 
 
-def test_draft_edited_together_with_its_recorded_digest_is_refused(ready: Path, tmp_path: Path) -> None:
+def test_draft_edited_together_with_its_recorded_digest_is_refused(
+    ready: Path, tmp_path: Path
+) -> None:
     """An attacker who edits the draft AND its recorded digest still cannot get it signed:
     show, sign and export rebuild the bytes from the reviewed plan and compare."""
     import hashlib
@@ -335,7 +337,12 @@ def test_draft_edited_together_with_its_recorded_digest_is_refused(ready: Path, 
     d = copy_of(ready, tmp_path)
     draft = d / "drafts" / "root.json"
     data = draft.read_bytes()
-    edited = re.sub(rb'"expires":"(\d{4})', lambda m: b'"expires":"' + str(int(m.group(1)) + 8).encode(), data, count=1)
+    edited = re.sub(
+        rb'"expires":"(\d{4})',
+        lambda m: b'"expires":"' + str(int(m.group(1)) + 8).encode(),
+        data,
+        count=1,
+    )
     assert edited != data
     draft.write_bytes(edited)
     text = edited[len(b'{"signatures":[],"signed":') : -1]

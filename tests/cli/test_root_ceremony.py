@@ -185,7 +185,11 @@ def rotation(cli: Cli, holders: Holders, first_root: Path) -> Path:
     generated = parse_plan((d / "ceremony.yaml").read_text())
     assert generated.previous_root is not None
     prev_path, prev_sha = generated.previous_root.path, generated.previous_root.sha256
-    assert generated.roles["root"].keys == ("root-alice", "root-bob", "root-carol")  # names carried over
+    assert generated.roles["root"].keys == (
+        "root-alice",
+        "root-bob",
+        "root-carol",
+    )  # names carried over
     roles = {**ROLES_V1, "root": (3, ["root-alice", "root-bob", "root-dave"])}
     keys = {**KEYS_V1, "root-dave": "Dave Example"}
     (d / "ceremony.yaml").write_text(

@@ -23,7 +23,11 @@ def test_bins_match_succinct_roles(count: int) -> None:
     for i in range(200):
         path = f"pkg-{i}.tar.gz"
         digest = hashlib.sha256(path.encode()).hexdigest()
-        by_prefix = [n for n, ps in zip(names, prefixes, strict=True) if any(digest.startswith(p) for p in ps)]
+        by_prefix = [
+            n
+            for n, ps in zip(names, prefixes, strict=True)
+            if any(digest.startswith(p) for p in ps)
+        ]
         assert by_prefix == [sr.get_role_for_target(path)]
 
 
@@ -37,9 +41,24 @@ def test_pep458_shape() -> None:
 @pytest.mark.parametrize(
     ("prefixes", "ok", "message"),
     [
-        ({"a": ["0", "1", "2", "3", "4", "5", "6", "7"], "b": ["8", "9", "a", "b", "c", "d", "e", "f"]}, True, "exactly once"),
-        ({"a": ["0", "1"], "b": [f"{i:x}" for i in range(3, 16)]}, False, "gap: no role covers hash prefixes 2"),
-        ({"a": [f"{i:x}" for i in range(16)], "b": ["3a"]}, False, "overlap: b and a both cover hash prefix 3a"),
+        (
+            {
+                "a": ["0", "1", "2", "3", "4", "5", "6", "7"],
+                "b": ["8", "9", "a", "b", "c", "d", "e", "f"],
+            },
+            True,
+            "exactly once",
+        ),
+        (
+            {"a": ["0", "1"], "b": [f"{i:x}" for i in range(3, 16)]},
+            False,
+            "gap: no role covers hash prefixes 2",
+        ),
+        (
+            {"a": [f"{i:x}" for i in range(16)], "b": ["3a"]},
+            False,
+            "overlap: b and a both cover hash prefix 3a",
+        ),
         ({"a": [f"{i:x}" for i in range(15)]}, False, "gap: no role covers hash prefixes f"),
         ({"a": [f"{i:x}" for i in range(15)] + ["F"]}, False, "'F' is not lowercase hex"),
         ({"a": ["0"], "b": [f"{i:02x}" for i in range(16, 256)]}, True, "exactly once"),
@@ -76,7 +95,9 @@ def test_problems_and_summary() -> None:
 
     unmeetable = dict(good)
     unmeetable["bin-0"] = DelegatedRole("bin-0", [kid], 2, False, path_hash_prefixes=["0"])
-    assert any("threshold 2 but only 1" in p for p in dlg.delegation_problems(_bins(unmeetable, [online])))
+    assert any(
+        "threshold 2 but only 1" in p for p in dlg.delegation_problems(_bins(unmeetable, [online]))
+    )
 
 
 @pytest.mark.parametrize(

@@ -63,8 +63,15 @@ def ceremony(tcli: Cli, people: People, tmp_path_factory: pytest.TempPathFactory
         ("bob", "bins-bob"),
     ):
         tcli.ok(
-            "keygen", d, name, "--uri", people.uri(holder, name), "--type", "ed25519",
-            stdin=[people.pin(holder)], module=True,
+            "keygen",
+            d,
+            name,
+            "--uri",
+            people.uri(holder, name),
+            "--type",
+            "ed25519",
+            stdin=[people.pin(holder)],
+            module=True,
         )
     tcli.ok("enroll", d, "online", "--public-key", people.online_pem)
     tcli.ok("validate", d)
@@ -99,8 +106,13 @@ def test_online_bins_and_wrong_keys_are_refused(tcli: Cli, people: People, cerem
     res = tcli.run("draft", ceremony, "bin-0a3f")
     assert res.code == 2 and "signed ONLINE" in res.text
     res = tcli.run(
-        "sign", ceremony, "bins", "--key", "targets-alice",
-        stdin=["Yes", people.pin("alice")], module=True,
+        "sign",
+        ceremony,
+        "bins",
+        "--key",
+        "targets-alice",
+        stdin=["Yes", people.pin("alice")],
+        module=True,
     )
     assert res.code == 2 and "not one of the keys that approve bins" in res.text
 
