@@ -13,10 +13,11 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from tuf.api.metadata import Root
 
+from ceremony.attestation import AttestationInfo, advisories, check_policy, effective_pin_policy
+from ceremony.errors import StoreError
 from ceremony.keyrecord import SOURCE_PREVIOUS_ROOT, EnrolledKey, public_identity, short
 from ceremony.plan import PLAN_KEY_TYPES, Plan
 from ceremony.tokens.types import key_type_of
@@ -314,7 +315,7 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                     "wrong key was enrolled or the plan is wrong.",
                 )
             )
-        if ktype == "ecdsa-p384" and name in plan.roles.get("root", _EMPTY).keys:
+        if ktype == "ecdsa-p384" and "root" in plan.roles and name in plan.roles["root"].keys:
             p384_root.append(name)
         if not k.keyid_matches_content:
             level = WARNING if k.source == SOURCE_PREVIOUS_ROOT else ERROR
@@ -350,9 +351,6 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                 )
             )
         if k.attestation:
-            from ceremony.attestation import AttestationInfo
-            from ceremony.errors import StoreError
-
             try:
                 info = AttestationInfo.from_dict(k.attestation, where=f"keys/{name}.json")
                 problems = attestation_problems(plan, name, ktype, info)
@@ -361,8 +359,6 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
             for problem in problems:
                 out.append(CheckResult("CER-ATTESTATION-POLICY", ERROR, f"key '{name}': {problem}"))
             if plan.policy.attestation.allow_vulnerable_firmware and not problems:
-                from ceremony.attestation import advisories
-
                 for advisory in advisories(info, ktype):
                     out.append(
                         CheckResult(
@@ -424,10 +420,8 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
     return out
 
 
-def attestation_problems(plan: Plan, name: str, key_type: str, info: Any) -> list[str]:
-    """The plan's attestation policy applied to one attested key (an AttestationInfo)."""
-    from ceremony.attestation import check_policy
-
+def attestation_problems(plan: Plan, name: str, key_type: str, info: AttestationInfo) -> list[str]:
+    """The plan's attestation policy applied to one attested key."""
     pol = plan.policy.attestation
     in_scope = not pol.roles or bool(set(pol.roles) & set(plan.roles_of_key(name)))
     problems = check_policy(
@@ -438,8 +432,6 @@ def attestation_problems(plan: Plan, name: str, key_type: str, info: Any) -> lis
         allow_vulnerable_firmware=pol.allow_vulnerable_firmware,
     )
     if in_scope and pol.pin is not None:
-        from ceremony.attestation import effective_pin_policy
-
         pin = effective_pin_policy(info)
         allowed = {"always"} if pol.pin == "always" else {"once", "always"}
         if pin not in allowed:
@@ -449,13 +441,6 @@ def attestation_problems(plan: Plan, name: str, key_type: str, info: Any) -> lis
                 "with that PIN policy"
             )
     return problems
-
-
-class _Empty:
-    keys: tuple[str, ...] = ()
-
-
-_EMPTY = _Empty()
 
 
 def check_rotation(ctx: CheckContext) -> list[CheckResult]:

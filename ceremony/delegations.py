@@ -53,10 +53,6 @@ def suffix_len(count: int) -> int:
     return len(f"{count - 1:x}")
 
 
-def bin_name(prefix: str, number: int, count: int) -> str:
-    return f"{prefix}-{number:0{suffix_len(count)}x}"
-
-
 def bin_names(prefix: str, count: int) -> list[str]:
     """The bin role names, as `SuccinctRoles.get_roles()` yields them."""
     n = suffix_len(count)

@@ -50,10 +50,6 @@ class CheckFailed(CeremonyError):
 
     title = "Check failed"
 
-    def __init__(self, message: str, *, check_id: str | None = None, hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.check_id = check_id
-
 
 class ThresholdNotMet(CheckFailed):
     """Not enough valid signatures yet (exit 1)."""

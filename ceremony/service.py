@@ -30,9 +30,12 @@ from ceremony.checks import (
     errors,
     previous_key_names,
     run_checks,
+    warnings,
 )
+from ceremony.clock import iso
 from ceremony.drafting import draft_root
 from ceremony.errors import (
+    AttestationError,
     BadTokenSignature,
     CeremonyError,
     InputError,
@@ -52,16 +55,12 @@ from ceremony.keyrecord import (
 )
 from ceremony.plan import TOP_LEVEL_ROLES, Plan, parse_plan
 from ceremony.review import Change, People, RoleLine, device_swaps, root_diff, root_roles
-from ceremony.store import PLAN_FILE, CeremonyDir, json_bytes
+from ceremony.store import PLAN_FILE, CeremonyDir, json_bytes, write_once
 from ceremony.thresholds import Authority, RoleStatus, SignatureRecord, evaluate, verify_record
 from ceremony.tokens.types import key_type_of
-from ceremony.transcript import Entry, iso
+from ceremony.transcript import Entry
 
 ROLE_ORDER = ("root", "targets")
-
-
-def sha256_file_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # --- loading ----------------------------------------------------------------------------
@@ -119,7 +118,7 @@ def load_keys(cdir: CeremonyDir, entry: Entry | None = None) -> dict[str, Enroll
         rel = cdir.rel(path)
         data = cdir.read_bytes(path)
         if entry is not None:
-            entry.files_read[rel] = sha256_file_bytes(data)
+            entry.files_read[rel] = digests.sha256_hex(data)
         try:
             raw = json.loads(data)
         except json.JSONDecodeError as exc:
@@ -145,7 +144,7 @@ def load(
     """Read the plan, keys and previous root and run every check (raise on errors)."""
     plan_bytes = cdir.read_bytes(PLAN_FILE, max_bytes=1024 * 1024)
     if entry is not None:
-        entry.files_read[PLAN_FILE] = sha256_file_bytes(plan_bytes)
+        entry.files_read[PLAN_FILE] = digests.sha256_hex(plan_bytes)
     try:
         text = plan_bytes.decode("utf-8")
     except UnicodeDecodeError:
@@ -157,7 +156,7 @@ def load(
     previous_sha = None
     if plan.previous_root is not None:
         previous_bytes = cdir.read_bytes(plan.previous_root.path)
-        previous_sha = sha256_file_bytes(previous_bytes)
+        previous_sha = digests.sha256_hex(previous_bytes)
         if entry is not None:
             entry.files_read[plan.previous_root.path] = previous_sha
         previous = read_previous_root(previous_bytes, plan.previous_root.path)
@@ -317,7 +316,7 @@ def init(
         path.mkdir(parents=True, exist_ok=True)
         cdir = CeremonyDir(path, must_exist=False)
         cdir.write(PLAN_FILE, text.encode())
-        entry.files_written[PLAN_FILE] = sha256_file_bytes(text.encode())
+        entry.files_written[PLAN_FILE] = digests.sha256_hex(text.encode())
         return InitResult(path, None, [])
 
     try:
@@ -332,7 +331,7 @@ def init(
     carried = _carried_keys(previous_ceremony, root) if previous_ceremony is not None else {}
     for kid, (rec, _holder) in carried.items():
         names[kid] = rec.name
-    sha = sha256_file_bytes(data)
+    sha = digests.sha256_hex(data)
     rel = f"previous/{root.version}.root.json"
     roles = {
         role: (root.roles[role].threshold, [names[k] for k in root.roles[role].keyids])
@@ -392,10 +391,10 @@ def init(
             )
         kb = json_bytes(rec.to_dict())
         cdir.write(f"keys/{name}.json", kb)
-        entry.files_written[f"keys/{name}.json"] = sha256_file_bytes(kb)
+        entry.files_written[f"keys/{name}.json"] = digests.sha256_hex(kb)
         enrolled.append(name)
     cdir.write(PLAN_FILE, text.encode())
-    entry.files_written[PLAN_FILE] = sha256_file_bytes(text.encode())
+    entry.files_written[PLAN_FILE] = digests.sha256_hex(text.encode())
     return InitResult(path, rel, enrolled)
 
 
@@ -451,9 +450,9 @@ def record_enrolled(
     for suffix, blob in sorted(evidence.items()):
         ev = cdir.path(f"keys/{rec.name}.{suffix}")
         cdir.write(ev, blob)
-        entry.files_written[cdir.rel(ev)] = sha256_file_bytes(blob)
+        entry.files_written[cdir.rel(ev)] = digests.sha256_hex(blob)
     cdir.write_new(path, data)
-    entry.files_written[cdir.rel(path)] = sha256_file_bytes(data)
+    entry.files_written[cdir.rel(path)] = digests.sha256_hex(data)
     return rec, True
 
 
@@ -507,7 +506,7 @@ def enroll_public_key(
         key=SSlibKey(content_keyid(key.to_dict()), key.keytype, key.scheme, key.keyval),
         source=SOURCE_PUBLIC_KEY,
         enrolled_at=iso(now),
-        extra={"from_file_sha256": sha256_file_bytes(file.read_bytes())},
+        extra={"from_file_sha256": digests.sha256_hex(file.read_bytes())},
     )
     return record_enrolled(loaded, rec, entry)
 
@@ -562,8 +561,6 @@ def enroll_token_key(
         info = AttestationInfo.from_dict(got.attestation, where=f"attestation of {name}")
         problems = attestation_problems(loaded.plan, name, key_type_of(rec.key), info)
         if problems:
-            from ceremony.errors import AttestationError
-
             raise AttestationError(
                 f"the attestation of '{name}' (YubiKey serial {info.serial}, firmware "
                 f"{info.firmware}) does not meet the plan's policy: "
@@ -725,7 +722,7 @@ def load_draft(cdir: CeremonyDir, role: str, entry: Entry | None = None) -> Draf
     data = cdir.read_bytes(path)
     meta = cdir.read_json(cdir.draft_meta_path(role))
     if entry is not None:
-        entry.files_read[cdir.rel(path)] = sha256_file_bytes(data)
+        entry.files_read[cdir.rel(path)] = digests.sha256_hex(data)
     if not (data.startswith(DRAFT_PREFIX) and data.endswith(DRAFT_SUFFIX)):
         raise StoreError(
             f"{cdir.rel(path)} is not a draft written by this tool (its layout is wrong). Run "
@@ -812,7 +809,7 @@ def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> Draft
     }
     cdir.write(cdir.draft_path(role), data)
     cdir.write(cdir.draft_meta_path(role), json_bytes(meta))
-    entry.files_written[f"drafts/{role}.json"] = sha256_file_bytes(data)
+    entry.files_written[f"drafts/{role}.json"] = digests.sha256_hex(data)
     entry.notes.append(f"draft {role} digest {digest}")
     return DraftResult(
         Draft(role, text, payload, digest, now, inputs, md),
@@ -1141,7 +1138,7 @@ def view(loaded: Loaded, d: Draft, *, full: bool = False) -> DraftView:
         changes,
         swaps,
         role_status(loaded, d.role, d),
-        [c for c in loaded.checks if c.level == "warning"],
+        warnings(loaded.checks),
         any(k.is_software for k in loaded.keys.values()),
         att,
         details,
@@ -1300,13 +1297,15 @@ def sign(
     )
     if existing_path.exists():  # a stale or damaged signature by this key: keep it aside
         old = cdir.read_bytes(existing_path)
-        aside = cdir.path(f"signatures/stale/{role}/{key.keyid}.{sha256_file_bytes(old)[:12]}.json")
+        aside = cdir.path(
+            f"signatures/stale/{role}/{key.keyid}.{digests.sha256_hex(old)[:12]}.json"
+        )
         if not aside.exists():
             cdir.write(aside, old)
         existing_path.unlink()
     data = json_bytes(rec.to_dict())
     cdir.write_new(existing_path, data)
-    entry.files_written[cdir.rel(existing_path)] = sha256_file_bytes(data)
+    entry.files_written[cdir.rel(existing_path)] = digests.sha256_hex(data)
     entry.notes.append(f"{key_name} signed {role} digest {d.digest}")
     return SignOutcome(rec, role_status(loaded, role, d), False, v)
 
@@ -1382,14 +1381,14 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                         pass
                     old = cdir.read_bytes(target)
                     aside = cdir.path(
-                        f"signatures/stale/{role}/{rec.keyid}.{sha256_file_bytes(old)[:12]}.json"
+                        f"signatures/stale/{role}/{rec.keyid}.{digests.sha256_hex(old)[:12]}.json"
                     )
                     if not aside.exists():
                         cdir.write(aside, old)
                     target.unlink()
                 data = other.read_bytes(path)
                 cdir.write_new(target, data)
-                entry.files_written[cdir.rel(target)] = sha256_file_bytes(data)
+                entry.files_written[cdir.rel(target)] = digests.sha256_hex(data)
                 report.added.append(
                     f"{label}: {rec.key_name or short(rec.keyid)} ({rec.holder or 'unknown holder'})"
                 )
@@ -1616,7 +1615,7 @@ def export(
             f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file. Was this "
             "already exported? Choose another --out folder to export again."
         )
-    sums = "".join(f"{sha256_file_bytes(b)}  {n}\n" for n, b in sorted(files.items()))
+    sums = "".join(f"{digests.sha256_hex(b)}  {n}\n" for n, b in sorted(files.items()))
     files_out = dict(files)
     record = ceremony_record(loaded, reports, files, now)
     if out_of_band:
@@ -1628,10 +1627,8 @@ def export(
     files_out["SHA256SUMS"] = sums.encode()
     written: dict[str, str] = {}
     for name in sorted(files_out, key=lambda n: (n == "SHA256SUMS", n)):
-        from ceremony.store import write_once
-
         write_once(out_dir / name, files_out[name])
-        written[name] = sha256_file_bytes(files_out[name])
+        written[name] = digests.sha256_hex(files_out[name])
         entry.files_written[str(out_dir / name)] = written[name]
     return ExportResult(out_dir, written, reports)
 
@@ -1690,7 +1687,7 @@ def ceremony_record(
         )
     lines += ["", "## Files", ""]
     for name, data in sorted(files.items()):
-        lines.append(f"- `{name}` SHA-256 {sha256_file_bytes(data)}")
+        lines.append(f"- `{name}` SHA-256 {digests.sha256_hex(data)}")
     return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,6 @@ a short message (a traceback only with CEREMONY_DEBUG=1).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,10 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ceremony import digest as digests
-from ceremony.cli import guarded, now, recorded, ui
+from ceremony.cli import guarded, recorded, ui
+from ceremony.clock import now_utc as now
 from ceremony.errors import PlanError
 
 if TYPE_CHECKING:  # the service layer (python-tuf, securesystemslib) loads when a command runs
@@ -456,7 +457,6 @@ def sign(
     """Check the draft, confirm with a typed Yes, enter the PIN, sign on the token."""
     from ceremony import service
     from ceremony.cli.devices import signer_factory
-    from ceremony.service import RoleReport
 
     with (
         guarded(),
@@ -493,10 +493,7 @@ def sign(
             )
         out.print("[bold]Status now:[/bold]")
         ui.render_status_block(outcome.status)
-        rep = RoleReport(
-            role, None, outcome.status, False, service.next_step(cdir, role, outcome.status, False)
-        )
-        out.print(f"Next: {rep.next_step}.")
+        out.print(f"Next: {service.next_step(cdir, role, outcome.status, False)}.")
 
 
 # --- status -----------------------------------------------------------------------------
@@ -536,9 +533,9 @@ def status(
             out.print(f"  Next: {r.next_step}.")
         for w in status_warnings(loaded):
             out.print(f"[yellow]warning[/yellow] {w}")
-        from ceremony.transcript import verify_chain
+        from ceremony.transcript import verify_hash_chain
 
-        for problem in verify_chain(cdir.root):
+        for problem in verify_hash_chain(cdir.root):
             out.print(f"[red]transcript:[/red] {problem}")
 
 
@@ -582,11 +579,11 @@ def status_json(reports: list[RoleReport], loaded: service.Loaded) -> dict[str, 
             ],
             "next_step": r.next_step,
         }
-    from ceremony.transcript import verify_chain
+    from ceremony.transcript import verify_hash_chain
 
     return {
         "warnings": status_warnings(loaded),
-        "transcript_problems": verify_chain(loaded.cdir.root),
+        "transcript_problems": verify_hash_chain(loaded.cdir.root),
         "repository": loaded.plan.repository,
         "rehearsal": any(k.is_software for k in loaded.keys.values()),
         "roles": roles,

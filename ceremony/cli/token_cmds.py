@@ -27,7 +27,8 @@ def attestation_verify(
 ) -> None:
     """Re-check every enrolled key's attestation: chain, key, recorded facts, plan policy."""
     from ceremony import service
-    from ceremony.cli import now, recorded
+    from ceremony.cli import recorded
+    from ceremony.clock import now_utc as now
     from ceremony.errors import AttestationError, InputError
 
     with guarded(), recorded(directory, "attestation verify", {}, write=False) as (cdir, entry):

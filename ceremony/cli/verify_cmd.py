@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from ceremony.cli import guarded, now, ui
+from ceremony.cli import guarded, ui
+from ceremony.clock import now_utc as now
 from ceremony.errors import VerificationFailed
 
 

@@ -290,7 +290,7 @@ def lines_of(path: Path) -> list[bytes]:
 
 def test_transcript_chain_intact(tmp_path: Path) -> None:
     path = write_log(tmp_path, 4)
-    assert tr.verify_chain(tmp_path) == []
+    assert tr.verify_hash_chain(tmp_path) == []
     entries = tr.read_entries(tmp_path)
     assert [e["seq"] for e in entries] == [1, 2, 3, 4]
     assert entries[0]["prev"] == tr.GENESIS
@@ -301,7 +301,7 @@ def test_transcript_chain_intact(tmp_path: Path) -> None:
 
 
 def test_empty_or_missing_transcript_is_intact(tmp_path: Path) -> None:
-    assert tr.verify_chain(tmp_path) == []
+    assert tr.verify_hash_chain(tmp_path) == []
     assert tr.read_entries(tmp_path) == []
     assert tr.last_hash(tmp_path / store.TRANSCRIPT_FILE) == (tr.GENESIS, 0)
 
@@ -313,7 +313,7 @@ def test_edited_line_detected(tmp_path: Path) -> None:
     rec["outcome"] = "declined"  # rewrite history: the second command "was declined"
     lines[1] = json.dumps(rec, sort_keys=True).encode()
     path.write_bytes(b"\n".join(lines) + b"\n")
-    assert tr.verify_chain(tmp_path) == [
+    assert tr.verify_hash_chain(tmp_path) == [
         "line 3 does not chain to the line before it (edited or removed lines)"
     ]
 
@@ -323,7 +323,7 @@ def test_removed_line_detected(tmp_path: Path) -> None:
     lines = lines_of(path)
     del lines[1]
     path.write_bytes(b"\n".join(lines) + b"\n")
-    assert tr.verify_chain(tmp_path) == [
+    assert tr.verify_hash_chain(tmp_path) == [
         "line 2 does not chain to the line before it (edited or removed lines)"
     ]
 
@@ -331,7 +331,7 @@ def test_removed_line_detected(tmp_path: Path) -> None:
 def test_removed_first_line_detected(tmp_path: Path) -> None:
     path = write_log(tmp_path, 3)
     path.write_bytes(b"\n".join(lines_of(path)[1:]) + b"\n")
-    assert tr.verify_chain(tmp_path) == [
+    assert tr.verify_hash_chain(tmp_path) == [
         "line 1 does not chain to the line before it (edited or removed lines)"
     ]
 
@@ -340,7 +340,7 @@ def test_reordered_lines_detected(tmp_path: Path) -> None:
     path = write_log(tmp_path, 3)
     a, b, c = lines_of(path)
     path.write_bytes(b"\n".join([a, c, b]) + b"\n")
-    assert len(tr.verify_chain(tmp_path)) == 2
+    assert len(tr.verify_hash_chain(tmp_path)) == 2
 
 
 def test_truncated_last_line_tolerated_by_append(tmp_path: Path) -> None:
@@ -349,7 +349,7 @@ def test_truncated_last_line_tolerated_by_append(tmp_path: Path) -> None:
     path.write_bytes(data[: len(data) - 40])  # a session died while writing line 3
     tr.append(tmp_path, tr.Entry("next"), "ok", 0)
     # The damaged line is reported; the new line chains to the last complete one.
-    assert tr.verify_chain(tmp_path) == [
+    assert tr.verify_hash_chain(tmp_path) == [
         "line 3 is damaged (a session may have died while writing it)"
     ]
     entries = tr.read_entries(tmp_path)
@@ -357,14 +357,14 @@ def test_truncated_last_line_tolerated_by_append(tmp_path: Path) -> None:
     assert entries[-1]["seq"] == 3
     assert len(lines_of(path)) == 4  # the partial line kept on its own line, for the record
     tr.append(tmp_path, tr.Entry("after"), "ok", 0)
-    assert len(tr.verify_chain(tmp_path)) == 1
+    assert len(tr.verify_hash_chain(tmp_path)) == 1
 
 
 def test_last_line_missing_only_its_newline(tmp_path: Path) -> None:
     path = write_log(tmp_path, 3)
     path.write_bytes(path.read_bytes()[:-1])
     tr.append(tmp_path, tr.Entry("next"), "ok", 0)
-    assert tr.verify_chain(tmp_path) == []
+    assert tr.verify_hash_chain(tmp_path) == []
     assert [e["seq"] for e in tr.read_entries(tmp_path)] == [1, 2, 3, 4]
 
 
