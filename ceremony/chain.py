@@ -18,7 +18,8 @@ from tuf.api.metadata import Metadata, Root
 from tuf.api.serialization import DeserializationError
 
 from ceremony.errors import InputError
-from ceremony.keyrecord import content_keyid, public_identity, short
+from ceremony.files import read_input
+from ceremony.keys import content_keyid, public_identity, short
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,7 @@ class _RootFile:
 
 
 def _read(path: Path) -> _RootFile:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
+    data = read_input(path)
     try:
         md = Metadata[Root].from_bytes(data)
     except (DeserializationError, ValueError, KeyError, TypeError) as exc:

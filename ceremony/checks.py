@@ -18,9 +18,15 @@ from tuf.api.metadata import Root
 
 from ceremony.attestation import AttestationInfo, advisories, check_policy, effective_pin_policy
 from ceremony.errors import StoreError
-from ceremony.keyrecord import SOURCE_PREVIOUS_ROOT, EnrolledKey, public_identity, short
-from ceremony.plan import PLAN_KEY_TYPES, Plan
-from ceremony.tokens.types import key_type_of
+from ceremony.keys import (
+    KEY_TYPES,
+    SOURCE_PREVIOUS_ROOT,
+    EnrolledKey,
+    key_type_of,
+    public_identity,
+    short,
+)
+from ceremony.plan import Plan
 
 ERROR = "error"
 WARNING = "warning"
@@ -298,12 +304,12 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
         k = keys[name]
         spec = plan.keys.get(name)
         ktype = key_type_of(k.key)
-        if name in plan.offline_key_names() and ktype not in PLAN_KEY_TYPES:
+        if name in plan.offline_key_names() and ktype not in KEY_TYPES:
             out.append(
                 CheckResult(
                     "CER-KEY-TYPE",
                     ERROR,
-                    f"key '{name}' is {ktype}; offline roles accept {', '.join(PLAN_KEY_TYPES)}.",
+                    f"key '{name}' is {ktype}; offline roles accept {', '.join(KEY_TYPES)}.",
                 )
             )
         if spec is not None and spec.type is not None and spec.type != ktype:

@@ -32,7 +32,7 @@ from typing import Any
 from tuf.api.metadata import DelegatedRole, Delegations, Key, Metadata, SuccinctRoles, Targets
 
 from ceremony.errors import InputError, PlanError
-from ceremony.keyrecord import EnrolledKey, public_identity
+from ceremony.keys import EnrolledKey, public_identity
 from ceremony.plan import DelegationSpec, HashBinsSpec, Plan
 
 HEX_RE = re.compile(r"^[0-9a-f]+$")

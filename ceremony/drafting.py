@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from tuf.api.metadata import Metadata, Role, Root
 
 from ceremony.errors import PlanError
-from ceremony.keyrecord import EnrolledKey
+from ceremony.keys import EnrolledKey
 from ceremony.plan import TOP_LEVEL_ROLES, Plan
 
 

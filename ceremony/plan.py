@@ -19,14 +19,14 @@ from typing import Any
 import yaml
 
 from ceremony.errors import PlanError
+from ceremony.files import NAME_RE
+from ceremony.keys import KEY_TYPES
 
 TOP_LEVEL_ROLES = ("root", "targets", "snapshot", "timestamp")
 OFFLINE_ROLES = ("root", "targets")
 ONLINE_ROLES = ("snapshot", "timestamp")
 KEY_STATUSES = ("active", "compromised", "lost")
-PLAN_KEY_TYPES = ("ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-3072")
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
 DURATION_RE = re.compile(r"^(\d{1,5})d\Z")
 MAX_PLAN_BYTES = 1024 * 1024
@@ -382,8 +382,8 @@ def _parse_keys(raw: Any, p: _Problems) -> dict[str, KeySpec]:
                     "the PIN is typed on the signing machine",
                 )
         key_type = d.get("type")
-        if key_type is not None and key_type not in PLAN_KEY_TYPES:
-            p.add(f"{path}.type", f"'{key_type}' is not one of {', '.join(PLAN_KEY_TYPES)}")
+        if key_type is not None and key_type not in KEY_TYPES:
+            p.add(f"{path}.type", f"'{key_type}' is not one of {', '.join(KEY_TYPES)}")
             key_type = None
         status = d.get("status", "active")
         if status not in KEY_STATUSES:

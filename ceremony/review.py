@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from tuf.api.metadata import Root
 
-from ceremony.keyrecord import short
+from ceremony.keys import short
 from ceremony.plan import TOP_LEVEL_ROLES
 
 

@@ -44,20 +44,21 @@ from ceremony.errors import (
     ThresholdNotMet,
     VerificationFailed,
 )
-from ceremony.keyrecord import (
+from ceremony.files import json_bytes, read_input, write_once
+from ceremony.keys import (
     SOURCE_PKCS11,
     SOURCE_PREVIOUS_ROOT,
     SOURCE_PUBLIC_KEY,
     SOURCE_SOFTWARE,
     EnrolledKey,
     content_keyid,
+    key_type_of,
     short,
 )
 from ceremony.plan import TOP_LEVEL_ROLES, Plan, parse_plan
 from ceremony.review import Change, People, RoleLine, device_swaps, root_diff, root_roles
-from ceremony.store import PLAN_FILE, CeremonyDir, json_bytes, write_once
+from ceremony.store import PLAN_FILE, CeremonyDir
 from ceremony.thresholds import Authority, RoleStatus, SignatureRecord, evaluate, verify_record
-from ceremony.tokens.types import key_type_of
 from ceremony.transcript import Entry
 
 ROLE_ORDER = ("root", "targets")
@@ -319,12 +320,7 @@ def init(
         entry.files_written[PLAN_FILE] = digests.sha256_hex(text.encode())
         return InitResult(path, None, [])
 
-    try:
-        data = previous_root_file.read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the previous root {previous_root_file}: {exc.strerror}."
-        ) from None
+    data = read_input(previous_root_file, "the previous root ")
     prev = read_previous_root(data, str(previous_root_file))
     root = prev.signed
     names = _previous_key_names(root)
@@ -460,10 +456,7 @@ def public_key_from_file(path: Path) -> SSlibKey:
     """A public key from a PEM (SubjectPublicKeyInfo) or a TUF key JSON file."""
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
+    data = read_input(path)
     text = data.decode("utf-8", errors="replace").strip()
     if text.startswith("{"):
         try:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from securesystemslib.signer import Key, Signature
 
-from ceremony.keyrecord import public_identity
+from ceremony.keys import public_identity
 
 
 @dataclass(frozen=True)

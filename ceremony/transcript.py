@@ -21,8 +21,8 @@ from typing import Any
 from ceremony import __version__
 from ceremony.clock import iso, now_utc
 from ceremony.errors import StoreError
-from ceremony.store import TRANSCRIPT_FILE
 
+TRANSCRIPT_FILE = "transcript.jsonl"
 GENESIS = "0" * 64
 
 

@@ -8,14 +8,8 @@ from pathlib import Path
 
 from ceremony.cli import ui
 from ceremony.errors import InputError
+from ceremony.files import read_input
 from ceremony.service import TokenKeyRead
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
 
 
 def _pem(data: bytes) -> bytes:
@@ -49,7 +43,7 @@ def with_attestation(
                 raise InputError(
                     "--attestation needs --attestation-intermediate (the slot f9 device certificate)."
                 )
-            kc, dc = _read(key_cert), _read(device_cert)
+            kc, dc = read_input(key_cert), read_input(device_cert)
         else:
             from ceremony import tokens
 
@@ -59,8 +53,8 @@ def with_attestation(
             kc, dc = tokens.read_attestation(
                 got.uri or uri, module=module, pin_provider=ui.read_pin
             )
-        cas = [_read(p) for p in extra_cas]
-        inters = [_read(p) for p in chain or []]
+        cas = [read_input(p) for p in extra_cas]
+        inters = [read_input(p) for p in chain or []]
         info = verify_attestation(kc, dc, got.public_key, extra_cas=cas, intermediates=inters)
         evidence = {"attestation.pem": _pem(kc) + _pem(dc)}
         if cas:

@@ -219,7 +219,7 @@ def _print_enrolled(rec: Any, new: bool) -> None:
             f"PIN policy {a.get('pin_policy')}, touch policy {a.get('touch_policy')}."
         )
         from ceremony.attestation import AttestationInfo, advisories
-        from ceremony.tokens.types import key_type_of
+        from ceremony.keys import key_type_of
 
         for advisory in advisories(AttestationInfo.from_dict(a), key_type_of(rec.key)):
             out.print(
@@ -262,8 +262,8 @@ def keygen(
         ),
     ):
         from ceremony.errors import InputError
+        from ceremony.keys import KEY_TYPES
         from ceremony.service import TokenKeyRead
-        from ceremony.tokens.types import KEY_TYPES
 
         if key_type not in KEY_TYPES:
             raise InputError(f"--type {key_type} is not one of {', '.join(KEY_TYPES)}.")

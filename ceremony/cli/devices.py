@@ -16,7 +16,7 @@ from securesystemslib.signer import Signer, SSlibKey
 
 from ceremony.cli import ui
 from ceremony.errors import InputError
-from ceremony.keyrecord import EnrolledKey
+from ceremony.keys import EnrolledKey
 from ceremony.service import SignerFactory, TokenKeyRead
 from ceremony.tokens import software_rehearsal as software
 from ceremony.tokens.types import PinRequest

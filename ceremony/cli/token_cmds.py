@@ -29,15 +29,11 @@ def attestation_verify(
     from ceremony import service
     from ceremony.cli import recorded
     from ceremony.clock import now_utc as now
-    from ceremony.errors import AttestationError, InputError
+    from ceremony.errors import AttestationError
+    from ceremony.files import read_input
 
     with guarded(), recorded(directory, "attestation verify", {}, write=False) as (cdir, entry):
-        cas = []
-        for p in attestation_ca:
-            try:
-                cas.append(p.read_bytes())
-            except OSError as exc:
-                raise InputError(f"cannot read {p}: {exc.strerror}.") from None
+        cas = [read_input(p) for p in attestation_ca]
         results = service.reverify_attestations(cdir, cas, now(), entry)
         out = ui.console()
         if not results:

@@ -2,6 +2,8 @@
 
 The rest of the program sees tokens only through these values and the functions of
 `ceremony.tokens`; only `ceremony.tokens.pkcs11_backend` imports python-pkcs11.
+`KEY_TYPES` and `key_type_of` live in `ceremony.keys` (the one key-type table) and are
+re-exported here for the token package's own modules.
 """
 
 from __future__ import annotations
@@ -9,28 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from securesystemslib.signer import Key, SSlibKey
+from securesystemslib.signer import SSlibKey
 
-# Key types the ceremony accepts for offline roles, with their TUF keytype/scheme.
-KEY_TYPES: dict[str, tuple[str, str]] = {
-    "ed25519": ("ed25519", "ed25519"),
-    "ecdsa-p256": ("ecdsa", "ecdsa-sha2-nistp256"),
-    "ecdsa-p384": ("ecdsa", "ecdsa-sha2-nistp384"),
-    "rsa-3072": ("rsa", "rsassa-pss-sha256"),
-}
-
-
-def key_type_of(key: Key) -> str:
-    """The ceremony's key type name ('ed25519', 'ecdsa-p256', ...) of a TUF key.
-
-    Returns the scheme itself for a key type the ceremony does not generate (e.g. an RSA
-    key of another size is still 'rsa-3072' only if its modulus is 3072 bits; callers that
-    care about RSA size check it separately).
-    """
-    for name, (keytype, scheme) in KEY_TYPES.items():
-        if key.keytype == keytype and key.scheme == scheme:
-            return name
-    return key.scheme
+# Re-exported (explicitly, for mypy) for ceremony.tokens and its backend.
+from ceremony.keys import KEY_TYPES as KEY_TYPES
+from ceremony.keys import key_type_of as key_type_of
 
 
 @dataclass(frozen=True)

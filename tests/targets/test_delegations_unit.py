@@ -136,7 +136,7 @@ def test_delegated_signed_is_what_python_tuf_parses_back() -> None:
 
     from tuf.api.metadata import Metadata
 
-    from ceremony.keyrecord import EnrolledKey
+    from ceremony.keys import EnrolledKey
     from ceremony.plan import parse_plan
 
     plan = parse_plan(

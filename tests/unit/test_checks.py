@@ -24,7 +24,7 @@ from ceremony.checks import (
     run_checks,
     warnings,
 )
-from ceremony.keyrecord import (
+from ceremony.keys import (
     SOURCE_PKCS11,
     SOURCE_PREVIOUS_ROOT,
     SOURCE_PUBLIC_KEY,

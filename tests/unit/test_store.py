@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ceremony import store
+from ceremony import files
 from ceremony import transcript as tr
 from ceremony.errors import LockedError, StoreError
-from ceremony.store import LOCK_FILE, PLAN_FILE, CeremonyDir, atomic_write, check_name, write_once
+from ceremony.files import atomic_write, json_bytes, write_once
+from ceremony.store import LOCK_FILE, PLAN_FILE, CeremonyDir, check_name
 
 KEYID = "ab" * 32
 
@@ -79,7 +80,7 @@ def test_atomic_write_failure_keeps_old_content_and_cleans_up(
     def fail(src: str, dst: object) -> None:
         raise OSError("disk gone")
 
-    monkeypatch.setattr(store.os, "replace", fail)
+    monkeypatch.setattr(files.os, "replace", fail)
     with pytest.raises(OSError, match="disk gone"):
         atomic_write(target, b"new")
     assert target.read_bytes() == b"old"
@@ -90,14 +91,14 @@ def test_write_once_failure_cleans_up(tmp_path: Path, monkeypatch: pytest.Monkey
     def fail(src: str, dst: object) -> None:
         raise OSError("link refused")
 
-    monkeypatch.setattr(store.os, "link", fail)
+    monkeypatch.setattr(files.os, "link", fail)
     with pytest.raises(OSError, match="link refused"):
         write_once(tmp_path / "x.json", b"data")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_json_bytes_is_stable() -> None:
-    assert store.json_bytes({"b": 1, "a": "é"}) == '{\n  "a": "é",\n  "b": 1\n}\n'.encode()
+    assert json_bytes({"b": 1, "a": "é"}) == '{\n  "a": "é",\n  "b": 1\n}\n'.encode()
 
 
 # --- the ceremony directory and its paths ----------------------------------------------------
@@ -281,7 +282,7 @@ def test_lock_released_after_an_exception(cdir: CeremonyDir) -> None:
 def write_log(root: Path, n: int) -> Path:
     for i in range(n):
         tr.append(root, tr.Entry(f"cmd-{i}", args={"i": i}, holder="Alice"), "ok", 0)
-    return root / store.TRANSCRIPT_FILE
+    return root / tr.TRANSCRIPT_FILE
 
 
 def lines_of(path: Path) -> list[bytes]:
@@ -303,7 +304,7 @@ def test_transcript_chain_intact(tmp_path: Path) -> None:
 def test_empty_or_missing_transcript_is_intact(tmp_path: Path) -> None:
     assert tr.verify_hash_chain(tmp_path) == []
     assert tr.read_entries(tmp_path) == []
-    assert tr.last_hash(tmp_path / store.TRANSCRIPT_FILE) == (tr.GENESIS, 0)
+    assert tr.last_hash(tmp_path / tr.TRANSCRIPT_FILE) == (tr.GENESIS, 0)
 
 
 def test_edited_line_detected(tmp_path: Path) -> None:
