@@ -24,16 +24,22 @@ from tuf.api.serialization import DeserializationError
 
 from ceremony import delegations as dlg
 from ceremony import digest as digests
+from ceremony import drafting
+from ceremony.attestation import (
+    AttestationInfo,
+    attestation_problems,
+    attestation_required,
+    verify_attestation,
+)
 from ceremony.checks import (
     CheckContext,
     CheckResult,
     errors,
-    previous_key_names,
     run_checks,
     warnings,
 )
 from ceremony.clock import iso
-from ceremony.drafting import draft_root
+from ceremony.drafting import Draft
 from ceremony.errors import (
     AttestationError,
     BadTokenSignature,
@@ -55,10 +61,32 @@ from ceremony.keys import (
     key_type_of,
     short,
 )
-from ceremony.plan import TOP_LEVEL_ROLES, Plan, parse_plan
-from ceremony.review import Change, People, RoleLine, device_swaps, root_diff, root_roles
+from ceremony.plan import TOP_LEVEL_ROLES, Plan
+from ceremony.plan.parse import parse_plan
+from ceremony.plan.template import default_template, plan_template
+from ceremony.review import (
+    Change,
+    People,
+    RoleLine,
+    delegation_lines,
+    device_swaps,
+    full_listing,
+    people_of,
+    root_diff,
+    root_roles,
+    summarize,
+)
 from ceremony.store import PLAN_FILE, CeremonyDir
-from ceremony.thresholds import Authority, RoleStatus, SignatureRecord, evaluate, verify_record
+from ceremony.thresholds import (
+    Authority,
+    RoleStatus,
+    SignatureRecord,
+    authority,
+    evaluate,
+    root_authorities,
+    status_notes,
+    verify_record,
+)
 from ceremony.transcript import Entry
 
 ROLE_ORDER = ("root", "targets")
@@ -82,22 +110,7 @@ class Loaded:
         return self.previous.signed if self.previous is not None else None
 
     def people(self) -> People:
-        names: dict[str, str] = {}
-        holders: dict[str, str] = {}
-        devices: dict[str, str] = {}
-        types: dict[str, str] = {}
-        statuses: dict[str, str] = {}
-        rehearsal: set[str] = set()
-        for k in self.keys.values():
-            names[k.keyid] = k.name
-            spec = self.plan.keys.get(k.name)
-            holders[k.keyid] = spec.holder if spec else "unknown holder"
-            statuses[k.keyid] = spec.status if spec else "active"
-            devices[k.keyid] = k.device()
-            types[k.keyid] = key_type_of(k.key)
-            if k.is_software:
-                rehearsal.add(k.keyid)
-        return People(names, holders, devices, types, statuses, frozenset(rehearsal))
+        return people_of(self.plan, self.keys)
 
 
 def read_previous_root(data: bytes, where: str) -> Metadata[Root]:
@@ -190,86 +203,6 @@ class InitResult:
     path: Path
     previous_copy: str | None
     enrolled: list[str]
-
-
-def _yaml_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def plan_template(
-    repository: str,
-    previous: tuple[str, str] | None,
-    version: int | None,
-    expires: str,
-    consistent_snapshot: bool,
-    roles: Mapping[str, tuple[int, list[str]]],
-    keys: Mapping[str, dict[str, str]],
-) -> str:
-    lines = [
-        "# tuf-ceremony plan. Review this file BEFORE the ceremony; every command checks it first.",
-        "# A PIN never goes in this file. Run `ceremony validate DIR` after every edit.",
-        "",
-        f"repository: {_yaml_str(repository)}   # free text shown to key holders",
-        "",
-    ]
-    if previous is not None:
-        lines += [
-            "# The trusted previous root. Its SHA-256 was computed when this plan was made:",
-            "# compare it with the one the previous ceremony published.",
-            "previous_root:",
-            f"  path: {previous[0]}",
-            f'  sha256: "{previous[1]}"',
-            "",
-        ]
-    lines += ["root:"]
-    if version is not None:
-        lines.append(f"  version: {version}                      # previous + 1 (default)")
-    lines += [
-        f"  expires: {expires}                   # a duration from drafting (365d) or a date (2027-11-24)",
-        f"  consistent_snapshot: {'true' if consistent_snapshot else 'false'}",
-        "",
-        "# The four top-level roles, each with a threshold and its keys (by name, see keys:).",
-        "roles:",
-    ]
-    for role in TOP_LEVEL_ROLES:
-        t, names = roles[role]
-        quoted = ", ".join(_yaml_str(n) for n in names)
-        lines.append(f"  {role + ':':<10} {{threshold: {t}, keys: [{quoted}]}}")
-    lines += [
-        "",
-        "# Every key named above: its holder (a person), and optionally where it lives (a",
-        "# pkcs11: URI with the token serial) and its type (ed25519, ecdsa-p256, ecdsa-p384,",
-        "# rsa-3072). After a compromise, mark a key `status: compromised` (or `lost`) and",
-        "# remove it from every role.",
-        "keys:",
-    ]
-    for name, spec in keys.items():
-        fields = ", ".join(f"{k}: {_yaml_str(v)}" for k, v in spec.items())
-        lines.append(f"  {_yaml_str(name)}: {{{fields}}}")
-    return "\n".join(lines) + "\n"
-
-
-def default_template() -> str:
-    return plan_template(
-        "example.org/simple",
-        None,
-        None,
-        "365d",
-        True,
-        {
-            "root": (2, ["root-alice", "root-bob", "root-carol"]),
-            "targets": (1, ["targets-alice"]),
-            "snapshot": (1, ["online"]),
-            "timestamp": (1, ["online"]),
-        },
-        {
-            "root-alice": {"holder": "Alice Example"},
-            "root-bob": {"holder": "Bob Example"},
-            "root-carol": {"holder": "Carol Example"},
-            "targets-alice": {"holder": "Alice Example"},
-            "online": {"holder": "Online signing service"},
-        },
-    )
 
 
 def _previous_key_names(root: Root) -> dict[str, str]:
@@ -548,9 +481,6 @@ def enroll_token_key(
     if allow_imported:
         entry.notes.append(f"--allow-imported-key used for {name}")
     if got.attestation is not None:
-        from ceremony.attestation import AttestationInfo
-        from ceremony.checks import attestation_problems
-
         info = AttestationInfo.from_dict(got.attestation, where=f"attestation of {name}")
         problems = attestation_problems(loaded.plan, name, key_type_of(rec.key), info)
         if problems:
@@ -577,73 +507,6 @@ DRAFT_SUFFIX = b"}"
 
 def draft_file_bytes(text: bytes) -> bytes:
     return DRAFT_PREFIX + text + DRAFT_SUFFIX
-
-
-class Draft:
-    """A frozen draft: the JSON text of its signed part, the payload every key signs (its
-    canonical bytes), the digest, and (parsed on demand) the python-tuf metadata."""
-
-    def __init__(
-        self,
-        role: str,
-        text: bytes,
-        payload: bytes,
-        digest: str,
-        drafted_at: dt.datetime,
-        inputs: str | None = None,
-        metadata: Metadata[Any] | None = None,
-        version: int | None = None,
-        expires: str | None = None,
-    ) -> None:
-        self.role = role
-        self.text = text
-        self.payload = payload
-        self.digest = digest
-        self.drafted_at = drafted_at
-        self.inputs = inputs  # fingerprint of what it was drafted from (see draft_inputs)
-        self._metadata = metadata
-        self._version = version
-        self._expires = expires
-
-    @property
-    def expires(self) -> str:
-        """The draft's expiry, ISO 8601 UTC (recorded at drafting)."""
-        if self._expires is None:
-            self._expires = iso(self.metadata.signed.expires)
-        return self._expires
-
-    @property
-    def version(self) -> int:
-        """The draft's version (recorded at drafting; no need to parse the payload)."""
-        if self._version is None:
-            self._version = int(self.metadata.signed.version)
-        return self._version
-
-    @property
-    def metadata(self) -> Metadata[Any]:
-        if self._metadata is None:
-            self._metadata = Metadata.from_dict({"signatures": [], "signed": json.loads(self.text)})
-        return self._metadata
-
-    def check_canonical(self, where: str) -> None:
-        """Refuse a draft whose payload is not exactly the canonical form of its content
-        (a hand-edited file), before anything is signed; keeps the parse for display."""
-        try:
-            parsed = digests.parse_metadata_json(self.text)
-            fast = digests.json_text(parsed)
-            again = fast if b"\\" not in fast else digests.canonical_bytes(parsed)
-        except (ValueError, TypeError) as exc:
-            raise StoreError(f"{where} does not hold valid metadata JSON ({exc}).") from None
-        if again != self.payload:
-            raise StoreError(
-                f"{where} is not in canonical form: it was edited after drafting. Do not sign "
-                "it; take the ceremony directory again from a trusted copy."
-            )
-        if self._metadata is None:  # parse once: python-tuf's parser consumes this dict
-            try:
-                self._metadata = Metadata.from_dict({"signatures": [], "signed": parsed})
-            except (ValueError, KeyError, TypeError) as exc:
-                raise StoreError(f"{where} is not valid TUF metadata ({exc}).") from None
 
 
 def draft_inputs(loaded: Loaded, role: str, drafted_at: dt.datetime) -> str:
@@ -677,35 +540,13 @@ def draft_is_current(loaded: Loaded, d: Draft, *, thorough: bool = True) -> bool
     return expected_payload(loaded, d.role, d.drafted_at) == d.payload
 
 
-def payload_of(md: Metadata[Any]) -> bytes:
-    return digests.canonical_bytes(md.signed.to_dict())
-
-
 def build_draft(loaded: Loaded, role: str, now: dt.datetime) -> Metadata[Any]:
-    if role == "root":
-        return draft_root(loaded.plan, loaded.keys, loaded.previous, now)
-    if role == "targets":
-        return dlg.draft_targets(loaded.plan, loaded.keys, now)
-    if dlg.delegation_spec(loaded.plan, role) is not None:
-        return dlg.draft_delegated(loaded.plan, role, loaded.keys, now)
-    owner = dlg.online_bin_owner(loaded.plan, role)
-    if owner is not None:
-        raise InputError(
-            f"'{role}' is one of the hash bins of '{owner.name}': bin-n roles are signed ONLINE "
-            f"by the repository with the online key, not in the ceremony. Draft '{owner.name}' "
-            "instead."
-        )
-    raise InputError(
-        f"'{role}' is not a role this ceremony can draft; {dlg.draftable_text(loaded.plan)}"
-    )
+    return drafting.build(loaded.plan, loaded.keys, loaded.previous, role, now)
 
 
 def expected_payload(loaded: Loaded, role: str, drafted_at: dt.datetime) -> bytes:
     """The bytes the plan and keys say `role` drafted at `drafted_at` must sign."""
-    if role not in ("root", "targets") and dlg.delegation_spec(loaded.plan, role) is not None:
-        signed = dlg.delegated_signed(loaded.plan, role, loaded.keys, drafted_at)
-        return digests.canonical_from_json(digests.json_text(signed))
-    return payload_of(build_draft(loaded, role, drafted_at))
+    return drafting.expected_payload(loaded.plan, loaded.keys, loaded.previous, role, drafted_at)
 
 
 def load_draft(cdir: CeremonyDir, role: str, entry: Entry | None = None) -> Draft | None:
@@ -767,15 +608,7 @@ def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> Draft
     existing = load_draft(cdir, role)
     if existing is not None and draft_is_current(loaded, existing):
         return DraftResult(existing, True, 0, existing.digest)
-    if role not in ("root", "targets") and dlg.delegation_spec(loaded.plan, role) is not None:
-        # A delegated role (16,384 hash bins): canonical bytes straight from the signed dict,
-        # then python-tuf's parser (which validates every role) consumes that same dict.
-        signed = dlg.delegated_signed(loaded.plan, role, loaded.keys, now)
-        text = digests.json_text(signed)
-        md: Metadata[Any] = Metadata.from_dict({"signatures": [], "signed": signed})
-    else:
-        md = build_draft(loaded, role, now)
-        text = digests.json_text(md.signed.to_dict())
+    text, md = drafting.new_draft(loaded.plan, loaded.keys, loaded.previous, role, now)
     payload = digests.canonical_from_json(text)
     digest = digests.sha256_hex(payload)
     stale = 0
@@ -889,67 +722,11 @@ def load_signatures(cdir: CeremonyDir, role: str) -> list[SignatureRecord]:
     return out
 
 
-def _authority(
-    of: str,
-    label: str,
-    keys: Mapping[str, Key],
-    keyids: Sequence[str],
-    threshold: int,
-    people: People,
-    *,
-    names: Mapping[str, str] | None = None,
-    notes: Mapping[str, str] | None = None,
-) -> Authority:
-    """The keys `keyids` (looked up in `keys`) and threshold that must approve a draft."""
-    return Authority(
-        of,
-        label,
-        {k: keys[k] for k in keyids},
-        threshold,
-        {k: (names or {}).get(k) or people.name(k) for k in keyids},
-        {k: people.holder(k) for k in keyids},
-        {k: v for k, v in (notes or {}).items() if k in keyids},
-    )
-
-
 def authorities(loaded: Loaded, role: str, d: Draft) -> list[Authority]:
     people = loaded.people()
-    notes = {
-        k.keyid: loaded.plan.keys[k.name].status
-        for k in loaded.keys.values()
-        if k.name in loaded.plan.keys and loaded.plan.keys[k.name].status != "active"
-    }
-    out: list[Authority] = []
     if role == "root":
-        prev = loaded.previous_root
-        if prev is not None:
-            pnames = previous_key_names(loaded.keys, prev)
-            prole = prev.roles["root"]
-            out.append(
-                _authority(
-                    "previous",
-                    f"previous root (version {prev.version})",
-                    prev.keys,
-                    prole.keyids,
-                    prole.threshold,
-                    people,
-                    names=pnames,
-                    notes=notes,
-                )
-            )
-        new = d.metadata.signed
-        nrole = new.roles["root"]
-        out.append(
-            _authority(
-                "new",
-                f"new root (version {new.version})",
-                new.keys,
-                nrole.keyids,
-                nrole.threshold,
-                people,
-            )
-        )
-        return out
+        notes = status_notes(loaded.plan, loaded.keys)
+        return root_authorities(loaded.keys, loaded.previous_root, d.metadata.signed, people, notes)
     if role == "targets":
         return [_targets_authority(loaded, people)]
     if dlg.delegation_spec(loaded.plan, role) is not None:
@@ -982,7 +759,7 @@ def _targets_authority(loaded: Loaded, people: People) -> Authority:
         )
     root, where = found
     role = root.roles["targets"]
-    return _authority(
+    return authority(
         "root", f"role 'targets' of the {where}", root.keys, role.keyids, role.threshold, people
     )
 
@@ -1001,7 +778,7 @@ def _delegation_authority(loaded: Loaded, role: str, people: People) -> Authorit
             f"drafted. Next: `ceremony draft {loaded.cdir.root} targets`."
         )
     drole = dele.roles[role]
-    return _authority(
+    return authority(
         "targets",
         f"delegation '{role}' in the targets draft (version {td.metadata.signed.version})",
         dele.keys,
@@ -1110,7 +887,7 @@ def view(loaded: Loaded, d: Draft, *, full: bool = False) -> DraftView:
         swaps = device_swaps(loaded.previous_root, signed, people)
         cs = signed.consistent_snapshot
     else:
-        summary = dlg.summarize(signed)
+        summary = summarize(signed)
         roles, details = delegation_lines(summary, people)
         details.append(f"size: {len(d.payload):,} bytes of canonical JSON are signed")
         problems = dlg.delegation_problems(
@@ -1118,7 +895,7 @@ def view(loaded: Loaded, d: Draft, *, full: bool = False) -> DraftView:
         )
         changes, swaps, cs = [], [], None
         if full:
-            listing = list(dlg.full_listing(signed))
+            listing = list(full_listing(signed))
     att = {k.name: k.attestation for k in loaded.keys.values() if k.attestation}
     return DraftView(
         d.role,
@@ -1138,49 +915,6 @@ def view(loaded: Loaded, d: Draft, *, full: bool = False) -> DraftView:
         listing,
         problems,
     )
-
-
-def delegation_lines(
-    summary: dlg.DelegationsSummary, people: People
-) -> tuple[list[RoleLine], list[str]]:
-    """The delegated roles as table rows (hash bins as ONE row) and summary lines."""
-    rows: list[RoleLine] = []
-    lines: list[str] = []
-    for r in summary.roles:
-        rows.append(RoleLine(r.name, r.threshold, [people.line(k) for k in r.keyids]))
-        lines.append(
-            f"{r.name}: paths {', '.join(r.paths or [])}"
-            + (" (terminating)" if r.terminating else "")
-        )
-    b = summary.bins
-    if b is not None:
-        label = f"{b.first} … {b.last} ({b.count:,} roles)"
-        rows.append(RoleLine(label, b.threshold, [people.line(k) for k in b.keyids]))
-        keys = ", ".join(people.name(k) for k in b.keyids)
-        if b.form == "succinct_roles":
-            lines.append(
-                f"{b.count:,} hash bins {b.first} … {b.last} as ONE succinct_roles entry (TAP 15), "
-                f"each {b.threshold} of [{keys}]. Clients: python-tuf >= 2.0, tuf-js and go-tuf v2 "
-                "understand it; older clients (python-tuf < 2.0, rust-tuf, notary) do not."
-            )
-        else:
-            shape = (
-                f"{b.prefix_digits} hex digits, {b.prefixes_per_bin} prefixes per bin"
-                if b.prefix_digits and b.prefixes_per_bin
-                else "prefixes of varying length or number"
-            )
-            lines.append(
-                f"{b.count:,} hash bins {b.first} … {b.last} by path_hash_prefixes ({shape}), "
-                + (
-                    f"each {b.threshold} of [{keys}]"
-                    if b.uniform
-                    else f"NOT all with the same keys and threshold (keys seen: {keys})"
-                )
-            )
-        lines.append(("OK: " if b.partition.ok else "PROBLEM: ") + b.partition.message)
-    if not rows:
-        lines.append("no delegations")
-    return rows, lines
 
 
 def show(cdir: CeremonyDir, role: str, now: dt.datetime, *, full: bool = False) -> DraftView:
@@ -1703,16 +1437,10 @@ def reverify_attestations(
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from ceremony.attestation import AttestationInfo, verify_attestation
-    from ceremony.checks import attestation_problems
-
     loaded = load(cdir, now, entry=entry, enforce=False)
     out: list[AttestationCheck] = []
     for name, key in sorted(loaded.keys.items()):
-        spec = loaded.plan.keys.get(name)
-        required = bool(spec and spec.require_attestation) or bool(
-            set(loaded.plan.policy.attestation.roles) & set(loaded.plan.roles_of_key(name))
-        )
+        required = attestation_required(loaded.plan, name)
         if key.attestation is None:
             if required:
                 out.append(

@@ -161,7 +161,7 @@ def enroll(
         ) as (cdir, entry),
     ):
         if uri is None and public_key is None:
-            from ceremony.plan import parse_plan
+            from ceremony.plan.parse import parse_plan
 
             spec = parse_plan(
                 cdir.read_bytes("ceremony.yaml").decode("utf-8"), "ceremony.yaml"

@@ -225,15 +225,18 @@ def _plan(
     keys: dict[str, str],
     statuses: dict[str, str] | None = None,
 ) -> str:
-    from ceremony.service import plan_template
+    from ceremony.plan.template import plan_template
 
     text = plan_template(
-        repository, previous, None, "365d", True, roles, {k: {"holder": h} for k, h in keys.items()}
+        repository,
+        previous,
+        None,
+        "365d",
+        True,
+        roles,
+        {k: {"holder": h} for k, h in keys.items()},
+        statuses,
     )
-    for name, st in (statuses or {}).items():
-        line = f'  "{name}": {{holder: '
-        assert line in text, f"plan template changed: no line for {name}"
-        text = text.replace(line, f'  "{name}": {{status: {st}, holder: ')
     return text + "\nrehearsal: true   # software or SoftHSM keys: practice only\n"
 
 
@@ -308,7 +311,7 @@ def _rotation(rig: Rig, first: Path) -> Path:
             str(first),
         ],
     )
-    from ceremony.plan import parse_plan
+    from ceremony.plan.parse import parse_plan
 
     generated = parse_plan((d / "ceremony.yaml").read_text())
     assert generated.previous_root is not None

@@ -180,7 +180,7 @@ def rotation(cli: Cli, holders: Holders, first_root: Path) -> Path:
         "init", d, "--previous-root", pub / "1.root.json", "--previous-ceremony", first_root
     )
     assert "root-alice" in res.out
-    from ceremony.plan import parse_plan
+    from ceremony.plan.parse import parse_plan
 
     generated = parse_plan((d / "ceremony.yaml").read_text())
     assert generated.previous_root is not None

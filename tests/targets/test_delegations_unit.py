@@ -10,6 +10,7 @@ from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import DelegatedRole, Delegations, SuccinctRoles, Targets
 
 from ceremony import delegations as dlg
+from ceremony import drafting, review
 
 
 @pytest.mark.parametrize("count", [2, 16, 32, 1024, 16384])
@@ -84,10 +85,10 @@ def test_problems_and_summary() -> None:
     }
     t = _bins(good, [online])
     assert dlg.delegation_problems(t) == []
-    s = dlg.summarize(t)
+    s = review.summarize(t)
     assert s.bins is not None and s.bins.count == 16 and s.bins.partition.ok
     assert (s.bins.first, s.bins.last, s.bins.prefixes_per_bin) == ("bin-0", "bin-f", 1)
-    assert len(list(dlg.full_listing(t))) == 16
+    assert len(list(review.full_listing(t))) == 16
 
     gap = dict(good)
     del gap["bin-7"]
@@ -137,7 +138,7 @@ def test_delegated_signed_is_what_python_tuf_parses_back() -> None:
     from tuf.api.metadata import Metadata
 
     from ceremony.keys import EnrolledKey
-    from ceremony.plan import parse_plan
+    from ceremony.plan.parse import parse_plan
 
     plan = parse_plan(
         """repository: x
@@ -162,8 +163,8 @@ targets:
     key = signer.public_key
     online = EnrolledKey(name="online", key=key, source="public-key-file", enrolled_at="x")
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    signed = dlg.delegated_signed(plan, "bins", {"online": online}, now)
-    md = dlg.draft_delegated(plan, "bins", {"online": online}, now)
+    signed = drafting.delegated_signed(plan, "bins", {"online": online}, now)
+    md = drafting.draft_delegated(plan, "bins", {"online": online}, now)
     assert md.signed.to_dict() == signed
     again = Metadata.from_bytes(md.to_bytes())
     assert again.signed.to_dict() == signed

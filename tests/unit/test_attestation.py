@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 from securesystemslib.signer import SSlibKey
 
+import ceremony
 from ceremony import attestation as A
 from ceremony.attestation import AttestationInfo, check_policy, verify_attestation
 from ceremony.errors import AttestationError, StoreError
@@ -519,7 +520,7 @@ def test_bundled_root_matches_pin() -> None:
 
 
 def test_pinned_file_check(tmp_path: Path) -> None:
-    data_dir = Path(A.__file__).parent / "data"
+    data_dir = Path(ceremony.__file__).parent / "data"
     shutil.copy(data_dir / "yubico-piv-root-ca-263751.pem", tmp_path)
     assert A.load_pinned_roots(tmp_path)
     # Replace the root with another (valid) certificate: refused.

@@ -18,10 +18,6 @@ NOT_YET_SPLIT = {
     "tokens/pkcs11_backend.py": "split into tokens/pkcs11/ (issue 8, the tokens branch)",
     "service.py": "split into store/ and services/",
     "cli/ceremony_cmds.py": "split into setup, draft, signing and publish command modules",
-    "attestation.py": "split into attestation/",
-    "plan.py": "split into plan/",
-    "checks.py": "split into checks/",
-    "delegations.py": "drafting and review take their parts",
 }
 
 
