@@ -69,6 +69,19 @@ class AttestationError(CheckFailed):
     title = "Attestation failed"
 
 
+class Declined(CeremonyError):
+    """The key holder did not confirm (typed something other than Yes): nothing was signed
+    or written (exit 1)."""
+
+    title = "Not signed"
+
+
+class RehearsalFailed(CeremonyError):
+    """A step of `ceremony rehearse` failed; its own output says why (exit 1)."""
+
+    title = "Rehearsal step failed"
+
+
 # --- 2: invalid input -------------------------------------------------------------------
 
 

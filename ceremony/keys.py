@@ -157,6 +157,21 @@ class EnrolledKey:
             ) from None
 
 
+@dataclass(frozen=True)
+class TokenKeyRead:
+    """What any key source (a PKCS#11 token, the software token) says about a key it read or
+    generated: public material only, and what to record about where it lives."""
+
+    public_key: SSlibKey
+    uri: str
+    token: dict[str, str]  # label, serial, manufacturer, model, firmware, module
+    cka_id: str | None  # hex
+    attributes: dict[str, bool | None] | None  # CKA_SENSITIVE, CKA_EXTRACTABLE, ... as read
+    software: bool  # the software rehearsal token
+    attestation: dict[str, Any] | None = None  # AttestationInfo.to_dict() once verified
+    evidence: dict[str, bytes] = field(default_factory=dict)  # suffix -> file bytes (PEMs)
+
+
 def public_identity(key: Key) -> tuple[str, str, str]:
     """The key material itself (scheme + normalised public key), whatever its spelling.
 

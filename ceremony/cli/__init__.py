@@ -1,4 +1,8 @@
-"""The `ceremony` command line. Parses, calls the service, prints. No ceremony logic here.
+"""The `ceremony` command line. Parses, calls ONE use case (`ceremony.services`), renders.
+No ceremony logic here. Commands are grouped by phase: `setup_cmds` (init, validate,
+enroll, keygen, attestation verify), `draft_cmds` (draft, show), `signing_cmds` (sign,
+status, merge), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
+`screens` renders what a holder sees, `ui` is the console and the prompts.
 
 Every command runs inside `guarded()`, the ONE place where a CeremonyError becomes a
 message and an exit code, an interrupt becomes exit 130, and anything unexpected becomes
@@ -11,13 +15,22 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ceremony import __version__
 from ceremony.cli import ui
 from ceremony.errors import EXIT_INTERRUPTED, CeremonyError, LockedError, StoreError
+
+if TYPE_CHECKING:  # the store and transcript load when a command runs
+    from ceremony.store import CeremonyDir
+    from ceremony.transcript import Entry
+
+DIR_ARG = typer.Argument(..., help="The ceremony directory.", show_default=False)
+ROLE_ARG = typer.Argument(
+    "root", help="The role: root (default), targets, or a delegated role of the plan (bins)."
+)
 
 app = typer.Typer(
     name="ceremony",
@@ -60,7 +73,7 @@ def guarded() -> Iterator[None]:
 @contextlib.contextmanager
 def recorded(
     directory: Path, command: str, args: dict[str, Any], *, write: bool = True
-) -> Iterator[Any]:
+) -> Iterator[tuple[CeremonyDir, Entry]]:
     """Open the ceremony directory (locked when the command writes) and, on success, append
     the command to the transcript. Failures leave the directory untouched."""
     from ceremony import transcript
@@ -100,10 +113,21 @@ def _root(
 
 
 def _register() -> None:
-    from ceremony.cli import ceremony_cmds, rehearse_cmd, token_cmds, verify_cmd
+    # Imported here: the command modules import `guarded`, `recorded` and the arguments
+    # from this module. The order is the order of `ceremony --help`.
+    from ceremony.cli import (
+        draft_cmds,
+        publish_cmds,
+        rehearse_cmd,
+        setup_cmds,
+        signing_cmds,
+        token_cmds,
+    )
 
-    ceremony_cmds.register(app)
-    verify_cmd.register(app)
+    setup_cmds.register(app)
+    draft_cmds.register(app)
+    signing_cmds.register(app)
+    publish_cmds.register(app)
     rehearse_cmd.register(app)
     token_cmds.register(app)
 

@@ -27,7 +27,7 @@ import typer
 
 from ceremony.cli import guarded, ui
 from ceremony.clock import now_utc as now
-from ceremony.errors import CeremonyError, InputError, TokenError
+from ceremony.errors import InputError, RehearsalFailed, TokenError
 
 HOLDERS = {
     "alice": ("Alice Example", "ed25519"),
@@ -54,10 +54,6 @@ def _roles(root_keys: list[str]) -> dict[str, tuple[int, list[str]]]:
         "snapshot": (1, ["online"]),
         "timestamp": (1, ["online"]),
     }
-
-
-class RehearsalFailed(CeremonyError):
-    title = "Rehearsal step failed"
 
 
 @dataclass
@@ -311,14 +307,14 @@ def _rotation(rig: Rig, first: Path) -> Path:
             str(first),
         ],
     )
-    from ceremony.plan.parse import parse_plan
+    from ceremony.services.init import previous_root_pin
 
-    generated = parse_plan((d / "ceremony.yaml").read_text())
-    assert generated.previous_root is not None
+    pinned = previous_root_pin(d)
+    assert pinned is not None
     (d / "ceremony.yaml").write_text(
         _plan(
             "rehearsal.example.org/simple",
-            (generated.previous_root.path, generated.previous_root.sha256),
+            pinned,
             _roles(["root-alice", "root-bob", "root-dave"]),
             {**KEY_HOLDERS, "root-dave": "Dave Example"},
             {"root-carol": "lost"},

@@ -2,50 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from ceremony.cli import guarded, ui
 
-attestation_app = typer.Typer(
-    help="YubiKey PIV attestation of enrolled keys.", no_args_is_help=True
-)
-
 
 def register(app: typer.Typer) -> None:
     app.command(name="tokens")(tokens_cmd)
-    attestation_app.command(name="verify")(attestation_verify)
-    app.add_typer(attestation_app, name="attestation")
-
-
-def attestation_verify(
-    directory: Path = typer.Argument(..., help="The ceremony directory."),
-    attestation_ca: list[Path] = typer.Option(
-        [], "--attestation-ca", help="Extra trusted attestation CA certificate (repeatable)."
-    ),
-) -> None:
-    """Re-check every enrolled key's attestation: chain, key, recorded facts, plan policy."""
-    from ceremony import service
-    from ceremony.cli import recorded
-    from ceremony.clock import now_utc as now
-    from ceremony.errors import AttestationError
-    from ceremony.files import read_input
-
-    with guarded(), recorded(directory, "attestation verify", {}, write=False) as (cdir, entry):
-        cas = [read_input(p) for p in attestation_ca]
-        results = service.reverify_attestations(cdir, cas, now(), entry)
-        out = ui.console()
-        if not results:
-            out.print("No enrolled key has an attestation, and the plan requires none.")
-        for r in results:
-            mark = "[green]ok  [/green]" if r.ok else "[red]FAIL[/red]"
-            out.print(f"{mark} {r.name}: {r.detail}")
-        bad = [r.name for r in results if not r.ok]
-        if bad:
-            raise AttestationError(
-                f"{len(bad)} key(s) fail their attestation check: {', '.join(bad)}."
-            )
 
 
 def tokens_cmd(
@@ -58,11 +21,10 @@ def tokens_cmd(
 ) -> None:
     """List every slot and token of a PKCS#11 module, and the keys on each."""
     with guarded():
-        from ceremony import tokens
+        from ceremony.tokens import select
 
-        path = tokens.resolve_module(None, module)
-        listings = tokens.list_tokens(
-            path, pin_provider=ui.read_pin if login else None, login=login
+        path, listings = select.list_tokens(
+            module, pin_provider=ui.read_pin if login else None, login=login
         )
         out = ui.console()
         out.print(f"PKCS#11 module: {path}")

@@ -9,12 +9,14 @@ re-exported here for the token package's own modules.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-from securesystemslib.signer import SSlibKey
+from securesystemslib.signer import Signer, SSlibKey
 
 # Re-exported (explicitly, for mypy) for ceremony.tokens and its backend.
 from ceremony.keys import KEY_TYPES as KEY_TYPES
+from ceremony.keys import EnrolledKey, TokenKeyRead
 from ceremony.keys import key_type_of as key_type_of
 
 
@@ -110,6 +112,18 @@ class PinRequest:
 
 PinProvider = Callable[[PinRequest], str]
 Notifier = Callable[[str], None]
+
+# How the use cases reach tokens (made by `ceremony.tokens.select`, faked in tests):
+# - read a key for enrolment: (uri, purpose) -> its public part and provenance;
+KeyReader = Callable[[str, str], TokenKeyRead]
+# - generate a key pair on a token: (uri, key name, key type) -> the new key's public part;
+KeyGenerator = Callable[[str, str, str], TokenKeyRead]
+# - read a YubiKey PIV attestation: uri -> (attestation certificate, f9 certificate), DER;
+AttestationReader = Callable[[str], tuple[bytes, bytes]]
+# - open a signer for an enrolled key: (key, purpose, before_pin) -> a context manager. It
+#   finds the token and checks the key and the PIN state, then calls before_pin() right
+#   before it asks for the PIN (the holder's typed confirmation).
+SignerFactory = Callable[[EnrolledKey, str, Callable[[], None]], AbstractContextManager[Signer]]
 
 # Factory default PINs that a ceremony token must not still use.
 FACTORY_DEFAULT_PINS = frozenset({"123456", "12345678", "000000", "00000000", "1234", "648219"})

@@ -179,7 +179,7 @@ def key_twice(suite: Suite) -> tuple[Path, list[bytes]]:
     """v1 from the CLI; v2 lists key D under two keyids (root role {carol, D, D'}, threshold
     2), signed by Alice and Bob on their SoftHSM tokens (previous root 2/2) and by D twice."""
     from ceremony import tokens
-    from ceremony.service import load_keys
+    from ceremony.store.records import load_keys
 
     first = suite.first_root("plain", "ed25519") / "ceremony-1"
     v1_bytes = (first / "published" / "1.root.json").read_bytes()

@@ -16,8 +16,6 @@ PACKAGE = Path(ceremony.__file__).parent
 # Modules still being split, each with the step that removes it from this list.
 NOT_YET_SPLIT = {
     "tokens/pkcs11_backend.py": "split into tokens/pkcs11/ (issue 8, the tokens branch)",
-    "service.py": "split into store/ and services/",
-    "cli/ceremony_cmds.py": "split into setup, draft, signing and publish command modules",
 }
 
 
