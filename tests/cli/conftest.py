@@ -103,7 +103,7 @@ class Holders:
 def holders(hsm: SoftHsm, tmp_path_factory: pytest.TempPathFactory) -> Holders:
     tokens = {h: hsm.init_token(label=f"cli-{h}") for h in ("alice", "bob", "carol", "dave")}
     folder = tmp_path_factory.mktemp("keys")
-    signers = []
+    made: dict[str, tuple[CryptoSigner, Path]] = {}
     for name in ("online", "targets"):
         signer = CryptoSigner.generate_ed25519()
         pem = folder / f"{name}.pub.pem"
@@ -112,8 +112,8 @@ def holders(hsm: SoftHsm, tmp_path_factory: pytest.TempPathFactory) -> Holders:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
-        signers += [signer, pem]
-    return Holders(tokens, *signers)
+        made[name] = (signer, pem)
+    return Holders(tokens, *made["online"], *made["targets"])
 
 
 @pytest.fixture(scope="session")

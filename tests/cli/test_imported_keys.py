@@ -4,6 +4,7 @@ deliberate, recorded exception (--allow-imported-key) that every later screen re
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,8 @@ pytestmark = pytest.mark.softhsm
 
 
 def test_imported_key_refused_then_recorded_exception(
-    cli: Cli, hsm: SoftHsm, holders: Holders, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Cli, hsm: SoftHsm, holders: Holders, tmp_path: Path
+) -> None:
     token = hsm.init_token(label="cli-imported")
     cli.secrets += [token.pin, token.so_pin]
     create_imported_key(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tuf.api.metadata import Metadata
@@ -36,8 +37,9 @@ KEYS_V1 = {
 }
 
 
-def status_json(cli: Cli, d: Path) -> dict:  # type: ignore[type-arg]
-    return json.loads(cli.ok("status", d, "--json").out)
+def status_json(cli: Cli, d: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(cli.ok("status", d, "--json").out)
+    return data
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
+from securesystemslib.signer import Signer
 from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Metadata
 
@@ -43,7 +44,7 @@ def keygen(cli: Cli, people: People, d: Path, holder: str, name: str) -> None:
     )
 
 
-def online_signers(people: People) -> dict[str, object]:
+def online_signers(people: People) -> dict[str, Signer]:
     return {
         "timestamp": people.online,
         "snapshot": people.online,
@@ -115,7 +116,7 @@ def test_custom_delegation_and_succinct_bins(tcli: Cli, people: People, tmp_path
         exported.roots,
         files,
         signers,
-        presigned=exported.presigned,  # type: ignore[arg-type]
+        presigned=exported.presigned,
     )
     assert repo.delegation_paths["project-x/tool-1.0.tar.gz"] == ["targets", "project-x"]
     assert repo.delegation_paths["other-2.0.tar.gz"][:2] == ["targets", "bins"]
@@ -221,7 +222,7 @@ def test_rotate_targets_keys_then_resign_targets(tcli: Cli, people: People, tmp_
         tmp_path / "repo",
         first.roots + second.roots,
         {target: b"after recovery\n"},
-        online_signers(people),  # type: ignore[arg-type]
+        online_signers(people),
         presigned=presigned,
         trusted_root=first.roots[0],
     )

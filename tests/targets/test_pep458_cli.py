@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tuf.api.metadata import Metadata, SuccinctRoles
+from tuf.api.metadata import Metadata, SuccinctRoles, Targets
 
 from tests.cli.conftest import Cli
 from tests.interop.clients import run_python_tuf
@@ -149,7 +149,7 @@ def test_sign_merge_status_export_and_client(
     assert "1.bins.json" in res.out and "bytes)" in res.out
     names = sorted(p.name for p in out.iterdir())
     assert {"1.root.json", "1.targets.json", "1.bins.json", "SHA256SUMS"} <= set(names)
-    bins = Metadata.from_bytes((out / "1.bins.json").read_bytes())
+    bins = Metadata[Targets].from_bytes((out / "1.bins.json").read_bytes())
     assert bins.signed.delegations is not None and bins.signed.delegations.roles is not None
     assert len(bins.signed.delegations.roles) == 16384
     assert set(bins.signed.delegations.keys) == {people.online.public_key.keyid}

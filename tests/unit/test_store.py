@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from ceremony import files
 from ceremony import transcript as tr
 from ceremony.errors import LockedError, StoreError
 from ceremony.files import atomic_write, json_bytes, write_once
@@ -80,7 +79,7 @@ def test_atomic_write_failure_keeps_old_content_and_cleans_up(
     def fail(src: str, dst: object) -> None:
         raise OSError("disk gone")
 
-    monkeypatch.setattr(files.os, "replace", fail)
+    monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError, match="disk gone"):
         atomic_write(target, b"new")
     assert target.read_bytes() == b"old"
@@ -91,7 +90,7 @@ def test_write_once_failure_cleans_up(tmp_path: Path, monkeypatch: pytest.Monkey
     def fail(src: str, dst: object) -> None:
         raise OSError("link refused")
 
-    monkeypatch.setattr(files.os, "link", fail)
+    monkeypatch.setattr(os, "link", fail)
     with pytest.raises(OSError, match="link refused"):
         write_once(tmp_path / "x.json", b"data")
     assert list(tmp_path.iterdir()) == []
