@@ -131,6 +131,20 @@ def _keyid_warnings(md: Metadata[Root]) -> list[str]:
 
 
 def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) -> ChainReport:
+    """Walk a chain of root files as a TUF client does (`ceremony verify`).
+
+    Args:
+        files: root metadata files, in any order (one per version).
+        trusted: the root already trusted; default: the lowest version given.
+        now: the time the newest root's expiry is judged by (an expired one is a warning).
+
+    Returns:
+        A `ChainReport`: one `Step` per root up to the first that fails, and warnings.
+
+    Raises:
+        InputError (exit 2): no file, a file that cannot be read or is not a root, or two
+            files of one version.
+    """
     from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
     from tuf.ngclient.config import EnvelopeType
 

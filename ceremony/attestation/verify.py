@@ -65,6 +65,7 @@ from ceremony.attestation.record import (
     TOUCH_POLICIES,
     AttestationInfo,
 )
+from ceremony.clock import now_utc
 from ceremony.errors import AttestationError
 
 if TYPE_CHECKING:
@@ -264,7 +265,7 @@ def verify_attestation(
     one of `extra_cas` (trusted as given: the operator vouches for them), possibly through
     `intermediates` (untrusted, only used to build the path). Raises AttestationError.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or now_utc()
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.UTC)
     att = load_one(key_cert, "attestation certificate")

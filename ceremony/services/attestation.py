@@ -106,8 +106,14 @@ def reverify_attestations(
     """Re-verify every enrolled key's stored attestation (`ceremony attestation verify`).
 
     Each is checked against the pinned roots (and the CAs the operator gave at enrolment or
-    now, `extra_cas`: certificate files), the enrolled public key, the recorded facts and
-    the plan's policy; a key the plan requires an attestation of must have one.
+    now), the enrolled public key, the recorded facts and the plan's policy; a key the plan
+    requires an attestation of must have one.
+
+    Args:
+        cdir: the ceremony directory (read only).
+        extra_cas: more trusted CA certificate files (PEM or DER), --attestation-ca.
+        now: the time certificates must be valid at (timezone-aware UTC).
+        entry: the transcript entry; receives the files read.
 
     Returns:
         One `AttestationCheck` per key that has or needs an attestation, by name. A key

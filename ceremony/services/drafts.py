@@ -165,8 +165,16 @@ def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> Draft
 
 
 def show(cdir: CeremonyDir, role: str, now: dt.datetime, *, full: bool = False) -> DraftView:
-    """What a key holder checks before signing `role` (`ceremony show`); `full` lists every
-    delegated role (16,384 lines for PEP 458 bins).
+    """What a key holder checks before signing `role` (`ceremony show`).
+
+    Args:
+        cdir: the ceremony directory (read only).
+        role: root, targets, or a delegated role of the plan.
+        now: the time the plan's checks judge expiry by (timezone-aware UTC).
+        full: also list every delegated role (16,384 lines for PEP 458 bins).
+
+    Returns:
+        The `DraftView` of the current draft, with the signatures collected so far.
 
     Raises:
         PlanError (exit 2): the plan fails a check.

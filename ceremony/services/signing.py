@@ -63,9 +63,17 @@ def sign(
     to signatures/ROLE/KEYID.json. A stale or damaged signature by the key is kept aside.
 
     Args:
+        cdir: the ceremony directory (the caller holds its lock).
+        role: root, targets, or a delegated role of the plan.
+        key_name: the enrolled key to sign with (its name in the plan).
         open_signer: opens the key's signer (`tokens.select.signer_factory`; a fake in tests).
         confirm: shows the `DraftView` and returns True only for the holder's typed Yes.
-        now: the signing time (recorded); entry: the transcript entry.
+        now: the signing time (recorded; timezone-aware UTC).
+        entry: the transcript entry; receives the files read and written and the holder.
+
+    Returns:
+        A `SignOutcome`; `already_signed` when the key's signature here still counts
+        (then nothing is asked, signed or written).
 
     Raises:
         InputError (exit 2): no current draft, or the key is not enrolled or does not
@@ -167,6 +175,11 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
     """Bring the signature files of other copies of this ceremony into `cdir`, each checked
     (its role's draft is here, the digest is the draft's, its key approves the role, it
     verifies); never overwrite a signature that still counts (`ceremony merge`).
+
+    Args:
+        cdir: the ceremony directory (the caller holds its lock).
+        others: other copies of the ceremony directory (e.g. other machines' USB sticks).
+        now: the time the plan's checks judge expiry by; entry: the transcript entry.
 
     Returns:
         A `MergeReport`; a file that does not qualify is refused with the reason, not raised.
