@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from securesystemslib.signer import SSlibKey
 
 from ceremony.attestation import (
@@ -43,9 +45,6 @@ class AttestationFiles:
 
 def _pem(data: bytes) -> bytes:
     """PEM text of one or more certificates given as DER or PEM."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     if b"-----BEGIN" in data:
         return b"".join(c.public_bytes(Encoding.PEM) for c in x509.load_pem_x509_certificates(data))
     return x509.load_der_x509_certificate(data).public_bytes(Encoding.PEM)
@@ -123,9 +122,6 @@ def reverify_attestations(
         InputError (exit 2): an `extra_cas` file cannot be read.
         PlanError or StoreError (exit 2): the plan or a key record cannot be read.
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     ca_files = [read_input(p) for p in extra_cas]
     loaded = load(cdir, now, files_read=entry.files_read, enforce=False)
     out: list[AttestationCheck] = []

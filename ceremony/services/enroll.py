@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from securesystemslib.signer import SSlibKey
 
 from ceremony import digest as digests
@@ -112,8 +113,6 @@ def record_enrolled(
 def public_key_from_file(path: Path, data: bytes) -> SSlibKey:
     """A public key from the bytes `data` of a PEM (SubjectPublicKeyInfo) or TUF key JSON
     file `path`. Raises InputError (exit 2) for anything else (a private key included)."""
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
     text = data.decode("utf-8", errors="replace").strip()
     if text.startswith("{"):
         try:
