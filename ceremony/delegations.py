@@ -1,4 +1,4 @@
-"""The targets role and its delegations (PEP 458): drafting, hash bins, checks, summaries.
+"""The targets role's delegations (PEP 458): hash bins, the partition check, plan lookups.
 
 PEP 458 layout: `targets` (offline keys) delegates every path to `bins` (offline keys),
 which delegates to N `bin-n` roles (online key) by hash-prefix ranges. The bins are named
@@ -16,23 +16,21 @@ checked here with 6.x) and go-tuf v2 (`metadata` package); clients that predate 
 (python-tuf 0.x/1.x `tuf.client`, rust-tuf, notary) would see a role with no delegations
 and find no target in the bins, so the expanded `path_hash_prefixes` form is the default.
 
-Pure: plan, enrolled keys and the time in; python-tuf `Metadata` and small values out.
+Drafting them is `drafting`'s job; what a holder sees of them is `review`'s.
+
+Pure: plan and python-tuf values in, small values out.
 """
 
 from __future__ import annotations
 
-import copy
-import datetime as dt
 import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from tuf.api.metadata import DelegatedRole, Delegations, Key, Metadata, SuccinctRoles, Targets
+from tuf.api.metadata import Targets
 
-from ceremony.errors import InputError, PlanError
-from ceremony.keyrecord import EnrolledKey, public_identity
+from ceremony.keys import public_identity
 from ceremony.plan import DelegationSpec, HashBinsSpec, Plan
 
 HEX_RE = re.compile(r"^[0-9a-f]+$")
@@ -51,10 +49,6 @@ def bit_length(count: int) -> int:
 def suffix_len(count: int) -> int:
     """Hex digits of a bin number (and of each path hash prefix): those of count - 1."""
     return len(f"{count - 1:x}")
-
-
-def bin_name(prefix: str, number: int, count: int) -> str:
-    return f"{prefix}-{number:0{suffix_len(count)}x}"
 
 
 def bin_names(prefix: str, count: int) -> list[str]:
@@ -180,7 +174,7 @@ def check_partition(prefixes_by_role: Mapping[str, Sequence[str]]) -> Partition:
     return Partition(True, n_roles, n_prefixes, ok_text)
 
 
-# --- drafting ---------------------------------------------------------------------------
+# --- plan lookups -----------------------------------------------------------------------
 
 
 def delegation_spec(plan: Plan, role: str) -> DelegationSpec | None:
@@ -199,32 +193,6 @@ def online_bin_owner(plan: Plan, role: str) -> DelegationSpec | None:
     return None
 
 
-def _keyids(
-    names: Sequence[str], keys: Mapping[str, EnrolledKey], where: str
-) -> tuple[list[str], dict[str, Key]]:
-    keyids: list[str] = []
-    found: dict[str, Key] = {}
-    for name in names:
-        enrolled = keys.get(name)
-        if enrolled is None:
-            raise PlanError(
-                f"{where}: key '{name}' is not enrolled yet; enrol it with "
-                f"`ceremony enroll DIR {name} --uri ...` (or --public-key FILE) before drafting."
-            )
-        keyids.append(enrolled.keyid)
-        found[enrolled.keyid] = copy.deepcopy(enrolled.key)
-    return keyids, found
-
-
-def _targets_spec(plan: Plan) -> Sequence[DelegationSpec]:
-    if plan.targets is None:
-        raise InputError(
-            "the plan has no `targets:` section, so there is no targets role to draft. Add one "
-            "(expires, delegations) to ceremony.yaml and validate the plan."
-        )
-    return plan.targets.delegations
-
-
 def plan_problems(plan: Plan) -> list[str]:
     """Delegation problems the plan schema cannot see (role names shared across levels)."""
     out: list[str] = []
@@ -238,86 +206,6 @@ def plan_problems(plan: Plan) -> list[str]:
                 f"'{owner.name}'; two roles with one name would clash in snapshot"
             )
     return out
-
-
-def draft_targets(
-    plan: Plan, keys: Mapping[str, EnrolledKey], now: dt.datetime
-) -> Metadata[Targets]:
-    """The unsigned targets role: no targets of its own, the plan's delegations in order."""
-    specs = _targets_spec(plan)
-    assert plan.targets is not None
-    problems = plan_problems(plan)
-    if problems:
-        raise PlanError("the plan's delegations clash:\n  - " + "\n  - ".join(problems))
-    all_keys: dict[str, Key] = {}
-    roles: dict[str, DelegatedRole] = {}
-    for i, d in enumerate(specs):
-        keyids, found = _keyids(d.keys, keys, f"targets.delegations[{i}].keys")
-        all_keys.update(found)
-        roles[d.name] = DelegatedRole(d.name, keyids, d.threshold, d.terminating, list(d.paths))
-    targets = Targets(
-        version=plan.targets.version or 1,
-        expires=plan.targets.expires.resolve(now),
-        targets={},
-        delegations=Delegations(all_keys, roles) if roles else None,
-    )
-    return Metadata(targets, signatures={})
-
-
-def delegated_signed(
-    plan: Plan, role: str, keys: Mapping[str, EnrolledKey], now: dt.datetime
-) -> dict[str, Any]:
-    """The `signed` dict of the delegated role `role` (e.g. bins), as python-tuf writes it.
-
-    16,384 bins: python-tuf makes the first bin's dict (so the format is python-tuf's own)
-    and the others are copies with their name and prefixes; building 16,384 validated
-    DelegatedRole objects only to compare a draft with the plan would take 0.2 s more.
-    """
-    specs = _targets_spec(plan)
-    spec = next((d for d in specs if d.name == role), None)
-    if spec is None:
-        raise InputError(f"'{role}' is not a role of the plan; {draftable_text(plan)}")
-    i = list(specs).index(spec)
-    delegations = None
-    bins: list[tuple[str, list[str]]] = []
-    if spec.hash_bins is not None:
-        hb = spec.hash_bins
-        keyids, found = _keyids(hb.keys, keys, f"targets.delegations[{i}].hash_bins.keys")
-        if hb.succinct:
-            delegations = Delegations(
-                found,
-                roles=None,
-                succinct_roles=SuccinctRoles(keyids, hb.threshold, bit_length(hb.count), hb.prefix),
-            )
-        else:
-            bins = list(zip(bin_names(hb.prefix, hb.count), bin_prefixes(hb.count), strict=True))
-            name, prefixes = bins[0]
-            first = DelegatedRole(name, keyids, hb.threshold, False, path_hash_prefixes=prefixes)
-            delegations = Delegations(found, {name: first})
-    md = Targets(
-        version=spec.version or 1,
-        expires=spec.expires.resolve(now),
-        targets={},
-        delegations=delegations,
-    )
-    signed = md.to_dict()
-    if bins:
-        template = signed["delegations"]["roles"][0]
-        signed["delegations"]["roles"] = [
-            {**template, "name": name, "path_hash_prefixes": prefixes} for name, prefixes in bins
-        ]
-    return signed
-
-
-def draft_delegated(
-    plan: Plan, role: str, keys: Mapping[str, EnrolledKey], now: dt.datetime
-) -> Metadata[Targets]:
-    """The unsigned delegated role `role` (e.g. bins): its hash bins, if the plan has them.
-
-    Made from `delegated_signed` by python-tuf's own parser, which validates every role.
-    """
-    signed = delegated_signed(plan, role, keys, now)
-    return Metadata[Targets].from_dict({"signed": signed, "signatures": []})
 
 
 def draftable_text(plan: Plan) -> str:
@@ -371,109 +259,3 @@ def delegation_problems(targets: Targets, partition: Partition | None = None) ->
             if not part.ok:
                 out.append(f"path_hash_prefixes: {part.message}")
     return out
-
-
-# --- summary for `show` -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BinsGroup:
-    """The hash-bin delegations of one role, described once instead of N times."""
-
-    form: str  # "path_hash_prefixes" | "succinct_roles"
-    count: int
-    first: str
-    last: str
-    threshold: int
-    keyids: tuple[str, ...]
-    uniform: bool  # every bin has the same keys and threshold
-    prefix_digits: int
-    prefixes_per_bin: int
-    partition: Partition
-
-
-@dataclass(frozen=True)
-class DelegationsSummary:
-    roles: list[DelegatedRole] = field(default_factory=list)  # other (path-pattern) roles
-    bins: BinsGroup | None = None
-
-
-def summarize(targets: Targets) -> DelegationsSummary:
-    dele = targets.delegations
-    if dele is None:
-        return DelegationsSummary()
-    if dele.succinct_roles is not None:
-        sr = dele.succinct_roles
-        names = list(sr.get_roles())
-        digits = sr.suffix_len
-        return DelegationsSummary(
-            [],
-            BinsGroup(
-                "succinct_roles",
-                sr.number_of_bins,
-                names[0],
-                names[-1],
-                sr.threshold,
-                tuple(sr.keyids),
-                True,
-                digits,
-                0,
-                Partition(
-                    True,
-                    sr.number_of_bins,
-                    0,
-                    f"succinct_roles: {sr.number_of_bins:,} bins chosen by the first "
-                    f"{sr.bit_length} bits of each target path's SHA-256 cover the whole hash "
-                    "space exactly once by construction",
-                ),
-            ),
-        )
-    roles = dele.roles or {}
-    hashed = {n: r for n, r in roles.items() if r.path_hash_prefixes is not None}
-    others = [r for r in roles.values() if r.path_hash_prefixes is None]
-    group = None
-    if hashed:
-        first = next(iter(hashed.values()))
-        uniform = all(
-            r.threshold == first.threshold and r.keyids == first.keyids for r in hashed.values()
-        )
-        keyids: list[str] = []
-        for r in hashed.values():
-            for k in r.keyids:
-                if k not in keyids:
-                    keyids.append(k)
-        prefixes = {n: r.path_hash_prefixes or [] for n, r in hashed.items()}
-        lens = {len(p) for v in prefixes.values() for p in v}
-        counts = {len(v) for v in prefixes.values()}
-        names = list(hashed)
-        group = BinsGroup(
-            "path_hash_prefixes",
-            len(hashed),
-            names[0],
-            names[-1],
-            first.threshold,
-            tuple(keyids),
-            uniform,
-            lens.pop() if len(lens) == 1 else 0,
-            counts.pop() if len(counts) == 1 else 0,
-            check_partition(prefixes),
-        )
-    return DelegationsSummary(others, group)
-
-
-def full_listing(targets: Targets) -> Iterator[str]:
-    """One line per delegated role, for `show --full`."""
-    dele = targets.delegations
-    if dele is None:
-        return
-    if dele.succinct_roles is not None:
-        sr = dele.succinct_roles
-        for i, name in enumerate(sr.get_roles()):
-            yield f"{name}  first {sr.bit_length} hash bits = {i}"
-        return
-    for name, r in (dele.roles or {}).items():
-        if r.path_hash_prefixes is not None:
-            what = "path_hash_prefixes " + " ".join(r.path_hash_prefixes)
-        else:
-            what = "paths " + " ".join(r.paths or [])
-        yield f"{name}  {r.threshold} of {len(r.keyids)}  {what}"

@@ -50,10 +50,6 @@ class CheckFailed(CeremonyError):
 
     title = "Check failed"
 
-    def __init__(self, message: str, *, check_id: str | None = None, hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.check_id = check_id
-
 
 class ThresholdNotMet(CheckFailed):
     """Not enough valid signatures yet (exit 1)."""
@@ -71,6 +67,19 @@ class AttestationError(CheckFailed):
     """A hardware attestation did not verify or does not meet the plan's policy (exit 1)."""
 
     title = "Attestation failed"
+
+
+class Declined(CeremonyError):
+    """The key holder did not confirm (typed something other than Yes): nothing was signed
+    or written (exit 1)."""
+
+    title = "Not signed"
+
+
+class RehearsalFailed(CeremonyError):
+    """A step of `ceremony rehearse` failed; its own output says why (exit 1)."""
+
+    title = "Rehearsal step failed"
 
 
 # --- 2: invalid input -------------------------------------------------------------------

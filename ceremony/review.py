@@ -1,17 +1,20 @@
-"""What a key holder reads before signing: a summary of a draft and its diff in holder terms.
+"""What a key holder reads before signing, in holder terms: who the keys are (`People`),
+a root's roles and its diff from the previous root, device swaps, and a summary of
+delegations (16,384 hash bins described as one group).
 
-Pure: takes python-tuf objects and name/holder maps, returns lines and small values.
+Pure: takes python-tuf objects, the plan and the enrolled keys, returns lines and values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
-from tuf.api.metadata import Root
+from tuf.api.metadata import DelegatedRole, Root, Targets
 
-from ceremony.keyrecord import short
-from ceremony.plan import TOP_LEVEL_ROLES
+from ceremony.delegations import Partition, check_partition
+from ceremony.keys import EnrolledKey, key_type_of, short
+from ceremony.plan import TOP_LEVEL_ROLES, Plan
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,27 @@ class People:
             self.statuses.get(keyid, "active"),
             keyid in self.rehearsal,
         )
+
+
+def people_of(plan: Plan, keys: Mapping[str, EnrolledKey]) -> People:
+    """What the plan and the enrolled keys say about each keyid: name, holder, device, type,
+    status, and whether it is a rehearsal (software) key."""
+    names: dict[str, str] = {}
+    holders: dict[str, str] = {}
+    devices: dict[str, str] = {}
+    types: dict[str, str] = {}
+    statuses: dict[str, str] = {}
+    rehearsal: set[str] = set()
+    for k in keys.values():
+        names[k.keyid] = k.name
+        spec = plan.keys.get(k.name)
+        holders[k.keyid] = spec.holder if spec else "unknown holder"
+        statuses[k.keyid] = spec.status if spec else "active"
+        devices[k.keyid] = k.device()
+        types[k.keyid] = key_type_of(k.key)
+        if k.is_software:
+            rehearsal.add(k.keyid)
+    return People(names, holders, devices, types, statuses, frozenset(rehearsal))
 
 
 def root_roles(root: Root, people: People) -> list[RoleLine]:
@@ -161,3 +185,153 @@ def device_swaps(previous: Root | None, new: Root, people: People) -> list[str]:
             f"({news}, counts for the new root): sign twice, inserting each device in turn."
         )
     return lines
+
+
+# --- delegations, summarised (hash bins described once instead of N times) ----------------
+
+
+@dataclass(frozen=True)
+class BinsGroup:
+    """The hash-bin delegations of one role, described once instead of N times."""
+
+    form: str  # "path_hash_prefixes" | "succinct_roles"
+    count: int
+    first: str
+    last: str
+    threshold: int
+    keyids: tuple[str, ...]
+    uniform: bool  # every bin has the same keys and threshold
+    prefix_digits: int
+    prefixes_per_bin: int
+    partition: Partition
+
+
+@dataclass(frozen=True)
+class DelegationsSummary:
+    roles: list[DelegatedRole] = field(default_factory=list)  # other (path-pattern) roles
+    bins: BinsGroup | None = None
+
+
+def summarize(targets: Targets) -> DelegationsSummary:
+    """The delegations of `targets`: path-pattern roles, and the hash bins as one group."""
+    dele = targets.delegations
+    if dele is None:
+        return DelegationsSummary()
+    if dele.succinct_roles is not None:
+        sr = dele.succinct_roles
+        names = list(sr.get_roles())
+        digits = sr.suffix_len
+        return DelegationsSummary(
+            [],
+            BinsGroup(
+                "succinct_roles",
+                sr.number_of_bins,
+                names[0],
+                names[-1],
+                sr.threshold,
+                tuple(sr.keyids),
+                True,
+                digits,
+                0,
+                Partition(
+                    True,
+                    sr.number_of_bins,
+                    0,
+                    f"succinct_roles: {sr.number_of_bins:,} bins chosen by the first "
+                    f"{sr.bit_length} bits of each target path's SHA-256 cover the whole hash "
+                    "space exactly once by construction",
+                ),
+            ),
+        )
+    roles = dele.roles or {}
+    hashed = {n: r for n, r in roles.items() if r.path_hash_prefixes is not None}
+    others = [r for r in roles.values() if r.path_hash_prefixes is None]
+    group = None
+    if hashed:
+        first = next(iter(hashed.values()))
+        uniform = all(
+            r.threshold == first.threshold and r.keyids == first.keyids for r in hashed.values()
+        )
+        keyids: list[str] = []
+        for r in hashed.values():
+            for k in r.keyids:
+                if k not in keyids:
+                    keyids.append(k)
+        prefixes = {n: r.path_hash_prefixes or [] for n, r in hashed.items()}
+        lens = {len(p) for v in prefixes.values() for p in v}
+        counts = {len(v) for v in prefixes.values()}
+        names = list(hashed)
+        group = BinsGroup(
+            "path_hash_prefixes",
+            len(hashed),
+            names[0],
+            names[-1],
+            first.threshold,
+            tuple(keyids),
+            uniform,
+            lens.pop() if len(lens) == 1 else 0,
+            counts.pop() if len(counts) == 1 else 0,
+            check_partition(prefixes),
+        )
+    return DelegationsSummary(others, group)
+
+
+def full_listing(targets: Targets) -> Iterator[str]:
+    """One line per delegated role, for `show --full`."""
+    dele = targets.delegations
+    if dele is None:
+        return
+    if dele.succinct_roles is not None:
+        sr = dele.succinct_roles
+        for i, name in enumerate(sr.get_roles()):
+            yield f"{name}  first {sr.bit_length} hash bits = {i}"
+        return
+    for name, r in (dele.roles or {}).items():
+        if r.path_hash_prefixes is not None:
+            what = "path_hash_prefixes " + " ".join(r.path_hash_prefixes)
+        else:
+            what = "paths " + " ".join(r.paths or [])
+        yield f"{name}  {r.threshold} of {len(r.keyids)}  {what}"
+
+
+def delegation_lines(
+    summary: DelegationsSummary, people: People
+) -> tuple[list[RoleLine], list[str]]:
+    """The delegated roles as table rows (hash bins as ONE row) and summary lines."""
+    rows: list[RoleLine] = []
+    lines: list[str] = []
+    for r in summary.roles:
+        rows.append(RoleLine(r.name, r.threshold, [people.line(k) for k in r.keyids]))
+        lines.append(
+            f"{r.name}: paths {', '.join(r.paths or [])}"
+            + (" (terminating)" if r.terminating else "")
+        )
+    b = summary.bins
+    if b is not None:
+        label = f"{b.first} … {b.last} ({b.count:,} roles)"
+        rows.append(RoleLine(label, b.threshold, [people.line(k) for k in b.keyids]))
+        keys = ", ".join(people.name(k) for k in b.keyids)
+        if b.form == "succinct_roles":
+            lines.append(
+                f"{b.count:,} hash bins {b.first} … {b.last} as ONE succinct_roles entry (TAP 15), "
+                f"each {b.threshold} of [{keys}]. Clients: python-tuf >= 2.0, tuf-js and go-tuf v2 "
+                "understand it; older clients (python-tuf < 2.0, rust-tuf, notary) do not."
+            )
+        else:
+            shape = (
+                f"{b.prefix_digits} hex digits, {b.prefixes_per_bin} prefixes per bin"
+                if b.prefix_digits and b.prefixes_per_bin
+                else "prefixes of varying length or number"
+            )
+            lines.append(
+                f"{b.count:,} hash bins {b.first} … {b.last} by path_hash_prefixes ({shape}), "
+                + (
+                    f"each {b.threshold} of [{keys}]"
+                    if b.uniform
+                    else f"NOT all with the same keys and threshold (keys seen: {keys})"
+                )
+            )
+        lines.append(("OK: " if b.partition.ok else "PROBLEM: ") + b.partition.message)
+    if not rows:
+        lines.append("no delegations")
+    return rows, lines

@@ -22,8 +22,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from securesystemslib.signer import Key, Signature
+from tuf.api.metadata import Root
 
-from ceremony.keyrecord import public_identity
+from ceremony.keys import EnrolledKey, public_identity, short
+from ceremony.plan import Plan
+from ceremony.review import People
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,84 @@ class RoleStatus:
     @property
     def complete(self) -> bool:
         return bool(self.thresholds) and all(t.met for t in self.thresholds)
+
+
+def authority(
+    of: str,
+    label: str,
+    keys: Mapping[str, Key],
+    keyids: Sequence[str],
+    threshold: int,
+    people: People,
+    *,
+    names: Mapping[str, str] | None = None,
+    notes: Mapping[str, str] | None = None,
+) -> Authority:
+    """The keys `keyids` (looked up in `keys`) and threshold that must approve a draft,
+    with each key's name (`names` first, else the enrolled name) and holder for screens."""
+    return Authority(
+        of,
+        label,
+        {k: keys[k] for k in keyids},
+        threshold,
+        {k: (names or {}).get(k) or people.name(k) for k in keyids},
+        {k: people.holder(k) for k in keyids},
+        {k: v for k, v in (notes or {}).items() if k in keyids},
+    )
+
+
+def status_notes(plan: Plan, keys: Mapping[str, EnrolledKey]) -> dict[str, str]:
+    """keyid -> "lost" or "compromised", for the enrolled keys the plan marks so."""
+    return {
+        k.keyid: plan.keys[k.name].status
+        for k in keys.values()
+        if k.name in plan.keys and plan.keys[k.name].status != "active"
+    }
+
+
+def root_authorities(
+    keys: Mapping[str, EnrolledKey],
+    previous: Root | None,
+    new: Root,
+    people: People,
+    notes: Mapping[str, str],
+) -> list[Authority]:
+    """Who approves a new root: the previous root's root role (a rotation; its names are
+    the enrolled ones, else short keyids, and lost or compromised keys are noted) AND the
+    new root's own."""
+    out: list[Authority] = []
+    if previous is not None:
+        prole = previous.roles["root"]
+        out.append(
+            authority(
+                "previous",
+                f"previous root (version {previous.version})",
+                previous.keys,
+                prole.keyids,
+                prole.threshold,
+                people,
+                names=authority_key_names(keys, previous),
+                notes=notes,
+            )
+        )
+    nrole = new.roles["root"]
+    out.append(
+        authority(
+            "new",
+            f"new root (version {new.version})",
+            new.keys,
+            nrole.keyids,
+            nrole.threshold,
+            people,
+        )
+    )
+    return out
+
+
+def authority_key_names(keys: Mapping[str, EnrolledKey], previous: Root) -> dict[str, str]:
+    """keyid -> human name for the previous root's keys (enrolled name, else a short id)."""
+    by_id = {k.keyid: k.name for k in keys.values()}
+    return {kid: by_id.get(kid, f"key {short(kid)}") for kid in previous.keys}
 
 
 def verify_record(record: SignatureRecord, key: Key, payload: bytes) -> bool:

@@ -8,7 +8,6 @@ A PIN is never passed to this module; arguments are recorded only as the CLI san
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import hashlib
 import json
@@ -20,18 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from ceremony import __version__
+from ceremony.clock import iso, now_utc
 from ceremony.errors import StoreError
-from ceremony.store import TRANSCRIPT_FILE
 
+TRANSCRIPT_FILE = "transcript.jsonl"
 GENESIS = "0" * 64
-
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-def iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _user() -> str:
@@ -61,7 +53,7 @@ def last_hash(path: Path) -> tuple[str, int]:
         return GENESIS, 0
     if not data.endswith(b"\n"):
         # A session died mid-append. A complete record that only lacks its newline counts
-        # (verify_chain counts it too); a cut-off line is ignored and reported by verify_chain.
+        # (verify_hash_chain counts it too); a cut-off line is ignored and reported by it.
         try:
             json.loads(lines[-1])
         except json.JSONDecodeError:
@@ -103,7 +95,7 @@ def append(root: Path, entry: Entry, outcome: str, exit_code: int) -> None:
         os.close(fd)
 
 
-def verify_chain(root: Path) -> list[str]:
+def verify_hash_chain(root: Path) -> list[str]:
     """Problems with the transcript's hash chain (empty list: intact)."""
     path = root / TRANSCRIPT_FILE
     if not path.exists():

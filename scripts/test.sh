@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine: system packages (SoftHSM2, the
 # YubiKey rig's pcscd/vpcd/ykcs11/OpenSC, Node for the tuf-js client), a venv with the
-# package and its test extras, then ruff, mypy --strict and pytest. Fails when anything fails.
+# package and its test extras, then ruff (lint and format), mypy --strict, the import layers
+# (import-linter) and pytest. Fails when anything fails.
 # Usage: bash scripts/test.sh [extra pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,7 +74,9 @@ elif [ "$corpus_rc" -ne 0 ]; then
 fi
 
 echo "== ruff"; ruff check .
+echo "== ruff format"; ruff format --check .
 echo "== mypy --strict"; mypy
+echo "== import layers (lint-imports)"; lint-imports --no-logo
 # The rotation suite covers every rotation kind and every key type (replace-one-key with all
 # four); TUF_ROTATION_FULL=1 runs every kind with every key type (about 4 minutes more).
 echo "== pytest"; python -m pytest -q "$@"

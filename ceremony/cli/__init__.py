@@ -1,4 +1,8 @@
-"""The `ceremony` command line. Parses, calls the service, prints. No ceremony logic here.
+"""The `ceremony` command line. Parses, calls ONE use case (`ceremony.services`), renders.
+No ceremony logic here. Commands are grouped by phase: `setup_cmds` (init, validate,
+enroll, keygen, attestation verify), `draft_cmds` (draft, show), `signing_cmds` (sign,
+status, merge), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
+`screens` renders what a holder sees, `ui` is the console and the prompts.
 
 Every command runs inside `guarded()`, the ONE place where a CeremonyError becomes a
 message and an exit code, an interrupt becomes exit 130, and anything unexpected becomes
@@ -8,17 +12,25 @@ a short message (a traceback only with CEREMONY_DEBUG=1).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ceremony import __version__
 from ceremony.cli import ui
 from ceremony.errors import EXIT_INTERRUPTED, CeremonyError, LockedError, StoreError
+
+if TYPE_CHECKING:  # the store and transcript load when a command runs
+    from ceremony.store import CeremonyDir
+    from ceremony.transcript import Entry
+
+DIR_ARG = typer.Argument(..., help="The ceremony directory.", show_default=False)
+ROLE_ARG = typer.Argument(
+    "root", help="The role: root (default), targets, or a delegated role of the plan (bins)."
+)
 
 app = typer.Typer(
     name="ceremony",
@@ -31,10 +43,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 @contextlib.contextmanager
@@ -65,7 +73,7 @@ def guarded() -> Iterator[None]:
 @contextlib.contextmanager
 def recorded(
     directory: Path, command: str, args: dict[str, Any], *, write: bool = True
-) -> Iterator[Any]:
+) -> Iterator[tuple[CeremonyDir, Entry]]:
     """Open the ceremony directory (locked when the command writes) and, on success, append
     the command to the transcript. Failures leave the directory untouched."""
     from ceremony import transcript
@@ -105,10 +113,21 @@ def _root(
 
 
 def _register() -> None:
-    from ceremony.cli import ceremony_cmds, rehearse_cmd, token_cmds, verify_cmd
+    # Imported here: the command modules import `guarded`, `recorded` and the arguments
+    # from this module. The order is the order of `ceremony --help`.
+    from ceremony.cli import (
+        draft_cmds,
+        publish_cmds,
+        rehearse_cmd,
+        setup_cmds,
+        signing_cmds,
+        token_cmds,
+    )
 
-    ceremony_cmds.register(app)
-    verify_cmd.register(app)
+    setup_cmds.register(app)
+    draft_cmds.register(app)
+    signing_cmds.register(app)
+    publish_cmds.register(app)
     rehearse_cmd.register(app)
     token_cmds.register(app)
 

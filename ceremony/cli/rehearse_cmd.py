@@ -25,8 +25,9 @@ from pathlib import Path
 
 import typer
 
-from ceremony.cli import guarded, now, ui
-from ceremony.errors import CeremonyError, InputError, TokenError
+from ceremony.cli import guarded, ui
+from ceremony.clock import now_utc as now
+from ceremony.errors import InputError, RehearsalFailed, TokenError
 
 HOLDERS = {
     "alice": ("Alice Example", "ed25519"),
@@ -53,10 +54,6 @@ def _roles(root_keys: list[str]) -> dict[str, tuple[int, list[str]]]:
         "snapshot": (1, ["online"]),
         "timestamp": (1, ["online"]),
     }
-
-
-class RehearsalFailed(CeremonyError):
-    title = "Rehearsal step failed"
 
 
 @dataclass
@@ -201,15 +198,18 @@ def _plan(
     keys: dict[str, str],
     statuses: dict[str, str] | None = None,
 ) -> str:
-    from ceremony.service import plan_template
+    from ceremony.plan.template import plan_template
 
     text = plan_template(
-        repository, previous, None, "365d", True, roles, {k: {"holder": h} for k, h in keys.items()}
+        repository,
+        previous,
+        None,
+        "365d",
+        True,
+        roles,
+        {k: {"holder": h} for k, h in keys.items()},
+        statuses,
     )
-    for name, st in (statuses or {}).items():
-        line = f'  "{name}": {{holder: '
-        assert line in text, f"plan template changed: no line for {name}"
-        text = text.replace(line, f'  "{name}": {{status: {st}, holder: ')
     return text + "\nrehearsal: true   # software or SoftHSM keys: practice only\n"
 
 
@@ -284,14 +284,14 @@ def _rotation(rig: Rig, first: Path) -> Path:
             str(first),
         ],
     )
-    from ceremony.plan import parse_plan
+    from ceremony.services.init import previous_root_pin
 
-    generated = parse_plan((d / "ceremony.yaml").read_text())
-    assert generated.previous_root is not None
+    pinned = previous_root_pin(d)
+    assert pinned is not None
     (d / "ceremony.yaml").write_text(
         _plan(
             "rehearsal.example.org/simple",
-            (generated.previous_root.path, generated.previous_root.sha256),
+            pinned,
             _roles(["root-alice", "root-bob", "root-dave"]),
             {**KEY_HOLDERS, "root-dave": "Dave Example"},
             {"root-carol": "lost"},

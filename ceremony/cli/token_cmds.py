@@ -2,53 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from ceremony.cli import guarded, ui
 
-attestation_app = typer.Typer(
-    help="YubiKey PIV attestation of enrolled keys.", no_args_is_help=True
-)
-
 
 def register(app: typer.Typer) -> None:
     app.command(name="tokens")(tokens_cmd)
-    attestation_app.command(name="verify")(attestation_verify)
-    app.add_typer(attestation_app, name="attestation")
-
-
-def attestation_verify(
-    directory: Path = typer.Argument(..., help="The ceremony directory."),
-    attestation_ca: list[Path] = typer.Option(
-        [], "--attestation-ca", help="Extra trusted attestation CA certificate (repeatable)."
-    ),
-) -> None:
-    """Re-check every enrolled key's attestation: chain, key, recorded facts, plan policy."""
-    from ceremony import service
-    from ceremony.cli import now, recorded
-    from ceremony.errors import AttestationError, InputError
-
-    with guarded(), recorded(directory, "attestation verify", {}, write=False) as (cdir, entry):
-        cas = []
-        for p in attestation_ca:
-            try:
-                cas.append(p.read_bytes())
-            except OSError as exc:
-                raise InputError(f"cannot read {p}: {exc.strerror}.") from None
-        results = service.reverify_attestations(cdir, cas, now(), entry)
-        out = ui.console()
-        if not results:
-            out.print("No enrolled key has an attestation, and the plan requires none.")
-        for r in results:
-            mark = "[green]ok  [/green]" if r.ok else "[red]FAIL[/red]"
-            out.print(f"{mark} {r.name}: {r.detail}")
-        bad = [r.name for r in results if not r.ok]
-        if bad:
-            raise AttestationError(
-                f"{len(bad)} key(s) fail their attestation check: {', '.join(bad)}."
-            )
 
 
 def tokens_cmd(
@@ -61,10 +21,11 @@ def tokens_cmd(
 ) -> None:
     """List every slot and token of a PKCS#11 module, and the keys on each."""
     with guarded():
-        from ceremony.tokens import pkcs11 as p11
+        from ceremony.tokens import select
 
-        path = p11.resolve_module(None, module)
-        listings = p11.list_tokens(path, pin_provider=ui.read_pin if login else None, login=login)
+        path, listings = select.list_tokens(
+            module, pin_provider=ui.read_pin if login else None, login=login
+        )
         out = ui.console()
         out.print(f"PKCS#11 module: {path}")
         if not listings:

@@ -33,7 +33,7 @@ from ceremony.errors import (
     StoreError,
     TokenNotFound,
 )
-from ceremony.store import atomic_write, json_bytes
+from ceremony.files import atomic_write, json_bytes
 from ceremony.tokens.types import KEY_TYPES, Notifier, PinProvider, PinRequest, TokenInfo
 
 MODULE_NAME = "tuf-ceremony-software-rehearsal"
@@ -182,9 +182,8 @@ class SoftwareToken:
         return SSlibKey.from_crypto(priv.public_key(), scheme=KEY_TYPES[key_type][1])
 
     def public_key(self, name: str, pin: str) -> SSlibKey:
-        priv = self._load(name, pin)
-        scheme = _scheme_of(priv)
-        return SSlibKey.from_crypto(priv.public_key(), scheme=scheme)
+        # securesystemslib's default scheme for each key is the one KEY_TYPES names.
+        return SSlibKey.from_crypto(self._load(name, pin).public_key())
 
     def _load(
         self, name: str, pin: str
@@ -200,14 +199,6 @@ class SoftwareToken:
 
     def signer(self, name: str, pin: str, public_key: SSlibKey) -> Signer:
         return CryptoSigner(self._load(name, pin), public_key)
-
-
-def _scheme_of(priv: object) -> str:
-    if isinstance(priv, ed25519.Ed25519PrivateKey):
-        return "ed25519"
-    if isinstance(priv, ec.EllipticCurvePrivateKey):
-        return "ecdsa-sha2-nistp384" if priv.curve.key_size == 384 else "ecdsa-sha2-nistp256"
-    return "rsassa-pss-sha256"
 
 
 def _encrypt(priv: object, pin: str) -> bytes:

@@ -2,35 +2,22 @@
 
 The rest of the program sees tokens only through these values and the functions of
 `ceremony.tokens.pkcs11`, the only package that imports python-pkcs11.
+`KEY_TYPES` and `key_type_of` live in `ceremony.keys` (the one key-type table) and are
+re-exported here for the token package's own modules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-from securesystemslib.signer import Key, SSlibKey
+from securesystemslib.signer import Signer, SSlibKey
 
-# Key types the ceremony accepts for offline roles, with their TUF keytype/scheme.
-KEY_TYPES: dict[str, tuple[str, str]] = {
-    "ed25519": ("ed25519", "ed25519"),
-    "ecdsa-p256": ("ecdsa", "ecdsa-sha2-nistp256"),
-    "ecdsa-p384": ("ecdsa", "ecdsa-sha2-nistp384"),
-    "rsa-3072": ("rsa", "rsassa-pss-sha256"),
-}
-
-
-def key_type_of(key: Key) -> str:
-    """The ceremony's key type name ('ed25519', 'ecdsa-p256', ...) of a TUF key.
-
-    Returns the scheme itself for a key type the ceremony does not generate (e.g. an RSA
-    key of another size is still 'rsa-3072' only if its modulus is 3072 bits; callers that
-    care about RSA size check it separately).
-    """
-    for name, (keytype, scheme) in KEY_TYPES.items():
-        if key.keytype == keytype and key.scheme == scheme:
-            return name
-    return key.scheme
+# Re-exported (explicitly, for mypy) for ceremony.tokens and its backend.
+from ceremony.keys import KEY_TYPES as KEY_TYPES
+from ceremony.keys import EnrolledKey, TokenKeyRead
+from ceremony.keys import key_type_of as key_type_of
 
 
 @dataclass(frozen=True)
@@ -125,6 +112,18 @@ class PinRequest:
 
 PinProvider = Callable[[PinRequest], str]
 Notifier = Callable[[str], None]
+
+# How the use cases reach tokens (made by `ceremony.tokens.select`, faked in tests):
+# - read a key for enrolment: (uri, purpose) -> its public part and provenance;
+KeyReader = Callable[[str, str], TokenKeyRead]
+# - generate a key pair on a token: (uri, key name, key type) -> the new key's public part;
+KeyGenerator = Callable[[str, str, str], TokenKeyRead]
+# - read a YubiKey PIV attestation: uri -> (attestation certificate, f9 certificate), DER;
+AttestationReader = Callable[[str], tuple[bytes, bytes]]
+# - open a signer for an enrolled key: (key, purpose, before_pin) -> a context manager. It
+#   finds the token and checks the key and the PIN state, then calls before_pin() right
+#   before it asks for the PIN (the holder's typed confirmation).
+SignerFactory = Callable[[EnrolledKey, str, Callable[[], None]], AbstractContextManager[Signer]]
 
 # Factory default PINs that a ceremony token must not still use.
 FACTORY_DEFAULT_PINS = frozenset({"123456", "12345678", "000000", "00000000", "1234", "648219"})

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -104,7 +103,7 @@ class Holders:
 def holders(hsm: SoftHsm, tmp_path_factory: pytest.TempPathFactory) -> Holders:
     tokens = {h: hsm.init_token(label=f"cli-{h}") for h in ("alice", "bob", "carol", "dave")}
     folder = tmp_path_factory.mktemp("keys")
-    signers: list[Any] = []  # (CryptoSigner, PEM path) for online, then targets
+    made: dict[str, tuple[CryptoSigner, Path]] = {}
     for name in ("online", "targets"):
         signer = CryptoSigner.generate_ed25519()
         pem = folder / f"{name}.pub.pem"
@@ -113,8 +112,8 @@ def holders(hsm: SoftHsm, tmp_path_factory: pytest.TempPathFactory) -> Holders:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
-        signers += [signer, pem]
-    return Holders(tokens, *signers)
+        made[name] = (signer, pem)
+    return Holders(tokens, *made["online"], *made["targets"])
 
 
 @pytest.fixture(scope="session")

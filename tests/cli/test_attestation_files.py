@@ -52,7 +52,7 @@ def test_enroll_with_an_intermediate_chain(tmp_path: Path) -> None:
         files[name] = tmp_path / f"{name}.pem"
         files[name].write_bytes(pem(cert))
     uri = str(SoftwareUri(tmp_path / "tokens", "yk", "root-yk"))
-    base = [
+    base: list[str | Path] = [
         "enroll",
         d,
         "root-yk",
@@ -117,7 +117,7 @@ def test_plan_can_require_pin_policy_always(tmp_path: Path) -> None:
     # The plan's keys.NAME.uri is the default for enroll (no --uri on the command line).
     plan = plan.replace('root-yk: {holder: "Yara",', f'root-yk: {{uri: "{uri}", holder: "Yara",')
     (d / "ceremony.yaml").write_text(plan)
-    args = [
+    args: list[str | Path] = [
         "enroll",
         d,
         "root-yk",

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -138,17 +139,18 @@ def copy_of(ready: Path, tmp_path: Path) -> Path:
     ],
 )
 def test_bad_plan_is_reported_and_nothing_written(
-    ready: Path, tmp_path: Path, edit, expected: str
-) -> None:  # type: ignore[no-untyped-def]
+    ready: Path, tmp_path: Path, edit: Callable[[str], str], expected: str
+) -> None:
     d = copy_of(ready, tmp_path)
     (d / "ceremony.yaml").write_text(edit(PLAN))
     before = snapshot_tree(d)
-    for command in (
+    commands: tuple[list[str | Path], ...] = (
         ["validate", d],
         ["draft", d],
         ["sign", d, "root", "--key", "root-a"],
         ["export", d],
-    ):
+    )
+    for command in commands:
         r = run(*command, stdin=["Yes", PIN])
         assert r.returncode == 2, (command, r.stdout, r.stderr)
         assert expected in r.stdout + r.stderr
@@ -182,7 +184,7 @@ def test_previous_root_path_may_not_escape_or_follow_links(ready: Path, tmp_path
 def test_argument_errors(ready: Path, tmp_path: Path) -> None:
     d = copy_of(ready, tmp_path)
     before = snapshot_tree(d)
-    cases = [
+    cases: list[tuple[list[str | Path], str]] = [
         (["sign", d, "root", "--key", "nobody"], "not an enrolled key"),
         (["enroll", d, "stranger", "--public-key", tmp_path / "x.pem"], "not a key in the plan"),
         (["validate", tmp_path / "missing"], "not a ceremony directory"),
@@ -324,7 +326,9 @@ def test_verify_explains_a_broken_chain(ready: Path, tmp_path: Path) -> None:
     assert r.returncode == 2 and "not TUF root metadata" in r.stdout + r.stderr
 
 
-def test_draft_edited_together_with_its_recorded_digest_is_refused(ready: Path, tmp_path: Path) -> None:
+def test_draft_edited_together_with_its_recorded_digest_is_refused(
+    ready: Path, tmp_path: Path
+) -> None:
     """An attacker who edits the draft AND its recorded digest still cannot get it signed:
     show, sign and export rebuild the bytes from the reviewed plan and compare."""
     import hashlib
@@ -335,7 +339,12 @@ def test_draft_edited_together_with_its_recorded_digest_is_refused(ready: Path, 
     d = copy_of(ready, tmp_path)
     draft = d / "drafts" / "root.json"
     data = draft.read_bytes()
-    edited = re.sub(rb'"expires":"(\d{4})', lambda m: b'"expires":"' + str(int(m.group(1)) + 8).encode(), data, count=1)
+    edited = re.sub(
+        rb'"expires":"(\d{4})',
+        lambda m: b'"expires":"' + str(int(m.group(1)) + 8).encode(),
+        data,
+        count=1,
+    )
     assert edited != data
     draft.write_bytes(edited)
     text = edited[len(b'{"signatures":[],"signed":') : -1]
@@ -344,7 +353,8 @@ def test_draft_edited_together_with_its_recorded_digest_is_refused(ready: Path, 
     meta["digest"] = hashlib.sha256(canonical_from_json(text)).hexdigest()
     meta_path.write_text(json.dumps(meta))
     before = snapshot_tree(d)
-    for args in (["show", d], ["sign", d, "root", "--key", "root-a"]):
+    both: tuple[list[str | Path], ...] = (["show", d], ["sign", d, "root", "--key", "root-a"])
+    for args in both:
         r = run(*args, stdin=["Yes", PIN])
         assert r.returncode == 2, (args, r.stdout + r.stderr)
         assert "changed since root was drafted" in r.stdout + r.stderr

@@ -4,6 +4,7 @@ deliberate, recorded exception (--allow-imported-key) that every later screen re
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -13,10 +14,14 @@ from tests.softhsm import SoftHsm, create_imported_key
 pytestmark = pytest.mark.softhsm
 
 
-def test_imported_key_refused_then_recorded_exception(cli: Cli, hsm: SoftHsm, holders: Holders, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_imported_key_refused_then_recorded_exception(
+    cli: Cli, hsm: SoftHsm, holders: Holders, tmp_path: Path
+) -> None:
     token = hsm.init_token(label="cli-imported")
     cli.secrets += [token.pin, token.so_pin]
-    create_imported_key(token, label="root-imp", key_id=b"\x51", key_type="ecdsa-p256", how="import")
+    create_imported_key(
+        token, label="root-imp", key_id=b"\x51", key_type="ecdsa-p256", how="import"
+    )
     d = tmp_path / "c"
     cli.ok("init", d)
     roles = {
@@ -34,7 +39,16 @@ def test_imported_key_refused_then_recorded_exception(cli: Cli, hsm: SoftHsm, ho
     assert "not generated on the token" in res.text or "imported" in res.text
     assert snapshot_tree(d) == before
 
-    res = cli.ok("enroll", d, "root-imp", "--uri", uri, "--allow-imported-key", stdin=[token.pin], module=True)
+    res = cli.ok(
+        "enroll",
+        d,
+        "root-imp",
+        "--uri",
+        uri,
+        "--allow-imported-key",
+        stdin=[token.pin],
+        module=True,
+    )
     assert "--allow-imported-key" in res.out
     cli.ok("enroll", d, "targets-key", "--public-key", holders.targets_pem)
     cli.ok("enroll", d, "online", "--public-key", holders.online_pem)
@@ -46,7 +60,12 @@ def test_imported_key_refused_then_recorded_exception(cli: Cli, hsm: SoftHsm, ho
     # Signing with it works (the exception was recorded at enrolment), and export says so.
     # No --module, and a wrong module in the environment: the module recorded at enrolment wins.
     cli.ok(
-        "sign", d, "root", "--key", "root-imp", stdin=["Yes", token.pin],
+        "sign",
+        d,
+        "root",
+        "--key",
+        "root-imp",
+        stdin=["Yes", token.pin],
         env={"CEREMONY_PKCS11_MODULE": "/nonexistent/libwrong.so"},
     )
     cli.ok("export", d)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tuf.api.metadata import Metadata
@@ -36,8 +37,9 @@ KEYS_V1 = {
 }
 
 
-def status_json(cli: Cli, d: Path) -> dict:  # type: ignore[type-arg]
-    return json.loads(cli.ok("status", d, "--json").out)
+def status_json(cli: Cli, d: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(cli.ok("status", d, "--json").out)
+    return data
 
 
 @pytest.fixture(scope="module")
@@ -180,12 +182,16 @@ def rotation(cli: Cli, holders: Holders, first_root: Path) -> Path:
         "init", d, "--previous-root", pub / "1.root.json", "--previous-ceremony", first_root
     )
     assert "root-alice" in res.out
-    from ceremony.plan import parse_plan
+    from ceremony.plan.parse import parse_plan
 
     generated = parse_plan((d / "ceremony.yaml").read_text())
     assert generated.previous_root is not None
     prev_path, prev_sha = generated.previous_root.path, generated.previous_root.sha256
-    assert generated.roles["root"].keys == ("root-alice", "root-bob", "root-carol")  # names carried over
+    assert generated.roles["root"].keys == (
+        "root-alice",
+        "root-bob",
+        "root-carol",
+    )  # names carried over
     roles = {**ROLES_V1, "root": (3, ["root-alice", "root-bob", "root-dave"])}
     keys = {**KEYS_V1, "root-dave": "Dave Example"}
     (d / "ceremony.yaml").write_text(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Key, Metadata, Root
 from tuf.api.serialization.json import CanonicalJSONSerializer
+
+KeyT = TypeVar("KeyT", bound=Key)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RSTUF_FIXTURES = FIXTURES / "rstuf-1.0.0b1"
@@ -52,7 +54,7 @@ def dump(value: Any, **kwargs: Any) -> bytes:
     return json.dumps(value, **kwargs).encode()
 
 
-def with_keyid_of_content(key: Key) -> Key:
+def with_keyid_of_content(key: KeyT) -> KeyT:
     """tuf-on-ci's keyid rule: SHA-256 of the key's canonical JSON, custom fields included."""
     import hashlib
 

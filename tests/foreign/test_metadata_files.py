@@ -143,8 +143,8 @@ def tuf_on_ci_event() -> tuple[bytes, bytes, dict[str, Any]]:
         )
     root.roles["root"].threshold = 2
     md = Metadata(root)
-    for key in people.values():
-        md.signatures[key.keyid] = Signature(key.keyid, "")
+    for person in people.values():
+        md.signatures[person.keyid] = Signature(person.keyid, "")
     targets = Targets(
         expires=EXPIRES,
         unrecognized_fields={tuf_on_ci.EXPIRY_PERIOD: 90, tuf_on_ci.SIGNING_PERIOD: 30},
@@ -153,8 +153,8 @@ def tuf_on_ci_event() -> tuple[bytes, bytes, dict[str, Any]]:
         {}, {"dev": DelegatedRole("dev", [], 1, True, ["dev/*", "dev/*/*"])}
     )
     tmd = Metadata(targets)
-    for key in people.values():
-        tmd.signatures[key.keyid] = Signature(key.keyid, "")
+    for person in people.values():
+        tmd.signatures[person.keyid] = Signature(person.keyid, "")
     signers = {"@alice": alice, "@bob": bob}
     return (
         tuf_on_ci.serialize(md.to_dict()),
@@ -221,7 +221,7 @@ def test_placeholder_detection_and_invites() -> None:
 
 
 def test_readable_names_are_plan_names_and_unique() -> None:
-    from ceremony.plan import NAME_RE
+    from ceremony.files import NAME_RE
 
     a, b = signer().public_key, signer().public_key
     a.unrecognized_fields[tuf_on_ci.KEYOWNER] = "@Alice Smith"

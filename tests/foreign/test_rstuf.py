@@ -7,6 +7,7 @@ import copy
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tuf.api.metadata import DelegatedRole, Delegations, Metadata, Root, Signature
@@ -160,11 +161,12 @@ def test_bad_delegated_role_name_is_refused() -> None:
         rstuf.BootstrapSettings(bins=None, delegations=delegations)
 
 
-def _real() -> dict:
-    return json.loads((RSTUF_FIXTURES / "bootstrap.json").read_bytes())
+def _real() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((RSTUF_FIXTURES / "bootstrap.json").read_bytes())
+    return doc
 
 
-def _mutate_root_signed(doc: dict, **fields: object) -> dict:
+def _mutate_root_signed(doc: dict[str, Any], **fields: object) -> dict[str, Any]:
     doc = copy.deepcopy(doc)
     doc["metadata"]["root"]["signed"].update(fields)
     return doc

@@ -175,7 +175,18 @@ def test_signature_made_by_the_openssl_cli_verifies(kind: str, tmp_path: Path) -
     payload.write_bytes(PAYLOAD)
     sig = tmp_path / "root.sig"
     if kind == "ed25519":
-        cmd = ["openssl", "pkeyutl", "-sign", "-inkey", pem, "-rawin", "-in", payload, "-out", sig]
+        cmd: list[str | Path] = [
+            "openssl",
+            "pkeyutl",
+            "-sign",
+            "-inkey",
+            pem,
+            "-rawin",
+            "-in",
+            payload,
+            "-out",
+            sig,
+        ]
     else:
         digest = "-sha256" if kind == "p256" else "-sha384"
         cmd = ["openssl", "dgst", digest, "-sign", pem, "-out", sig, payload]

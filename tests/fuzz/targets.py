@@ -102,9 +102,10 @@ def _ok(args: list[Any], stdin: str | None = None) -> str:
 
 
 def _pem(pub: Any) -> bytes:
-    return pub.public_bytes(
+    data: bytes = pub.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    return data
 
 
 def _make_previous_root() -> bytes:
@@ -500,7 +501,7 @@ def run_attestation(env: FuzzEnv, value: tuple[str, str, bytes]) -> None:
             for k, v in env.attest_files.items():
                 files[k] = tmp / f"{k}.pem"
                 files[k].write_bytes(data if k == which else v)
-            args = ["enroll", d, "root-yk", "--uri", env.attest_uri]
+            args: list[str | Path] = ["enroll", d, "root-yk", "--uri", env.attest_uri]
             args += ["--attestation", str(files["att"])]
             args += ["--attestation-intermediate", str(files["device"])]
             args += ["--attestation-ca", str(files["root"])]

@@ -23,6 +23,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -232,8 +233,9 @@ class Suite:
         run.outcomes = runner.run_scenario(scenario)
         return run
 
-    def status(self, run: Run, directory: str) -> dict:  # type: ignore[type-arg]
-        return json.loads(run.runner.run(["status", directory, "--json"]).out)
+    def status(self, run: Run, directory: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(run.runner.run(["status", directory, "--json"]).out)
+        return data
 
 
 @pytest.fixture(scope="session")

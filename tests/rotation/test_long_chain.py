@@ -18,7 +18,7 @@ import pytest
 from securesystemslib.signer import CryptoSigner, SSlibKey
 from tuf.api.metadata import Metadata, Root
 
-from ceremony.chain import verify_chain
+from ceremony.clientcheck import verify_chain
 
 N = 1000
 BROKEN = 537

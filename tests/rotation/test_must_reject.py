@@ -178,7 +178,7 @@ def alias(signer: CryptoSigner) -> CryptoSigner:
 def key_twice(suite: Suite) -> tuple[Path, list[bytes]]:
     """v1 from the CLI; v2 lists key D under two keyids (root role {carol, D, D'}, threshold
     2), signed by Alice and Bob on their SoftHSM tokens (previous root 2/2) and by D twice."""
-    from ceremony.service import load_keys
+    from ceremony.store.records import load_keys
     from ceremony.tokens.pkcs11 import open_signer
 
     first = suite.first_root("plain", "ed25519") / "ceremony-1"

@@ -54,11 +54,19 @@ def people(tg_hsm: SoftHsm, tmp_path_factory: pytest.TempPathFactory) -> People:
 
 @pytest.fixture(scope="session")
 def tcli(tg_hsm: SoftHsm, people: People) -> Cli:
-    return Cli(tg_hsm, [t.pin for t in people.tokens.values()] + [t.so_pin for t in people.tokens.values()])
+    return Cli(
+        tg_hsm, [t.pin for t in people.tokens.values()] + [t.so_pin for t in people.tokens.values()]
+    )
 
 
-def plan_yaml(roles: dict[str, tuple[int, list[str]]], keys: dict[str, str], targets: str,
-              *, previous: tuple[str, str] | None = None, root_version: int | None = None) -> str:
+def plan_yaml(
+    roles: dict[str, tuple[int, list[str]]],
+    keys: dict[str, str],
+    targets: str,
+    *,
+    previous: tuple[str, str] | None = None,
+    root_version: int | None = None,
+) -> str:
     lines = ['repository: "pep458.example.org/simple"']
     if previous:
         lines += ["previous_root:", f"  path: {previous[0]}", f"  sha256: {previous[1]}"]

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
+from securesystemslib.signer import Signer
 from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Metadata
 
@@ -31,12 +32,19 @@ def sign(cli: Cli, people: People, d: Path, role: str, key: str, holder: str) ->
 
 def keygen(cli: Cli, people: People, d: Path, holder: str, name: str) -> None:
     cli.ok(
-        "keygen", d, name, "--uri", people.uri(holder, name), "--type", "ed25519",
-        stdin=[people.pin(holder)], module=True,
+        "keygen",
+        d,
+        name,
+        "--uri",
+        people.uri(holder, name),
+        "--type",
+        "ed25519",
+        stdin=[people.pin(holder)],
+        module=True,
     )
 
 
-def online_signers(people: People) -> dict[str, object]:
+def online_signers(people: People) -> dict[str, Signer]:
     return {
         "timestamp": people.online,
         "snapshot": people.online,
@@ -61,9 +69,7 @@ CUSTOM_TARGETS = """targets:
 """
 
 
-def test_custom_delegation_and_succinct_bins(
-    tcli: Cli, people: People, tmp_path: Path
-) -> None:
+def test_custom_delegation_and_succinct_bins(tcli: Cli, people: People, tmp_path: Path) -> None:
     d = tmp_path / "custom"
     tcli.ok("init", d)
     roles = {
@@ -106,7 +112,11 @@ def test_custom_delegation_and_succinct_bins(
     files = {"project-x/tool-1.0.tar.gz": b"tool\n", "other-2.0.tar.gz": b"other\n"}
     signers = {**online_signers(people), people.developer.public_key.keyid: people.developer}
     repo = build_repository(
-        tmp_path / "repo", exported.roots, files, signers, presigned=exported.presigned  # type: ignore[arg-type]
+        tmp_path / "repo",
+        exported.roots,
+        files,
+        signers,
+        presigned=exported.presigned,
     )
     assert repo.delegation_paths["project-x/tool-1.0.tar.gz"] == ["targets", "project-x"]
     assert repo.delegation_paths["other-2.0.tar.gz"][:2] == ["targets", "bins"]
@@ -130,9 +140,7 @@ def bins_targets(version: int) -> str:
 """
 
 
-def test_rotate_targets_keys_then_resign_targets(
-    tcli: Cli, people: People, tmp_path: Path
-) -> None:
+def test_rotate_targets_keys_then_resign_targets(tcli: Cli, people: People, tmp_path: Path) -> None:
     # Ceremony 1: root v1, targets v1 (rot-targets-old), bins v1.
     d1 = tmp_path / "first"
     tcli.ok("init", d1)
@@ -185,8 +193,13 @@ def test_rotate_targets_keys_then_resign_targets(
 
     # The compromised key no longer approves targets.
     res = tcli.run(
-        "sign", d2, "targets", "--key", "rot-targets-old",
-        stdin=["Yes", people.pin("alice")], module=True,
+        "sign",
+        d2,
+        "targets",
+        "--key",
+        "rot-targets-old",
+        stdin=["Yes", people.pin("alice")],
+        module=True,
     )
     assert res.code == 2 and "not one of the keys that approve targets" in res.text
     sign(tcli, people, d2, "root", "rot-root", "alice")
@@ -209,7 +222,7 @@ def test_rotate_targets_keys_then_resign_targets(
         tmp_path / "repo",
         first.roots + second.roots,
         {target: b"after recovery\n"},
-        online_signers(people),  # type: ignore[arg-type]
+        online_signers(people),
         presigned=presigned,
         trusted_root=first.roots[0],
     )

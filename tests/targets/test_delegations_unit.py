@@ -10,6 +10,7 @@ from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import DelegatedRole, Delegations, SuccinctRoles, Targets
 
 from ceremony import delegations as dlg
+from ceremony import drafting, review
 
 
 @pytest.mark.parametrize("count", [2, 16, 32, 1024, 16384])
@@ -23,7 +24,11 @@ def test_bins_match_succinct_roles(count: int) -> None:
     for i in range(200):
         path = f"pkg-{i}.tar.gz"
         digest = hashlib.sha256(path.encode()).hexdigest()
-        by_prefix = [n for n, ps in zip(names, prefixes, strict=True) if any(digest.startswith(p) for p in ps)]
+        by_prefix = [
+            n
+            for n, ps in zip(names, prefixes, strict=True)
+            if any(digest.startswith(p) for p in ps)
+        ]
         assert by_prefix == [sr.get_role_for_target(path)]
 
 
@@ -37,9 +42,24 @@ def test_pep458_shape() -> None:
 @pytest.mark.parametrize(
     ("prefixes", "ok", "message"),
     [
-        ({"a": ["0", "1", "2", "3", "4", "5", "6", "7"], "b": ["8", "9", "a", "b", "c", "d", "e", "f"]}, True, "exactly once"),
-        ({"a": ["0", "1"], "b": [f"{i:x}" for i in range(3, 16)]}, False, "gap: no role covers hash prefixes 2"),
-        ({"a": [f"{i:x}" for i in range(16)], "b": ["3a"]}, False, "overlap: b and a both cover hash prefix 3a"),
+        (
+            {
+                "a": ["0", "1", "2", "3", "4", "5", "6", "7"],
+                "b": ["8", "9", "a", "b", "c", "d", "e", "f"],
+            },
+            True,
+            "exactly once",
+        ),
+        (
+            {"a": ["0", "1"], "b": [f"{i:x}" for i in range(3, 16)]},
+            False,
+            "gap: no role covers hash prefixes 2",
+        ),
+        (
+            {"a": [f"{i:x}" for i in range(16)], "b": ["3a"]},
+            False,
+            "overlap: b and a both cover hash prefix 3a",
+        ),
         ({"a": [f"{i:x}" for i in range(15)]}, False, "gap: no role covers hash prefixes f"),
         ({"a": [f"{i:x}" for i in range(15)] + ["F"]}, False, "'F' is not lowercase hex"),
         ({"a": ["0"], "b": [f"{i:02x}" for i in range(16, 256)]}, True, "exactly once"),
@@ -65,10 +85,10 @@ def test_problems_and_summary() -> None:
     }
     t = _bins(good, [online])
     assert dlg.delegation_problems(t) == []
-    s = dlg.summarize(t)
+    s = review.summarize(t)
     assert s.bins is not None and s.bins.count == 16 and s.bins.partition.ok
     assert (s.bins.first, s.bins.last, s.bins.prefixes_per_bin) == ("bin-0", "bin-f", 1)
-    assert len(list(dlg.full_listing(t))) == 16
+    assert len(list(review.full_listing(t))) == 16
 
     gap = dict(good)
     del gap["bin-7"]
@@ -76,7 +96,9 @@ def test_problems_and_summary() -> None:
 
     unmeetable = dict(good)
     unmeetable["bin-0"] = DelegatedRole("bin-0", [kid], 2, False, path_hash_prefixes=["0"])
-    assert any("threshold 2 but only 1" in p for p in dlg.delegation_problems(_bins(unmeetable, [online])))
+    assert any(
+        "threshold 2 but only 1" in p for p in dlg.delegation_problems(_bins(unmeetable, [online]))
+    )
 
 
 @pytest.mark.parametrize(
@@ -115,8 +137,8 @@ def test_delegated_signed_is_what_python_tuf_parses_back() -> None:
 
     from tuf.api.metadata import Metadata
 
-    from ceremony.keyrecord import EnrolledKey
-    from ceremony.plan import parse_plan
+    from ceremony.keys import EnrolledKey
+    from ceremony.plan.parse import parse_plan
 
     plan = parse_plan(
         """repository: x
@@ -141,8 +163,8 @@ targets:
     key = signer.public_key
     online = EnrolledKey(name="online", key=key, source="public-key-file", enrolled_at="x")
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    signed = dlg.delegated_signed(plan, "bins", {"online": online}, now)
-    md = dlg.draft_delegated(plan, "bins", {"online": online}, now)
+    signed = drafting.delegated_signed(plan, "bins", {"online": online}, now)
+    md = drafting.draft_delegated(plan, "bins", {"online": online}, now)
     assert md.signed.to_dict() == signed
     again = Metadata.from_bytes(md.to_bytes())
     assert again.signed.to_dict() == signed

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tuf.api.metadata import Metadata, SuccinctRoles
+from tuf.api.metadata import Metadata, SuccinctRoles, Targets
 
 from tests.cli.conftest import Cli
 from tests.interop.clients import run_python_tuf
@@ -63,8 +63,15 @@ def ceremony(tcli: Cli, people: People, tmp_path_factory: pytest.TempPathFactory
         ("bob", "bins-bob"),
     ):
         tcli.ok(
-            "keygen", d, name, "--uri", people.uri(holder, name), "--type", "ed25519",
-            stdin=[people.pin(holder)], module=True,
+            "keygen",
+            d,
+            name,
+            "--uri",
+            people.uri(holder, name),
+            "--type",
+            "ed25519",
+            stdin=[people.pin(holder)],
+            module=True,
         )
     tcli.ok("enroll", d, "online", "--public-key", people.online_pem)
     tcli.ok("validate", d)
@@ -99,8 +106,13 @@ def test_online_bins_and_wrong_keys_are_refused(tcli: Cli, people: People, cerem
     res = tcli.run("draft", ceremony, "bin-0a3f")
     assert res.code == 2 and "signed ONLINE" in res.text
     res = tcli.run(
-        "sign", ceremony, "bins", "--key", "targets-alice",
-        stdin=["Yes", people.pin("alice")], module=True,
+        "sign",
+        ceremony,
+        "bins",
+        "--key",
+        "targets-alice",
+        stdin=["Yes", people.pin("alice")],
+        module=True,
     )
     assert res.code == 2 and "not one of the keys that approve bins" in res.text
 
@@ -137,7 +149,7 @@ def test_sign_merge_status_export_and_client(
     assert "1.bins.json" in res.out and "bytes)" in res.out
     names = sorted(p.name for p in out.iterdir())
     assert {"1.root.json", "1.targets.json", "1.bins.json", "SHA256SUMS"} <= set(names)
-    bins = Metadata.from_bytes((out / "1.bins.json").read_bytes())
+    bins = Metadata[Targets].from_bytes((out / "1.bins.json").read_bytes())
     assert bins.signed.delegations is not None and bins.signed.delegations.roles is not None
     assert len(bins.signed.delegations.roles) == 16384
     assert set(bins.signed.delegations.keys) == {people.online.public_key.keyid}

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from securesystemslib.signer import CryptoSigner, Key, SSlibKey
 from tuf.api.metadata import Root
 
-from ceremony.keyrecord import SOURCE_PKCS11, EnrolledKey
+from ceremony.keys import SOURCE_PKCS11, EnrolledKey
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 ENROLLED_AT = "2025-12-01T10:00:00Z"

@@ -20,18 +20,18 @@ from ceremony.checks import (
     CheckContext,
     CheckResult,
     errors,
-    previous_key_names,
     run_checks,
     warnings,
 )
-from ceremony.keyrecord import (
+from ceremony.keys import (
     SOURCE_PKCS11,
     SOURCE_PREVIOUS_ROOT,
     SOURCE_PUBLIC_KEY,
     SOURCE_SOFTWARE,
     EnrolledKey,
 )
-from ceremony.plan import parse_plan
+from ceremony.plan.parse import parse_plan
+from ceremony.thresholds import authority_key_names
 from tests.unit.factories import (
     NOW,
     enrolled,
@@ -475,10 +475,10 @@ def test_errors_and_warnings_filters() -> None:
     assert [r.id for r in warnings(results)] == ["CER-THRESHOLD-ALL-KEYS"]
 
 
-def test_previous_key_names_uses_enrolled_names_else_short_ids() -> None:
+def test_authority_key_names_uses_enrolled_names_else_short_ids() -> None:
     ctx = build(Row("names", previous=Prev(), not_enrolled=frozenset({"old-2"})))
     assert ctx.previous is not None
-    names = previous_key_names(ctx.keys, ctx.previous)
+    names = authority_key_names(ctx.keys, ctx.previous)
     assert names[key("old-1").keyid] == "old-1"
     assert names[key("old-2").keyid] == f"key {key('old-2').keyid[:8]}"
 

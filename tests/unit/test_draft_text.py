@@ -9,6 +9,7 @@ slow path (escapes: parse and canonicalise) alike.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +17,14 @@ from hypothesis import strategies as st
 from securesystemslib.formats import encode_canonical
 
 from ceremony.digest import canonical_from_json, json_text, parse_metadata_json
+
+
+def _canonical(signed: dict[str, Any]) -> bytes:
+    """securesystemslib's canonical JSON (typed `str | None`: None only on request)."""
+    text = encode_canonical(signed)
+    assert isinstance(text, str)
+    return text.encode("utf-8")
+
 
 scalars = st.one_of(
     st.text(max_size=12),  # any characters: control, quotes, backslashes, non-ASCII
@@ -35,7 +44,7 @@ values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.text(max_size=8), values, max_size=6))
 def test_canonical_from_json_text_is_the_canonical_encoding(signed: dict[str, object]) -> None:
-    expected = encode_canonical(signed).encode("utf-8")
+    expected = _canonical(signed)
     text = json_text(signed)
     assert json.loads(text) == signed  # the file stays valid JSON
     assert canonical_from_json(text) == expected
@@ -45,7 +54,7 @@ def test_pem_newlines_take_the_slow_path() -> None:
     signed = {"keyval": {"public": "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"}}
     text = json_text(signed)
     assert b"\\n" in text  # escaped in the JSON text
-    assert canonical_from_json(text) == encode_canonical(signed).encode()  # raw in canonical
+    assert canonical_from_json(text) == _canonical(signed)  # raw in canonical
 
 
 def test_floats_are_refused_when_parsing_metadata() -> None:

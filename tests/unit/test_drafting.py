@@ -20,8 +20,8 @@ from tuf.api.metadata import Metadata, Root
 from ceremony.digest import canonical_bytes, sha256_hex
 from ceremony.drafting import draft_root, root_version
 from ceremony.errors import PlanError
-from ceremony.keyrecord import EnrolledKey
-from ceremony.plan import parse_plan
+from ceremony.keys import EnrolledKey
+from ceremony.plan.parse import parse_plan
 from ceremony.thresholds import Authority, SignatureRecord, evaluate
 from tests.unit.factories import NOW, enrolled, key, make_root, plan_yaml, signer
 

@@ -13,8 +13,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ceremony.errors import EXIT_INVALID_INPUT, PlanError
-from ceremony.plan import NAME_RE, Expiry, parse_plan
-from ceremony.service import default_template, plan_template
+from ceremony.files import NAME_RE
+from ceremony.plan import Expiry
+from ceremony.plan.parse import parse_plan
+from ceremony.plan.template import default_template, plan_template
 
 # A small valid plan in block style; rows below edit it with exact text replacements.
 BASE = """\
@@ -658,7 +660,7 @@ def test_bad_key_name_in_role_reported_alone() -> None:
     assert problems == [f"roles.targets.keys[0]: the text 'Targets-Alice' {NOT_A_NAME}"]
 
 
-# --- the generated template (service.plan_template) parses back -------------------------------
+# --- the generated template (plan.template.plan_template) parses back -------------------------------
 
 
 def _template(names: list[str]) -> str:
@@ -676,6 +678,26 @@ def _template(names: list[str]) -> str:
         },
         {n: {"holder": f"Holder {n}"} for n in names},
     )
+
+
+def test_template_marks_lost_and_compromised_keys() -> None:
+    text = plan_template(
+        "example.org/x",
+        ("previous/1.root.json", SHA),
+        None,
+        "365d",
+        True,
+        {r: (1, ["root-1"]) for r in ("root", "targets", "snapshot", "timestamp")},
+        {"root-1": {"holder": "One"}, "root-2": {"holder": "Two"}, "root-3": {"holder": "Three"}},
+        {"root-2": "lost", "root-3": "compromised"},
+    )
+    assert '  "root-2": {status: lost, holder: "Two"}' in text
+    plan = parse_plan(text)
+    assert [plan.keys[n].status for n in ("root-1", "root-2", "root-3")] == [
+        "active",
+        "lost",
+        "compromised",
+    ]
 
 
 def test_template_with_ordinary_names_parses_back() -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ceremony import store
 from ceremony import transcript as tr
 from ceremony.errors import LockedError, StoreError
-from ceremony.store import LOCK_FILE, PLAN_FILE, CeremonyDir, atomic_write, check_name, write_once
+from ceremony.files import atomic_write, json_bytes, write_once
+from ceremony.store import LOCK_FILE, PLAN_FILE, CeremonyDir, check_name
 
 KEYID = "ab" * 32
 
@@ -79,7 +79,7 @@ def test_atomic_write_failure_keeps_old_content_and_cleans_up(
     def fail(src: str, dst: object) -> None:
         raise OSError("disk gone")
 
-    monkeypatch.setattr(store.os, "replace", fail)
+    monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError, match="disk gone"):
         atomic_write(target, b"new")
     assert target.read_bytes() == b"old"
@@ -90,14 +90,14 @@ def test_write_once_failure_cleans_up(tmp_path: Path, monkeypatch: pytest.Monkey
     def fail(src: str, dst: object) -> None:
         raise OSError("link refused")
 
-    monkeypatch.setattr(store.os, "link", fail)
+    monkeypatch.setattr(os, "link", fail)
     with pytest.raises(OSError, match="link refused"):
         write_once(tmp_path / "x.json", b"data")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_json_bytes_is_stable() -> None:
-    assert store.json_bytes({"b": 1, "a": "é"}) == '{\n  "a": "é",\n  "b": 1\n}\n'.encode()
+    assert json_bytes({"b": 1, "a": "é"}) == '{\n  "a": "é",\n  "b": 1\n}\n'.encode()
 
 
 # --- the ceremony directory and its paths ----------------------------------------------------
@@ -281,7 +281,7 @@ def test_lock_released_after_an_exception(cdir: CeremonyDir) -> None:
 def write_log(root: Path, n: int) -> Path:
     for i in range(n):
         tr.append(root, tr.Entry(f"cmd-{i}", args={"i": i}, holder="Alice"), "ok", 0)
-    return root / store.TRANSCRIPT_FILE
+    return root / tr.TRANSCRIPT_FILE
 
 
 def lines_of(path: Path) -> list[bytes]:
@@ -290,7 +290,7 @@ def lines_of(path: Path) -> list[bytes]:
 
 def test_transcript_chain_intact(tmp_path: Path) -> None:
     path = write_log(tmp_path, 4)
-    assert tr.verify_chain(tmp_path) == []
+    assert tr.verify_hash_chain(tmp_path) == []
     entries = tr.read_entries(tmp_path)
     assert [e["seq"] for e in entries] == [1, 2, 3, 4]
     assert entries[0]["prev"] == tr.GENESIS
@@ -301,9 +301,9 @@ def test_transcript_chain_intact(tmp_path: Path) -> None:
 
 
 def test_empty_or_missing_transcript_is_intact(tmp_path: Path) -> None:
-    assert tr.verify_chain(tmp_path) == []
+    assert tr.verify_hash_chain(tmp_path) == []
     assert tr.read_entries(tmp_path) == []
-    assert tr.last_hash(tmp_path / store.TRANSCRIPT_FILE) == (tr.GENESIS, 0)
+    assert tr.last_hash(tmp_path / tr.TRANSCRIPT_FILE) == (tr.GENESIS, 0)
 
 
 def test_edited_line_detected(tmp_path: Path) -> None:
@@ -313,7 +313,7 @@ def test_edited_line_detected(tmp_path: Path) -> None:
     rec["outcome"] = "declined"  # rewrite history: the second command "was declined"
     lines[1] = json.dumps(rec, sort_keys=True).encode()
     path.write_bytes(b"\n".join(lines) + b"\n")
-    assert tr.verify_chain(tmp_path) == [
+    assert tr.verify_hash_chain(tmp_path) == [
         "line 3 does not chain to the line before it (edited or removed lines)"
     ]
 
@@ -323,7 +323,7 @@ def test_removed_line_detected(tmp_path: Path) -> None:
     lines = lines_of(path)
     del lines[1]
     path.write_bytes(b"\n".join(lines) + b"\n")
-    assert tr.verify_chain(tmp_path) == [
+    assert tr.verify_hash_chain(tmp_path) == [
         "line 2 does not chain to the line before it (edited or removed lines)"
     ]
 
@@ -331,7 +331,7 @@ def test_removed_line_detected(tmp_path: Path) -> None:
 def test_removed_first_line_detected(tmp_path: Path) -> None:
     path = write_log(tmp_path, 3)
     path.write_bytes(b"\n".join(lines_of(path)[1:]) + b"\n")
-    assert tr.verify_chain(tmp_path) == [
+    assert tr.verify_hash_chain(tmp_path) == [
         "line 1 does not chain to the line before it (edited or removed lines)"
     ]
 
@@ -340,7 +340,7 @@ def test_reordered_lines_detected(tmp_path: Path) -> None:
     path = write_log(tmp_path, 3)
     a, b, c = lines_of(path)
     path.write_bytes(b"\n".join([a, c, b]) + b"\n")
-    assert len(tr.verify_chain(tmp_path)) == 2
+    assert len(tr.verify_hash_chain(tmp_path)) == 2
 
 
 def test_truncated_last_line_tolerated_by_append(tmp_path: Path) -> None:
@@ -349,7 +349,7 @@ def test_truncated_last_line_tolerated_by_append(tmp_path: Path) -> None:
     path.write_bytes(data[: len(data) - 40])  # a session died while writing line 3
     tr.append(tmp_path, tr.Entry("next"), "ok", 0)
     # The damaged line is reported; the new line chains to the last complete one.
-    assert tr.verify_chain(tmp_path) == [
+    assert tr.verify_hash_chain(tmp_path) == [
         "line 3 is damaged (a session may have died while writing it)"
     ]
     entries = tr.read_entries(tmp_path)
@@ -357,14 +357,14 @@ def test_truncated_last_line_tolerated_by_append(tmp_path: Path) -> None:
     assert entries[-1]["seq"] == 3
     assert len(lines_of(path)) == 4  # the partial line kept on its own line, for the record
     tr.append(tmp_path, tr.Entry("after"), "ok", 0)
-    assert len(tr.verify_chain(tmp_path)) == 1
+    assert len(tr.verify_hash_chain(tmp_path)) == 1
 
 
 def test_last_line_missing_only_its_newline(tmp_path: Path) -> None:
     path = write_log(tmp_path, 3)
     path.write_bytes(path.read_bytes()[:-1])
     tr.append(tmp_path, tr.Entry("next"), "ok", 0)
-    assert tr.verify_chain(tmp_path) == []
+    assert tr.verify_hash_chain(tmp_path) == []
     assert [e["seq"] for e in tr.read_entries(tmp_path)] == [1, 2, 3, 4]
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from securesystemslib.signer import CryptoSigner, Key, SSlibKey
 
 from ceremony.digest import canonical_bytes, sha256_hex
-from ceremony.keyrecord import public_identity
+from ceremony.keys import public_identity
 from ceremony.thresholds import Authority, SignatureRecord, evaluate, verify_record
 from tests.unit.factories import NOW, key, make_root, same_key_other_keyid, signer
 

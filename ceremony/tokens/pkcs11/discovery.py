@@ -9,7 +9,7 @@ from __future__ import annotations
 from securesystemslib.signer import SSlibKey
 
 from ceremony.errors import AmbiguousKey, AmbiguousToken, KeyNotFound, KeyPolicyError, TokenNotFound
-from ceremony.keyrecord import short
+from ceremony.keys import short
 from ceremony.tokens.modules import find_module
 from ceremony.tokens.pkcs11.errors import Ctx, cap, guarded, translating
 from ceremony.tokens.pkcs11.login import acquire_login, release_login

@@ -22,7 +22,7 @@ from pkcs11 import exceptions as pkx
 from securesystemslib.signer import Key, SSlibKey
 
 from ceremony.errors import AmbiguousKey, KeyMismatch, KeyNotFound, KeyPolicyError
-from ceremony.keyrecord import short
+from ceremony.keys import short
 from ceremony.tokens import encoding
 from ceremony.tokens.pkcs11.errors import Ctx, cap, translating
 from ceremony.tokens.pkcs11.session import (

@@ -27,7 +27,7 @@ from securesystemslib.signer import (
 )
 
 from ceremony.errors import BadTokenSignature, KeyNotFound, TokenError
-from ceremony.keyrecord import short
+from ceremony.keys import short
 from ceremony.tokens import encoding
 from ceremony.tokens.pkcs11.discovery import resolve_module
 from ceremony.tokens.pkcs11.errors import Ctx, cap, guarded, translating

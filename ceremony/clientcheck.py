@@ -1,24 +1,35 @@
-"""Verify a chain of root metadata files as a TUF client does (TUF spec 5.3).
+"""Everything checked "as a client would": a chain of roots, a new root, the delegations.
 
-Each root N+1 must be version N+1 and signed by a threshold of root N's root keys AND a
-threshold of its own. python-tuf's trusted-metadata logic does the verifying; this module
-orders the files, walks the chain once (linear in its length), and explains a failure in
-words: which link, which threshold, which keys are missing.
+- `verify_chain`: a chain of root files (TUF spec 5.3): each root N+1 must be version N+1
+  and signed by a threshold of root N's root keys AND a threshold of its own. The files are
+  ordered, the chain walked once (linear in its length), a failure explained in words:
+  which link, which threshold, which keys are missing.
+- `client_check_root`: the new root of an export, loaded from the previous one.
+- `check_delegation_chain`: every exported targets-type role, from root down.
+
+python-tuf's trusted-metadata logic (`tuf.ngclient`) does the verifying; this is the only
+module that imports it (its `_internal` package: python-tuf has no public API for it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tuf.api.exceptions import RepositoryError
 from tuf.api.metadata import Metadata, Root
 from tuf.api.serialization import DeserializationError
 
-from ceremony.errors import InputError
-from ceremony.keyrecord import content_keyid, public_identity, short
+from ceremony import digest as digests
+from ceremony.clock import iso
+from ceremony.delegations import delegation_problems, delegation_spec
+from ceremony.errors import InputError, VerificationFailed
+from ceremony.files import read_input
+from ceremony.keys import EnrolledKey, content_keyid, public_identity, short
+from ceremony.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -51,10 +62,7 @@ class _RootFile:
 
 
 def _read(path: Path) -> _RootFile:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}.") from None
+    data = read_input(path)
     try:
         md = Metadata[Root].from_bytes(data)
     except (DeserializationError, ValueError, KeyError, TypeError) as exc:
@@ -123,6 +131,20 @@ def _keyid_warnings(md: Metadata[Root]) -> list[str]:
 
 
 def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) -> ChainReport:
+    """Walk a chain of root files as a TUF client does (`ceremony verify`).
+
+    Args:
+        files: root metadata files, in any order (one per version).
+        trusted: the root already trusted; default: the lowest version given.
+        now: the time the newest root's expiry is judged by (an expired one is a warning).
+
+    Returns:
+        A `ChainReport`: one `Step` per root up to the first that fails, and warnings.
+
+    Raises:
+        InputError (exit 2): no file, a file that cannot be read or is not a root, or two
+            files of one version.
+    """
     from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
     from tuf.ngclient.config import EnvelopeType
 
@@ -200,3 +222,95 @@ def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) 
             "is valid, but a client would refuse to use it until a newer root is published."
         )
     return report
+
+
+# --- an export, checked before it is written ---------------------------------------------
+
+
+def check_delegation_chain(
+    plan: Plan,
+    keys: Mapping[str, EnrolledKey],
+    previous: Metadata[Root] | None,
+    exported: Mapping[str, bytes],
+    now: dt.datetime,
+) -> list[str]:
+    """Check every exported targets-type role from root down, as a client would.
+
+    Each file is parsed back from the exact bytes to be written and verified by python-tuf
+    (`verify_delegate`) against the role that delegates to it: targets against the new root
+    (or the trusted previous root), every delegated role against the targets being
+    exported. Also: not expired, thresholds reachable, hash bins partition the hash space,
+    the online keys of the bins are the enrolled ones. `exported` maps a role to the bytes
+    of its file; `previous` is the trusted previous root (None for a first root). Raises
+    VerificationFailed (exit 1); returns notes for the transcript.
+    """
+    notes: list[str] = []
+    if set(exported) <= {"root"}:
+        return notes
+    parsed: dict[str, Metadata[Any]] = {}
+    for role, data in exported.items():
+        parsed[role] = Metadata.from_bytes(data)
+    root_md = parsed.get("root", previous)
+    problems: list[str] = []
+
+    def verify(delegator: Metadata[Any], role: str, label: str) -> None:
+        md = parsed[role]
+        try:
+            # python-tuf's threshold check over the canonical bytes of the parsed file (our
+            # encoder gives the same bytes as securesystemslib's, 4x faster for 16,384 bins).
+            payload = digests.canonical_bytes(md.signed.to_dict())
+            delegator.signed.verify_delegate(role, payload, md.signatures)
+        except (RepositoryError, ValueError, KeyError, TypeError) as exc:
+            problems.append(f"{role}: {label} does not accept it: {exc}")
+
+    for role, md in parsed.items():
+        if role == "root":
+            continue
+        if md.signed.is_expired(now):
+            problems.append(f"{role}: already expired ({iso(md.signed.expires)})")
+        problems += [f"{role}: {p}" for p in delegation_problems(md.signed)]
+        if role == "targets":
+            if root_md is None:
+                problems.append("targets: no root (new or previous) to check it against")
+            else:
+                verify(root_md, role, f"root version {root_md.signed.version}")
+            continue
+        tmd = parsed.get("targets")
+        if tmd is None:
+            problems.append(f"{role}: targets is not exported with it, so nothing delegates to it")
+            continue
+        verify(tmd, role, f"targets version {tmd.signed.version}")
+        spec = delegation_spec(plan, role)
+        if spec is not None and spec.hash_bins is not None and md.signed.delegations is not None:
+            want = {keys[n].keyid for n in spec.hash_bins.keys if n in keys}
+            if set(md.signed.delegations.keys) != want:
+                problems.append(
+                    f"{role}: its bins' keys are not the enrolled {', '.join(spec.hash_bins.keys)}"
+                )
+    if "targets" in parsed:
+        dele = parsed["targets"].signed.delegations
+        for name in (dele.roles or {}) if dele is not None else {}:
+            if name not in parsed:
+                notes.append(f"delegated role {name} is not exported here (signed elsewhere)")
+    if problems:
+        raise VerificationFailed(
+            "python-tuf rejects the delegation chain; nothing was written:\n  - "
+            + "\n  - ".join(problems)
+        )
+    return notes
+
+
+def client_check_root(previous_bytes: bytes | None, new_bytes: bytes) -> None:
+    """Load the new root as a client would: python-tuf's trusted metadata logic."""
+    from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
+    from tuf.ngclient.config import EnvelopeType
+
+    try:
+        if previous_bytes is None:
+            TrustedMetadataSet(new_bytes, EnvelopeType.METADATA)
+        else:
+            TrustedMetadataSet(previous_bytes, EnvelopeType.METADATA).update_root(new_bytes)
+    except (RepositoryError, DeserializationError, ValueError) as exc:
+        raise VerificationFailed(
+            f"python-tuf's client logic rejects the new root: {exc}. Nothing was written."
+        ) from None

@@ -1,4 +1,5 @@
-"""The ceremony directory: its layout, safe reads, atomic and write-once writes, the lock.
+"""The ceremony directory: its layout, safe paths and reads, writes (atomic or write-once,
+by `files`), the lock.
 
 Layout (the unit that travels on a USB stick):
 
@@ -27,75 +28,17 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ceremony.errors import LockedError, StoreError
+from ceremony.files import NAME_RE, atomic_write, write_once
 
 PLAN_FILE = "ceremony.yaml"
 LOCK_FILE = ".ceremony.lock"
-TRANSCRIPT_FILE = "transcript.jsonl"
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a 16,384-bin delegation file is ~3 MB
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
 KEYID_RE = re.compile(r"^[0-9a-f]{64}\Z")
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _tmp_write(folder: Path, data: bytes) -> str:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return tmp
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically (temp file, fsync, rename, fsync folder)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_write(path.parent, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
-
-
-def write_once(path: Path, data: bytes) -> None:
-    """Create `path` with `data` atomically; refuse (StoreError) if it already exists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_write(path.parent, data)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise StoreError(
-            f"{path} already exists and is never overwritten. Move it away first if you really "
-            "mean to replace it."
-        ) from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-    fsync_dir(path.parent)
-
-
-def json_bytes(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def check_name(kind: str, name: str) -> str:

@@ -1,10 +1,12 @@
-"""An enrolled public key (`keys/NAME.json`): the TUF key object plus its provenance.
+"""Keys: the key types the ceremony accepts, and an enrolled public key (`keys/NAME.json`).
 
-Only public material is ever recorded. The key object is stored exactly as TUF puts it
-in root.json (keytype, scheme, keyval, and, for keys taken from a previous root, any extra
-fields that root had), so its keyid never changes between implementations.
+`KEY_TYPES` is the one table of key types (plan `type:`, `keygen --type`, the token
+backends, the software token, the checks). An enrolled key is the TUF key object plus its
+provenance. Only public material is ever recorded. The key object is stored exactly as TUF
+puts it in root.json (keytype, scheme, keyval, and, for keys taken from a previous root, any
+extra fields that root had), so its keyid never changes between implementations.
 
-Pure: values and their dict form; reading and writing files is `store.py`'s job.
+Pure: values and their dict form; reading and writing files is `store`'s job.
 """
 
 from __future__ import annotations
@@ -17,6 +19,28 @@ from securesystemslib.signer import Key, SSlibKey
 
 from ceremony.digest import canonical_bytes
 from ceremony.errors import StoreError
+
+# Key types the ceremony accepts for offline roles: name -> (TUF keytype, TUF scheme).
+KEY_TYPES: dict[str, tuple[str, str]] = {
+    "ed25519": ("ed25519", "ed25519"),
+    "ecdsa-p256": ("ecdsa", "ecdsa-sha2-nistp256"),
+    "ecdsa-p384": ("ecdsa", "ecdsa-sha2-nistp384"),
+    "rsa-3072": ("rsa", "rsassa-pss-sha256"),
+}
+
+
+def key_type_of(key: Key) -> str:
+    """The ceremony's key type name ('ed25519', 'ecdsa-p256', ...) of a TUF key.
+
+    Returns the scheme itself for a key type the ceremony does not generate (e.g. an RSA
+    key of another size is still 'rsa-3072' only if its modulus is 3072 bits; callers that
+    care about RSA size check it separately).
+    """
+    for name, (keytype, scheme) in KEY_TYPES.items():
+        if key.keytype == keytype and key.scheme == scheme:
+            return name
+    return key.scheme
+
 
 # Where an enrolled key came from.
 SOURCE_PKCS11 = "pkcs11"  # read from a PKCS#11 token by `enroll --uri` or `keygen`
@@ -131,6 +155,21 @@ class EnrolledKey:
                 f"{where} is not a valid enrolled-key file ({exc}). It may have been edited by "
                 "hand or damaged; enrol the key again with `ceremony enroll`."
             ) from None
+
+
+@dataclass(frozen=True)
+class TokenKeyRead:
+    """What any key source (a PKCS#11 token, the software token) says about a key it read or
+    generated: public material only, and what to record about where it lives."""
+
+    public_key: SSlibKey
+    uri: str
+    token: dict[str, str]  # label, serial, manufacturer, model, firmware, module
+    cka_id: str | None  # hex
+    attributes: dict[str, bool | None] | None  # CKA_SENSITIVE, CKA_EXTRACTABLE, ... as read
+    software: bool  # the software rehearsal token
+    attestation: dict[str, Any] | None = None  # AttestationInfo.to_dict() once verified
+    evidence: dict[str, bytes] = field(default_factory=dict)  # suffix -> file bytes (PEMs)
 
 
 def public_identity(key: Key) -> tuple[str, str, str]:

@@ -1,4 +1,4 @@
-"""ceremony.keyrecord: enrolled-key records (public material and provenance only)."""
+"""ceremony.keys: enrolled-key records (public material and provenance only)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from securesystemslib.signer import SSlibKey
 
 from ceremony.errors import StoreError
-from ceremony.keyrecord import (
+from ceremony.keys import (
     SOURCE_PKCS11,
     SOURCE_PREVIOUS_ROOT,
     SOURCE_PUBLIC_KEY,

@@ -1,0 +1,233 @@
+"""Checks on the keys: CER-PLAN-TODO, CER-KEY-*, CER-KEYID-CONTENT, CER-SOFTWARE-KEY,
+CER-ATTESTATION-*.
+
+Pure: no I/O; the enrolled keys are values read by the caller.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ceremony.attestation import (
+    AttestationInfo,
+    advisories,
+    attestation_problems,
+    key_requires_attestation,
+    roles_require_attestation,
+)
+from ceremony.checks.base import ERROR, WARNING, CheckContext, CheckResult, holder_list
+from ceremony.errors import StoreError
+from ceremony.keys import KEY_TYPES, SOURCE_PREVIOUS_ROOT, key_type_of, short
+
+
+def check_keys(ctx: CheckContext) -> list[CheckResult]:
+    plan, keys = ctx.plan, ctx.keys
+    out: list[CheckResult] = []
+    used = {k for r in plan.roles.values() for k in r.keys}
+    if plan.targets:
+        for d in plan.targets.delegations:
+            used.update(d.keys)
+            if d.hash_bins:
+                used.update(d.hash_bins.keys)
+
+    todo = sorted(
+        n for n, spec in plan.keys.items() if re.match(r"(?i)TODO\b", spec.holder.strip())
+    )
+    if todo:
+        out.append(
+            CheckResult(
+                "CER-PLAN-TODO",
+                ERROR,
+                f"keys {', '.join(todo)}: the holder is still a TODO placeholder; write each "
+                "holder's name so signers can be told apart.",
+            )
+        )
+
+    # Compromised or lost keys must not stay in any role.
+    for name in sorted(used):
+        spec = plan.keys.get(name)
+        if spec is not None and spec.status != "active":
+            out.append(
+                CheckResult(
+                    "CER-KEY-COMPROMISED-KEPT",
+                    ERROR,
+                    f"key '{name}' ({spec.holder}) is marked {spec.status} but is still used by "
+                    f"{', '.join(plan.roles_of_key(name)) or 'a delegation'}; remove it from every role.",
+                )
+            )
+
+    # One key in both an offline and an online role.
+    both = sorted(plan.offline_key_names() & plan.online_key_names())
+    if both:
+        out.append(
+            CheckResult(
+                "CER-KEY-OFFLINE-ONLINE",
+                ERROR,
+                f"{holder_list(plan, both)}: used by an offline role (root, targets, bins) and an "
+                "online role (snapshot, timestamp, bin-n). An online key sits on a server; if it "
+                "also signs offline roles, a server compromise becomes a root compromise.",
+            )
+        )
+    # Enrolled keys also checked by identity: two names for one public key.
+    by_ident: dict[tuple[str, str, str], list[str]] = {}
+    for k in keys.values():
+        by_ident.setdefault(k.public_identity(), []).append(k.name)
+    for names in by_ident.values():
+        if len(names) > 1:
+            out.append(
+                CheckResult(
+                    "CER-KEY-DUPLICATE",
+                    ERROR,
+                    f"keys {', '.join(sorted(names))} are the same public key; one key must never "
+                    "count twice toward a threshold. Keep one name and remove the others.",
+                )
+            )
+    # Offline-online overlap by identity (e.g. same key enrolled under two names).
+    offline_ids = {keys[n].public_identity() for n in plan.offline_key_names() if n in keys}
+    for n in sorted(plan.online_key_names()):
+        if n in keys and keys[n].public_identity() in offline_ids and n not in both:
+            out.append(
+                CheckResult(
+                    "CER-KEY-OFFLINE-ONLINE",
+                    ERROR,
+                    f"online key '{n}' is the same public key as an offline key.",
+                )
+            )
+
+    missing = sorted(n for n in used if n not in keys)
+    if missing:
+        level = ERROR if ctx.require_enrolled else WARNING
+        out.append(
+            CheckResult(
+                "CER-KEY-NOT-ENROLLED",
+                level,
+                f"not enrolled yet: {holder_list(plan, missing)}. Next: `ceremony enroll DIR NAME "
+                "--uri pkcs11:...` (token keys) or `--public-key FILE` (online key).",
+            )
+        )
+
+    p384_root: list[str] = []
+    for name in sorted(used & set(keys)):
+        k = keys[name]
+        spec = plan.keys.get(name)
+        ktype = key_type_of(k.key)
+        if name in plan.offline_key_names() and ktype not in KEY_TYPES:
+            out.append(
+                CheckResult(
+                    "CER-KEY-TYPE",
+                    ERROR,
+                    f"key '{name}' is {ktype}; offline roles accept {', '.join(KEY_TYPES)}.",
+                )
+            )
+        if spec is not None and spec.type is not None and spec.type != ktype:
+            out.append(
+                CheckResult(
+                    "CER-KEY-TYPE",
+                    ERROR,
+                    f"keys.{name}.type says {spec.type} but the enrolled key is {ktype}. Either the "
+                    "wrong key was enrolled or the plan is wrong.",
+                )
+            )
+        if ktype == "ecdsa-p384" and "root" in plan.roles and name in plan.roles["root"].keys:
+            p384_root.append(name)
+        if not k.keyid_matches_content:
+            level = WARNING if k.source == SOURCE_PREVIOUS_ROOT else ERROR
+            out.append(
+                CheckResult(
+                    "CER-KEYID-CONTENT",
+                    level,
+                    f"key '{name}' has keyid {short(k.keyid)} which is not the SHA-256 of its key "
+                    "object. "
+                    + (
+                        "It comes from the previous root and is kept as is so clients still "
+                        "recognise it, but strict clients may disagree about it; consider rotating it."
+                        if level == WARNING
+                        else "Enrol it again: the tool never writes keys whose keyid differs between implementations."
+                    ),
+                )
+            )
+        if k.allow_imported:
+            out.append(
+                CheckResult(
+                    "CER-KEY-IMPORTED",
+                    WARNING,
+                    f"key '{name}' was enrolled with --allow-imported-key: the token does not "
+                    "prove it was generated on the device and never left it.",
+                )
+            )
+        if key_requires_attestation(plan, name) and not k.attestation:
+            out.append(
+                CheckResult(
+                    "CER-ATTESTATION-REQUIRED",
+                    ERROR,
+                    f"keys.{name} requires attestation but none was recorded; enrol it again with --attest.",
+                )
+            )
+        if k.attestation:
+            try:
+                info = AttestationInfo.from_dict(k.attestation, where=f"keys/{name}.json")
+                problems = attestation_problems(plan, name, ktype, info)
+            except StoreError as exc:
+                problems = [str(exc)]
+            for problem in problems:
+                out.append(CheckResult("CER-ATTESTATION-POLICY", ERROR, f"key '{name}': {problem}"))
+            if plan.policy.attestation.allow_vulnerable_firmware and not problems:
+                for advisory in advisories(info, ktype):
+                    out.append(
+                        CheckResult(
+                            "CER-ATTESTATION-ADVISORY",
+                            WARNING,
+                            f"key '{name}': {advisory}. Accepted only because the plan sets "
+                            "policy.attestation.allow_vulnerable_firmware: true.",
+                        )
+                    )
+        if roles_require_attestation(plan, name) and not k.attestation:
+            role_att = set(plan.policy.attestation.roles)
+            out.append(
+                CheckResult(
+                    "CER-ATTESTATION-REQUIRED",
+                    ERROR,
+                    f"policy.attestation requires attested keys for {', '.join(sorted(role_att))}, "
+                    f"but '{name}' has no attestation; enrol it again with --attest.",
+                )
+            )
+    softhsm = sorted(
+        n
+        for n in used & set(keys)
+        if "softhsm" in str((keys[n].token or {}).get("manufacturer", "")).lower()
+    )
+    if softhsm and not plan.rehearsal:
+        out.append(
+            CheckResult(
+                "CER-KEY-SOFTHSM",
+                WARNING,
+                f"{', '.join(softhsm)}: on SoftHSM, which keeps its keys in files on this "
+                "machine's disk. Good for rehearsals and tests; a production ceremony needs "
+                "hardware tokens (YubiKey, HSM).",
+            )
+        )
+    software = sorted(n for n in used & set(keys) if keys[n].is_software)
+    if software:
+        out.append(
+            CheckResult(
+                "CER-SOFTWARE-KEY",
+                WARNING if plan.rehearsal else ERROR,
+                f"{', '.join(software)}: REHEARSAL software key{'s' if len(software) > 1 else ''}"
+                + (
+                    " (allowed: this plan says rehearsal: true; never publish the result)."
+                    if plan.rehearsal
+                    else "; software keys are refused outside a rehearsal (set `rehearsal: true` "
+                    "in the plan only for a practice run)."
+                ),
+            )
+        )
+    if p384_root:
+        out.append(
+            CheckResult(
+                "CER-KEY-P384-CLIENTS",
+                WARNING,
+                f"root keys {', '.join(p384_root)} are ECDSA P-384: tuf-js before 6.0 cannot verify "
+                "ecdsa-sha2-nistp384 signatures, so clients on old tuf-js would reject this root.",
+            )
+        )
+    return out

@@ -1,0 +1,204 @@
+"""Checks on versions, expiry, thresholds and the rotation: CER-VERSION, CER-PREVIOUS-HASH,
+CER-EXPIRY-*, CER-THRESHOLD-*, CER-ROTATION-*.
+
+Pure: no I/O. The caller supplies the previous root and the digest of its file.
+"""
+
+from __future__ import annotations
+
+from ceremony.checks.base import ERROR, OK, WARNING, CheckContext, CheckResult
+from ceremony.keys import public_identity
+
+
+def check_previous(ctx: CheckContext) -> list[CheckResult]:
+    plan = ctx.plan
+    out: list[CheckResult] = []
+    if plan.previous_root is None:
+        if plan.root.version not in (None, 1):
+            out.append(
+                CheckResult(
+                    "CER-VERSION",
+                    ERROR,
+                    f"root.version is {plan.root.version} but the plan has no previous_root: a "
+                    "first root is version 1, and any later one needs its trusted previous root.",
+                )
+            )
+        else:
+            out.append(CheckResult("CER-VERSION", OK, "first root: version 1"))
+        return out
+    if ctx.previous_sha256 is not None:
+        if ctx.previous_sha256 != plan.previous_root.sha256:
+            out.append(
+                CheckResult(
+                    "CER-PREVIOUS-HASH",
+                    ERROR,
+                    f"previous_root.sha256 says {plan.previous_root.sha256[:16]}… but "
+                    f"{plan.previous_root.path} has SHA-256 {ctx.previous_sha256[:16]}…. This is not "
+                    "the root the plan's reviewers approved; get the trusted file again.",
+                )
+            )
+        else:
+            out.append(
+                CheckResult("CER-PREVIOUS-HASH", OK, "previous root matches the plan's SHA-256")
+            )
+    if ctx.previous is not None:
+        expected = ctx.previous.version + 1
+        version = plan.root.version if plan.root.version is not None else expected
+        if version != expected:
+            out.append(
+                CheckResult(
+                    "CER-VERSION",
+                    ERROR,
+                    f"root.version is {version} but the previous root is version "
+                    f"{ctx.previous.version}: clients only accept version {expected} next "
+                    "(no skipping, no going back).",
+                )
+            )
+        else:
+            out.append(
+                CheckResult("CER-VERSION", OK, f"version {version} follows {ctx.previous.version}")
+            )
+    return out
+
+
+def check_expiry(ctx: CheckContext) -> list[CheckResult]:
+    plan = ctx.plan
+    out: list[CheckResult] = []
+    items = [("root", "root.expires", plan.root.expires, plan.policy.max_expiry_days["root"])]
+    if plan.targets is not None:
+        items.append(
+            (
+                "targets",
+                "targets.expires",
+                plan.targets.expires,
+                plan.policy.max_expiry_days["targets"],
+            )
+        )
+        for i, d in enumerate(plan.targets.delegations):
+            items.append(
+                (
+                    d.name,
+                    f"targets.delegations[{i}].expires",
+                    d.expires,
+                    plan.policy.max_expiry_days["delegation"],
+                )
+            )
+    for role, path, exp, max_days in items:
+        when = exp.resolve(ctx.now)
+        days = (when - ctx.now).total_seconds() / 86400
+        if when <= ctx.now:
+            out.append(
+                CheckResult(
+                    "CER-EXPIRY-PAST",
+                    ERROR,
+                    f"{path}: {exp} is in the past; clients would reject {role} at once.",
+                )
+            )
+        elif days > max_days + 1:
+            out.append(
+                CheckResult(
+                    "CER-EXPIRY-MAX",
+                    ERROR,
+                    f"{path}: {exp} is {int(days)} days away, beyond the policy maximum of "
+                    f"{max_days} days (policy.max_expiry.{role if role in ('root', 'targets') else 'delegation'}).",
+                )
+            )
+        elif days < plan.policy.min_expiry_days:
+            out.append(
+                CheckResult(
+                    "CER-EXPIRY-SHORT",
+                    WARNING,
+                    f"{path}: {role} would expire in {days:.1f} days, leaving little time to collect "
+                    "signatures and publish.",
+                )
+            )
+        else:
+            out.append(
+                CheckResult("CER-EXPIRY", OK, f"{role} expires {when:%Y-%m-%d} ({int(days)} days)")
+            )
+    return out
+
+
+def check_thresholds(ctx: CheckContext) -> list[CheckResult]:
+    plan = ctx.plan
+    out: list[CheckResult] = []
+    root = plan.roles.get("root")
+    if root is not None:
+        n = len(root.keys)
+        if root.threshold == 1:
+            out.append(
+                CheckResult(
+                    "CER-THRESHOLD-ROOT-ONE",
+                    WARNING,
+                    "roles.root.threshold is 1: any single root key holder (or a thief of one key) "
+                    "can replace the whole trust root. PEP 458 asks for t > 1.",
+                )
+            )
+        if root.threshold == n and n > 1:
+            out.append(
+                CheckResult(
+                    "CER-THRESHOLD-ALL-KEYS",
+                    WARNING,
+                    f"roles.root.threshold is {n} of {n} keys: if one more root key is lost, no new "
+                    "root can ever be signed and clients need a root distributed out of band. "
+                    "Consider a threshold below the number of keys.",
+                )
+            )
+        elif n == 1:
+            out.append(
+                CheckResult(
+                    "CER-THRESHOLD-ALL-KEYS",
+                    WARNING,
+                    "roles.root has a single key: losing it leaves no way to sign a new root.",
+                )
+            )
+    out.append(
+        CheckResult(
+            "CER-THRESHOLD-RANGE", OK, "every threshold is between 1 and its number of keys"
+        )
+    )
+    return out
+
+
+def check_rotation(ctx: CheckContext) -> list[CheckResult]:
+    """Can the previous root's threshold be reached, and by whom?"""
+    plan, prev = ctx.plan, ctx.previous
+    if prev is None:
+        return []
+    out: list[CheckResult] = []
+    role = prev.roles["root"]
+    by_id = {k.keyid: k.name for k in ctx.keys.values()}
+    clean: set[tuple[str, str, str]] = set()
+    usable: set[tuple[str, str, str]] = set()
+    for kid in role.keyids:  # distinct keys: one key under two keyids counts once
+        ident = public_identity(prev.keys[kid])
+        name = by_id.get(kid)
+        status = plan.keys[name].status if name and name in plan.keys else "active"
+        if status != "lost":
+            usable.add(ident)
+        if status == "active":
+            clean.add(ident)
+    clean_n, usable_n = len(clean), len(usable)
+    if usable_n < role.threshold:
+        out.append(
+            CheckResult(
+                "CER-ROTATION-OUT-OF-BAND",
+                WARNING,
+                f"the previous root needs {role.threshold} of its keys, but only {usable_n} are not "
+                "lost: existing clients can never accept this new root. It must be distributed to "
+                "clients out of band (a new trusted root shipped with the client), and export needs "
+                "--out-of-band.",
+            )
+        )
+    elif clean_n < role.threshold:
+        out.append(
+            CheckResult(
+                "CER-ROTATION-COMPROMISED-THRESHOLD",
+                WARNING,
+                f"the previous root's threshold ({role.threshold}) can only be reached with keys "
+                "marked compromised. Their signatures still count toward the previous root (the "
+                "spec requires it), but whoever stole them could sign a competing root: publish "
+                "this root and also distribute it out of band (PEP 458).",
+            )
+        )
+    return out

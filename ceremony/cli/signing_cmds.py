@@ -1,0 +1,121 @@
+"""Collecting signatures: sign (one holder, one session), status, merge (other copies)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from ceremony.cli import DIR_ARG, ROLE_ARG, guarded, recorded, ui
+from ceremony.clock import now_utc as now
+
+
+def register(app: typer.Typer) -> None:
+    for fn in (sign, status, merge):
+        app.command(name=fn.__name__)(fn)
+
+
+def sign(
+    directory: Path = DIR_ARG,
+    role: str = ROLE_ARG,
+    key: str = typer.Option(..., "--key", help="The name of your key in the plan."),
+    uri: str | None = typer.Option(
+        None,
+        "--uri",
+        help="pkcs11: URI of the key (default: the one recorded at enrolment, else found by public key).",
+    ),
+    module: str | None = typer.Option(None, "--module", help="PKCS#11 module path."),
+    allow_imported_key: bool = typer.Option(
+        False,
+        "--allow-imported-key",
+        help="Accept a token key that may have been imported (recorded).",
+    ),
+) -> None:
+    """Check the draft, confirm with a typed Yes, enter the PIN, sign on the token."""
+    from ceremony.cli.screens import render_view
+    from ceremony.services import signing
+    from ceremony.services.drafts import DraftView
+    from ceremony.tokens import select
+
+    with (
+        guarded(),
+        recorded(directory, "sign", {"role": role, "key": key, "uri": uri}) as (cdir, entry),
+    ):
+
+        def confirm(v: DraftView) -> bool:
+            render_view(v)
+            return ui.confirm_yes(f"Sign {v.role} version {v.version} with '{key}'?")
+
+        outcome = signing.sign(
+            cdir,
+            role,
+            key,
+            select.signer_factory(
+                uri,
+                module,
+                pin_provider=ui.read_pin,
+                notify=ui.notify,
+                allow_imported=allow_imported_key,
+            ),
+            confirm,
+            now(),
+            entry,
+        )
+        out = ui.console()
+        if outcome.already_signed:
+            out.print(
+                f"'{key}' has already signed this draft ({outcome.record.signed_at}); nothing to do."
+            )
+        else:
+            out.print(
+                f"[green]Signed[/green] {role} as '{key}' ({outcome.record.holder}); the signature was "
+                f"verified against the enrolled public key and saved as "
+                f"{cdir.rel(cdir.signature_path(role, outcome.record.keyid))}."
+            )
+        out.print("[bold]Status now:[/bold]")
+        ui.render_status_block(outcome.status)
+        out.print(f"Next: {outcome.next_step}.")
+
+
+def status(
+    directory: Path = DIR_ARG,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Per role: digest, each threshold with who signed and who is missing, and the next step."""
+    from ceremony.cli.screens import render_status, status_json
+    from ceremony.services import status as states
+
+    with guarded(), recorded(directory, "status", {}, write=False) as (cdir, _entry):
+        report = states.status(cdir, now())
+        if as_json:
+            print(json.dumps(status_json(report), indent=2, sort_keys=True))
+            return
+        render_status(report)
+
+
+def merge(
+    directory: Path = DIR_ARG,
+    others: list[Path] = typer.Argument(
+        ..., help="Other copies of this ceremony (e.g. other machines' USB sticks)."
+    ),
+) -> None:
+    """Bring signature files from other copies into DIR, verifying each; never overwrite one."""
+    from ceremony.services import signing
+
+    with (
+        guarded(),
+        recorded(directory, "merge", {"others": [str(o) for o in others]}) as (cdir, entry),
+    ):
+        rep = signing.merge(cdir, others, now(), entry)
+        out = ui.console()
+        out.print(
+            f"Merge into {cdir.root}: {len(rep.added)} added, {len(rep.skipped)} skipped, {len(rep.refused)} refused."
+        )
+        for line in rep.added:
+            out.print(f"  [green]added[/green]   {line}")
+        for line in rep.skipped:
+            out.print(f"  skipped {line}")
+        for line in rep.refused:
+            out.print(f"  [red]refused[/red] {line}")
+        out.print(f"Next: `ceremony status {cdir.root}`.")

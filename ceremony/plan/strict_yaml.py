@@ -1,0 +1,72 @@
+"""The one place YAML is read: a strict loader (safe types, no duplicate keys, no aliases).
+
+Reviewers approve the plan as they read it, so nothing in it may mean something they do not
+see: a duplicate key (the second silently wins), an alias (a value written elsewhere), a
+second document. Each is refused with its line and column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from ceremony.errors import PlanError
+
+MAX_PLAN_BYTES = 1024 * 1024
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that rejects duplicate keys and aliases (no `&anchor` / `*ref`)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if not isinstance(key, str):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"keys must be text, found {key!r}", key_node.start_mark
+            )
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key '{key}' (first on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    loader.flatten_mapping(node)
+    return dict(loader.construct_pairs(node))
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(text: str, source: str = "ceremony.yaml") -> Any:
+    """Load one YAML document strictly (safe types, no duplicate keys, no aliases)."""
+    if len(text.encode("utf-8")) > MAX_PLAN_BYTES:
+        raise PlanError(f"{source}: the file is larger than 1 MiB; a plan is a short text file.")
+    try:
+        if "&" in text or "*" in text:
+            # Cheap pre-check; the parser confirms whether these are real anchors/aliases.
+            for event in yaml.parse(text, Loader=yaml.SafeLoader):
+                if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                    raise PlanError(
+                        f"{source}: YAML anchors and aliases (&name, *name) are not allowed in a "
+                        "plan; write every value out so reviewers see it."
+                    )
+        docs = list(yaml.load_all(text, Loader=_StrictLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PlanError(
+            f"{source}: not valid YAML{where}: {problem}. Fix the file and run the command again."
+        ) from None
+    if len(docs) != 1:
+        raise PlanError(
+            f"{source}: expected exactly one YAML document, found {len(docs)}. "
+            "Remove extra '---' separators."
+        )
+    return docs[0]

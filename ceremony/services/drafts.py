@@ -1,0 +1,185 @@
+"""Drafting and showing: `ceremony draft` freezes a role's unsigned metadata, `ceremony show`
+is what a key holder checks before signing.
+
+A draft is a pure function of the plan, the enrolled keys, the previous root and the time
+(`drafting`); drafting again what is already current changes nothing, and a new draft
+makes the signatures of the old one stale (kept, never counted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from ceremony import digest as digests
+from ceremony import drafting
+from ceremony.attestation import summary
+from ceremony.checks import CheckResult, warnings
+from ceremony.delegations import delegation_problems
+from ceremony.drafting import Draft
+from ceremony.errors import PlanError
+from ceremony.review import (
+    Change,
+    RoleLine,
+    delegation_lines,
+    device_swaps,
+    full_listing,
+    root_diff,
+    root_roles,
+    summarize,
+)
+from ceremony.services.state import Loaded, current_draft, draft_inputs, draft_is_current, load
+from ceremony.services.status import role_status
+from ceremony.store import CeremonyDir
+from ceremony.store.drafts import archive_draft, load_draft, write_draft
+from ceremony.store.records import load_signatures
+from ceremony.thresholds import Authority, RoleStatus
+from ceremony.transcript import Entry
+
+
+@dataclass(frozen=True)
+class DraftView:
+    """What a holder sees of a draft before signing (`ceremony show`): the version, expiry,
+    roles and keys in holder terms, the changes from the previous root, the digest, the
+    signatures so far, the plan's warnings, and for targets-type roles a delegation summary.
+    """
+
+    role: str
+    repository: str
+    version: int
+    expires: dt.datetime
+    consistent_snapshot: bool | None
+    digest: str
+    roles: list[RoleLine]
+    changes: list[Change]
+    swaps: list[str]
+    status: RoleStatus
+    warnings: list[CheckResult]
+    rehearsal: bool
+    attestations: dict[str, str] = field(default_factory=dict)  # key name -> summary line
+    details: list[str] = field(default_factory=list)  # delegations summary (targets, bins)
+    full: list[str] | None = None  # one line per delegated role (`show --full`)
+    problems: list[str] = field(default_factory=list)  # delegations a client could not use
+
+
+def view(
+    loaded: Loaded, d: Draft, *, full: bool = False, auths: list[Authority] | None = None
+) -> DraftView:
+    """The holder's view of the draft `d` (`full`: one line per delegated role too).
+    `auths`: the draft's authorities, when the caller has them already."""
+    people = loaded.people
+    signed = d.metadata.signed
+    details: list[str] = []
+    problems: list[str] = []
+    listing: list[str] | None = None
+    if d.role == "root":
+        roles = root_roles(signed, people)
+        changes = root_diff(loaded.previous_root, signed, people)
+        swaps = device_swaps(loaded.previous_root, signed, people)
+        cs = signed.consistent_snapshot
+    else:
+        delegations = summarize(signed)
+        roles, details = delegation_lines(delegations, people)
+        details.append(f"size: {len(d.payload):,} bytes of canonical JSON are signed")
+        problems = delegation_problems(
+            signed, delegations.bins.partition if delegations.bins is not None else None
+        )
+        changes, swaps, cs = [], [], None
+        if full:
+            listing = list(full_listing(signed))
+    att = {k.name: summary(k.attestation) for k in loaded.keys.values() if k.attestation}
+    return DraftView(
+        d.role,
+        loaded.plan.repository,
+        signed.version,
+        signed.expires,
+        cs,
+        d.digest,
+        roles,
+        changes,
+        swaps,
+        role_status(loaded, d.role, d, auths),
+        warnings(loaded.checks),
+        loaded.rehearsal,
+        att,
+        details,
+        listing,
+        problems,
+    )
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    """The draft made (or found current: `unchanged`), how many signatures of the draft it
+    replaces are now stale, that draft's digest, and the holder's view of the new draft."""
+
+    draft: Draft
+    unchanged: bool
+    stale_signatures: int
+    previous_digest: str | None
+    view: DraftView
+
+
+def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> DraftResult:
+    """Build the unsigned draft of `role` from the plan, the enrolled keys and the previous
+    root, and freeze it in drafts/ROLE.json (`ceremony draft`).
+
+    Args:
+        cdir: the ceremony directory (the caller holds its lock).
+        role: root, targets, or a delegated role of the plan (e.g. bins).
+        now: the drafting time; expiry durations count from it (timezone-aware UTC).
+        entry: the transcript entry; receives the files read and written and the digest.
+
+    Returns:
+        A `DraftResult`. A draft that already says what the plan says is left as it is.
+
+    Raises:
+        PlanError (exit 2): the plan fails a check (every key must be enrolled), or the
+            draft would have delegations no client could use (nothing is written).
+        InputError (exit 2): `role` is not a role this ceremony drafts (e.g. an online bin).
+        StoreError (exit 2): a file in the directory is damaged.
+    """
+    loaded = load(cdir, now, require_enrolled=True, files_read=entry.files_read)
+    existing = load_draft(cdir, role)
+    if existing is not None and draft_is_current(loaded, existing):
+        return DraftResult(existing, True, 0, existing.digest, view(loaded, existing))
+    text, md = drafting.new_draft(loaded.plan, loaded.keys, loaded.previous, role, now)
+    payload = digests.canonical_from_json(text)
+    digest = digests.sha256_hex(payload)
+    stale = 0
+    if existing is not None:
+        stale = sum(1 for r in load_signatures(cdir, role) if r.digest == existing.digest)
+        archive_draft(cdir, existing)
+    problems = delegation_problems(md.signed) if role != "root" else []
+    if problems:
+        raise PlanError(
+            f"the {role} draft would have delegations no client could use:\n  - "
+            + "\n  - ".join(problems)
+        )
+    d = Draft(role, text, payload, digest, now, draft_inputs(loaded, role, now), md)
+    data = write_draft(cdir, d)
+    entry.files_written[f"drafts/{role}.json"] = digests.sha256_hex(data)
+    entry.notes.append(f"draft {role} digest {digest}")
+    previous = existing.digest if existing else None
+    return DraftResult(d, False, stale, previous, view(loaded, d))
+
+
+def show(cdir: CeremonyDir, role: str, now: dt.datetime, *, full: bool = False) -> DraftView:
+    """What a key holder checks before signing `role` (`ceremony show`).
+
+    Args:
+        cdir: the ceremony directory (read only).
+        role: root, targets, or a delegated role of the plan.
+        now: the time the plan's checks judge expiry by (timezone-aware UTC).
+        full: also list every delegated role (16,384 lines for PEP 458 bins).
+
+    Returns:
+        The `DraftView` of the current draft, with the signatures collected so far.
+
+    Raises:
+        PlanError (exit 2): the plan fails a check.
+        InputError (exit 2): `role` is not drafted, or the plan or keys changed since.
+        StoreError (exit 2): the draft was edited after drafting, or a file is damaged.
+    """
+    loaded = load(cdir, now)
+    return view(loaded, current_draft(loaded, role), full=full)

@@ -1,0 +1,288 @@
+"""Export: the signed metadata, checked as a client would, with SHA256SUMS and a record.
+
+Each drafted role is written as TUF metadata with every valid signature, once every
+threshold is met and python-tuf's client logic accepts the chain (`clientcheck`). Files
+are written once: an export never replaces a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tuf.api.metadata import Metadata, Signature
+from tuf.api.serialization.json import JSONSerializer
+
+from ceremony import digest as digests
+from ceremony.attestation import summary
+from ceremony.clientcheck import check_delegation_chain, client_check_root
+from ceremony.clock import iso
+from ceremony.drafting import Draft
+from ceremony.errors import InputError, StoreError, ThresholdNotMet
+from ceremony.files import write_once
+from ceremony.keys import key_type_of
+from ceremony.services.state import Loaded, draft_is_current, load
+from ceremony.services.status import RoleReport, role_reports
+from ceremony.store import CeremonyDir
+from ceremony.thresholds import RoleStatus
+from ceremony.transcript import Entry
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where the files went, name -> SHA-256 of each file written, every role's report,
+    and whether the keys are rehearsal keys (every screen says so)."""
+
+    out_dir: Path
+    files: dict[str, str]
+    roles: list[RoleReport]
+    rehearsal: bool = False
+
+
+COMPACT_ABOVE_ROLES = 256
+
+
+def serializer_for(md: Metadata[Any]) -> JSONSerializer:
+    """Indented JSON, except for roles with many delegations (16,384 hash bins): compact.
+
+    Indenting runs Python's pure-Python JSON encoder (the C one cannot indent): 4.5 MB in
+    0.35 s for 16,384 bins instead of 3 MB in 0.05 s. Nobody reads such a file by eye;
+    `ceremony show` summarises it.
+    """
+    dele = getattr(md.signed, "delegations", None)
+    if dele is not None and dele.roles is not None and len(dele.roles) > COMPACT_ABOVE_ROLES:
+        return JSONSerializer(compact=True)
+    return JSONSerializer(compact=False)
+
+
+def signed_metadata(d: Draft, st: RoleStatus) -> Metadata[Any]:
+    """The draft's metadata with every valid signature, by keyid."""
+    sigs = {
+        rec.keyid: Signature(rec.keyid, rec.signature)
+        for rec in sorted(st.valid, key=lambda r: r.keyid)
+    }
+    # The draft was parsed from its file and is never modified: share its signed part.
+    return Metadata(d.metadata.signed, sigs, dict(d.metadata.unrecognized_fields))
+
+
+LARGE_PAYLOAD = 256 * 1024
+
+
+def exported_bytes(d: Draft, st: RoleStatus) -> bytes:
+    """The published file: the draft's exact signed bytes with every valid signature.
+
+    Small roles (root, targets) are written indented for people to read. A large one (16,384
+    hash bins: 3 MB) is written around the canonical payload as it is, compact, without a
+    second parse; either way the bytes are parsed and verified by python-tuf before writing.
+    """
+    if len(d.payload) <= LARGE_PAYLOAD:
+        md = signed_metadata(d, st)
+        return bytes(md.to_bytes(serializer_for(md)))
+    sigs = [
+        {"keyid": rec.keyid, "sig": rec.signature}
+        for rec in sorted(st.valid, key=lambda r: r.keyid)
+    ]
+    head = json.dumps(sigs, separators=(",", ":"), sort_keys=True).encode()
+    return b'{"signatures":' + head + b',"signed":' + d.text + b"}"
+
+
+def out_of_band_text(reports: Sequence[RoleReport]) -> str:
+    """What an out-of-band export means: it depends on whether the previous threshold was met."""
+    met = any(
+        t.of == "previous" and t.met
+        for r in reports
+        if r.role == "root" and r.status is not None
+        for t in r.status.thresholds
+    )
+    if met:
+        return (
+            "the previous root's threshold was met, so clients that trust it will follow the chain, "
+            "but a competing root signed with the compromised keys may exist: this root must ALSO "
+            "be given to every client directly (shipped with the client as its new trusted root), "
+            "as PEP 458 says for a compromise of a threshold of root keys."
+        )
+    return (
+        "the previous root's threshold was NOT met, so existing clients will refuse this root: it "
+        "must be given to every client directly (shipped with the client as its new trusted root), "
+        "as PEP 458 says when a threshold of root keys is compromised or lost."
+    )
+
+
+def export(
+    cdir: CeremonyDir,
+    out: Path | None,
+    now: dt.datetime,
+    entry: Entry,
+    *,
+    out_of_band: bool = False,
+    unverified_for_tests: bool = False,
+) -> ExportResult:
+    """Write the signed metadata once every threshold is met and python-tuf accepts it
+    (`ceremony export`): N.ROLE.json for each drafted role (and root.json), checked as a
+    client would before anything is written, with SHA256SUMS and ceremony-record.md.
+
+    Args:
+        cdir: the ceremony directory (the caller holds its lock).
+        out: where to write (default: DIR/published); existing files are never replaced.
+        now: the export time (recorded); expiry is judged by it.
+        entry: the transcript entry; receives the files read and written and notes.
+        out_of_band: the previous root's threshold cannot be met (lost keys); the new root
+            is checked only against its own threshold and the record says clients must
+            receive it directly.
+        unverified_for_tests: write even what clients must reject (client test suites
+            only; the CLI allows it only with CEREMONY_TEST_MODE=1).
+
+    Returns:
+        An `ExportResult`: the folder, name -> SHA-256 of every file written, each role's
+        report, and whether the keys are rehearsal keys.
+
+    Raises:
+        InputError (exit 2): nothing is drafted, or --out-of-band without a previous root.
+        ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
+        VerificationFailed (exit 1): python-tuf's client logic rejects the result.
+        StoreError (exit 2): an output file exists already.
+        PlanError (exit 2): the plan fails a check.
+    """
+    loaded = load(
+        cdir,
+        now,
+        require_enrolled=True,
+        files_read=entry.files_read,
+        enforce=not unverified_for_tests,
+    )
+    reports = role_reports(loaded)
+    if not any(r.draft for r in reports):
+        raise InputError(f"nothing is drafted yet. Next: `ceremony draft {cdir.root}`.")
+    if out_of_band and loaded.previous is None:
+        raise InputError("--out-of-band is only for a rotation (a plan with previous_root).")
+    problems = []
+    for r in reports:
+        if r.draft is None or r.status is None:
+            continue
+        if r.draft_outdated or not draft_is_current(loaded, r.draft, thorough=True):
+            problems.append(f"{r.role}: the plan changed since drafting; draft and sign again")
+        elif not r.status.complete:
+            for t in r.status.thresholds:
+                if out_of_band and t.of == "previous":
+                    entry.notes.append(
+                        f"out-of-band export: {t.label} has {t.count} of {t.threshold}"
+                    )
+                    continue
+                if not t.met:
+                    who = ", ".join(f"{n} ({t.holders.get(n, '?')})" for n in t.missing)
+                    problems.append(
+                        f"{r.role}: {t.label} has {t.count} of {t.threshold} signatures; missing: {who}"
+                    )
+    if unverified_for_tests:
+        entry.notes.append(
+            "TEST-ONLY unverified export: " + "; ".join(problems or ["checks skipped"])
+        )
+        problems = []
+    if problems:
+        raise ThresholdNotMet(
+            "cannot export yet, nothing was written:\n  - " + "\n  - ".join(problems),
+            hint="Collect the missing signatures (`ceremony sign`, or `ceremony merge` other copies).",
+        )
+    files: dict[str, bytes] = {}
+    exported: dict[str, bytes] = {}
+    for r in reports:
+        if r.draft is None or r.status is None:
+            continue
+        data = exported_bytes(r.draft, r.status)
+        if r.role == "root":
+            if not unverified_for_tests:
+                client_check_root(None if out_of_band else loaded.previous_bytes, data)
+            files[f"{r.draft.version}.root.json"] = data
+            files["root.json"] = data
+        else:
+            # Consistent-snapshot name: clients fetch VERSION.ROLE.json.
+            files[f"{r.draft.version}.{r.role}.json"] = data
+        exported[r.role] = data
+    if not unverified_for_tests:
+        entry.notes += check_delegation_chain(
+            loaded.plan, loaded.keys, loaded.previous, exported, now
+        )
+    out_dir = out if out is not None else cdir.path("published")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clash = [n for n in [*files, "SHA256SUMS", "ceremony-record.md"] if (out_dir / n).exists()]
+    if clash:
+        raise StoreError(
+            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file. Was this "
+            "already exported? Choose another --out folder to export again."
+        )
+    sums = "".join(f"{digests.sha256_hex(b)}  {n}\n" for n, b in sorted(files.items()))
+    files_out = dict(files)
+    record = ceremony_record(loaded, reports, files, now)
+    if out_of_band:
+        note = out_of_band_text(reports)
+        record += f"\n## OUT OF BAND\n\n{note[0].upper()}{note[1:]}\n"
+    if unverified_for_tests:
+        record += "\n## TEST-ONLY UNVERIFIED EXPORT\n\nNot checked: for client test suites only.\n"
+    files_out["ceremony-record.md"] = record.encode()
+    files_out["SHA256SUMS"] = sums.encode()
+    written: dict[str, str] = {}
+    for name in sorted(files_out, key=lambda n: (n == "SHA256SUMS", n)):
+        write_once(out_dir / name, files_out[name])
+        written[name] = digests.sha256_hex(files_out[name])
+        entry.files_written[str(out_dir / name)] = written[name]
+    return ExportResult(out_dir, written, reports, loaded.rehearsal)
+
+
+def ceremony_record(
+    loaded: Loaded, reports: list[RoleReport], files: Mapping[str, bytes], now: dt.datetime
+) -> str:
+    """The Markdown record of an export (ceremony-record.md): each role's version, expiry,
+    digest (hex and PGP words), thresholds and signers, every key with its device and
+    attestation, and the SHA-256 of every file exported."""
+    plan = loaded.plan
+    lines = [
+        f"# Ceremony record: {plan.repository}",
+        "",
+        f"Exported {iso(now)} by tuf-ceremony.",
+    ]
+    if loaded.rehearsal:
+        lines += ["", "**REHEARSAL: signed with software keys. Never publish these files.**"]
+    for r in reports:
+        if r.draft is None or r.status is None:
+            continue
+        lines += [
+            "",
+            f"## {r.role} version {r.draft.version}",
+            "",
+            f"- expires: {r.draft.expires}",
+            f"- digest (SHA-256 of the canonical signed bytes): {r.draft.digest}",
+            "- digest words: " + " ".join(digests.pgp_words(r.draft.digest)),
+        ]
+        for t in r.status.thresholds:
+            lines.append(f"- {t.label}: {t.count} of {t.threshold} required")
+        lines += ["", "| key | holder | signed at | device |", "|---|---|---|---|"]
+        for rec in r.status.valid:
+            spec = plan.keys.get(rec.key_name)
+            key = rec.key_name
+            if spec is not None and spec.status != "active":
+                # Still counts toward the previous root (the spec requires it): say so.
+                key += f" ({spec.status}: counts toward the previous root only)"
+            lines.append(
+                f"| {key} | {rec.holder} | {rec.signed_at} | {rec.extra.get('device', '')} |"
+            )
+    lines += [
+        "",
+        "## Keys",
+        "",
+        "| key | holder | type | keyid | device | attestation |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, k in sorted(loaded.keys.items()):
+        att = summary(k.attestation, "table") if k.attestation else "none"
+        device = k.device() + (" (accepted with --allow-imported-key)" if k.allow_imported else "")
+        lines.append(
+            f"| {name} | {plan.holder(name)} | {key_type_of(k.key)} | {k.keyid[:16]} | {device} | {att} |"
+        )
+    lines += ["", "## Files", ""]
+    for name, data in sorted(files.items()):
+        lines.append(f"- `{name}` SHA-256 {digests.sha256_hex(data)}")
+    return "\n".join(lines) + "\n"

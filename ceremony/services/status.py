@@ -1,0 +1,223 @@
+"""Who must sign each draft, how far each threshold is, and the next step: `ceremony status`.
+
+The pure rules are `thresholds`' (which signatures count, the authority builders); this
+module finds the roots and drafts that say who approves a role, reads the signature files,
+and puts each role's state into words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from tuf.api.metadata import Root
+
+from ceremony.delegations import delegation_spec, draftable_text
+from ceremony.drafting import Draft
+from ceremony.errors import CeremonyError, InputError
+from ceremony.review import People
+from ceremony.services.state import Loaded, draft_is_current, load
+from ceremony.store import CeremonyDir
+from ceremony.store.drafts import drafted_roles, load_draft
+from ceremony.store.records import load_signatures
+from ceremony.thresholds import (
+    Authority,
+    RoleStatus,
+    authority,
+    evaluate,
+    root_authorities,
+    status_notes,
+)
+from ceremony.transcript import verify_hash_chain
+
+# The check IDs every status screen repeats: deliberate exceptions a holder must not forget.
+REPEATED_WARNINGS = frozenset(
+    {"CER-KEY-IMPORTED", "CER-SOFTWARE-KEY", "CER-KEY-SOFTHSM", "CER-ATTESTATION-ADVISORY"}
+)
+
+
+def authorities(loaded: Loaded, role: str, d: Draft) -> list[Authority]:
+    """The key sets and thresholds that must approve the draft `d` of `role`.
+
+    Root: the previous root's root role (a rotation) AND the draft's own; targets: role
+    'targets' of the root draft here, else of the trusted previous root; a delegated role:
+    its delegation in the targets draft. Raises InputError (exit 2) when the role is not
+    one this ceremony signs, or the root or targets it depends on is not drafted.
+    """
+    people = loaded.people
+    if role == "root":
+        notes = status_notes(loaded.plan, loaded.keys)
+        return root_authorities(loaded.keys, loaded.previous_root, d.metadata.signed, people, notes)
+    if role == "targets":
+        return [_targets_authority(loaded, people)]
+    if delegation_spec(loaded.plan, role) is not None:
+        return [_delegation_authority(loaded, role, people)]
+    raise InputError(
+        f"'{role}' is not a role this ceremony can sign; {draftable_text(loaded.plan)}"
+    )
+
+
+def targets_delegator(loaded: Loaded) -> tuple[Root, str] | None:
+    """The root whose 'targets' role signs targets: the root draft here, else the previous."""
+    rd = load_draft(loaded.cdir, "root")
+    if rd is not None:
+        root: Root = rd.metadata.signed
+        return root, f"root draft (version {root.version})"
+    if loaded.previous_root is not None:
+        prev = loaded.previous_root
+        return prev, f"trusted previous root (version {prev.version})"
+    return None
+
+
+def _targets_authority(loaded: Loaded, people: People) -> Authority:
+    found = targets_delegator(loaded)
+    if found is None:
+        raise InputError(
+            "targets is signed by the keys that root lists for its 'targets' role, and this "
+            "ceremony has neither a root draft nor a trusted previous root. Draft root here "
+            f"(`ceremony draft {loaded.cdir.root} root`) or name the published root as "
+            "previous_root in the plan."
+        )
+    root, where = found
+    role = root.roles["targets"]
+    return authority(
+        "root", f"role 'targets' of the {where}", root.keys, role.keyids, role.threshold, people
+    )
+
+
+def _delegation_authority(loaded: Loaded, role: str, people: People) -> Authority:
+    td = load_draft(loaded.cdir, "targets")
+    if td is None:
+        raise InputError(
+            f"{role} is signed by the keys that targets delegates to it; draft targets in this "
+            f"ceremony first: `ceremony draft {loaded.cdir.root} targets`."
+        )
+    dele = td.metadata.signed.delegations
+    if dele is None or dele.roles is None or role not in dele.roles:
+        raise InputError(
+            f"the targets draft does not delegate to {role}; the plan changed since targets was "
+            f"drafted. Next: `ceremony draft {loaded.cdir.root} targets`."
+        )
+    drole = dele.roles[role]
+    return authority(
+        "targets",
+        f"delegation '{role}' in the targets draft (version {td.metadata.signed.version})",
+        dele.keys,
+        drole.keyids,
+        drole.threshold,
+        people,
+    )
+
+
+def role_status(
+    loaded: Loaded, role: str, d: Draft, auths: list[Authority] | None = None
+) -> RoleStatus:
+    """The signature files of `role` sorted into valid, stale and invalid, and each
+    threshold's count. `auths`: the authorities, when the caller has them already. The
+    files are read now, so a status after a write reflects the file written."""
+    if auths is None:
+        auths = authorities(loaded, role, d)
+    return evaluate(role, d.payload, d.digest, auths, load_signatures(loaded.cdir, role))
+
+
+@dataclass(frozen=True)
+class RoleReport:
+    """One role's state: its draft (None: not drafted), its signatures and thresholds,
+    whether the plan or keys changed since it was drafted, and the next step in words."""
+
+    role: str
+    draft: Draft | None
+    status: RoleStatus | None
+    draft_outdated: bool
+    next_step: str
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What `ceremony status` shows: every role, the warnings every status screen repeats
+    (deliberate exceptions such as --allow-imported-key), and transcript problems."""
+
+    loaded: Loaded
+    roles: list[RoleReport]
+    warnings: list[str]
+    transcript_problems: list[str]
+
+    @property
+    def repository(self) -> str:
+        return self.loaded.plan.repository
+
+    @property
+    def rehearsal(self) -> bool:
+        return self.loaded.rehearsal
+
+
+def role_reports(loaded: Loaded) -> list[RoleReport]:
+    """A report for each drafted role (root, targets, then delegated roles); root alone,
+    not drafted yet, when nothing is drafted."""
+    cdir = loaded.cdir
+    reports = []
+    for role in drafted_roles(cdir) or ["root"]:
+        d = load_draft(cdir, role)
+        if d is None:
+            reports.append(
+                RoleReport(
+                    role, None, None, False, f"draft it: `ceremony draft {cdir.root} {role}`"
+                )
+            )
+            continue
+        outdated = False
+        try:
+            outdated = not draft_is_current(loaded, d, thorough=False)
+        except CeremonyError:
+            outdated = True
+        st = role_status(loaded, role, d)
+        reports.append(RoleReport(role, d, st, outdated, next_step(cdir, role, st, outdated)))
+    return reports
+
+
+def status_warnings(loaded: Loaded) -> list[str]:
+    """The check lines every status screen repeats (`REPEATED_WARNINGS`)."""
+    return [c.line() for c in loaded.checks if c.id in REPEATED_WARNINGS]
+
+
+def status(cdir: CeremonyDir, now: dt.datetime) -> StatusReport:
+    """Every drafted role's thresholds, who signed and who is missing, and the next step.
+
+    Args:
+        cdir: the ceremony directory (read only; it may be a read-only copy).
+        now: the time the plan's checks judge expiry by.
+
+    Returns:
+        A `StatusReport`; a check that fails is reported (in `loaded.checks`), not raised.
+
+    Raises:
+        PlanError or StoreError (exit 2): the plan does not parse, or a key file, the
+        previous root or a draft file is damaged.
+        InputError (exit 2): a drafted role's signers cannot be known (e.g. targets drafted
+        with neither a root draft nor a previous root).
+    """
+    loaded = load(cdir, now, enforce=False)
+    return StatusReport(
+        loaded, role_reports(loaded), status_warnings(loaded), verify_hash_chain(cdir.root)
+    )
+
+
+def next_step(cdir: CeremonyDir, role: str, st: RoleStatus, outdated: bool) -> str:
+    """The next step for `role`, as a sentence with the command to run."""
+    if outdated:
+        return f"the plan or keys changed since drafting: `ceremony draft {cdir.root} {role}` again"
+    if st.complete:
+        return f"every threshold is met: `ceremony export {cdir.root}`"
+    missing: list[str] = []
+    for t in st.thresholds:
+        if not t.met:
+            for name in t.missing:
+                if name not in missing and t.notes.get(name) != "lost":  # a lost key cannot sign
+                    missing.append(name)
+    if not missing:
+        return (
+            "no key that could still sign is missing: the threshold cannot be met with the keys "
+            "that are left (see CER-ROTATION-OUT-OF-BAND in `ceremony validate`)"
+        )
+    steps = ", ".join(f"`ceremony sign {cdir.root} {role} --key {n}`" for n in missing[:6])
+    return f"more signatures needed; any of: {steps}"
