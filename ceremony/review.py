@@ -39,6 +39,7 @@ class RoleLine:
 class Change:
     kind: str  # "add" | "remove" | "threshold" | "expires" | "version" | "other"
     text: str
+    brief: str = ""  # the same in fewer words (no device), for the one-screen sign summary
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,13 @@ def root_diff(previous: Root | None, new: Root, people: People) -> list[Change]:
                 )
         for kid in new_ids:
             if kid not in old_ids:
-                out.append(Change("add", f"{role}: add {_describe(people, kid, with_device=True)}"))
+                out.append(
+                    Change(
+                        "add",
+                        f"{role}: add {_describe(people, kid, with_device=True)}",
+                        f"{role}: add {_describe(people, kid, with_device=False)}",
+                    )
+                )
         old_t = previous.roles[role].threshold if role in previous.roles else None
         new_t = new.roles[role].threshold if role in new.roles else None
         if old_t != new_t:

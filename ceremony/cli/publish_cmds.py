@@ -29,6 +29,12 @@ def export(
         help="Rotation whose previous threshold cannot be met: check the new root by its own "
         "threshold only; clients must receive it directly.",
     ),
+    reopen: bool = typer.Option(
+        False,
+        "--reopen",
+        help="Export a DIFFERENT file for a version exported before (signatures added after "
+        "the first export). Only if the earlier files were never published; recorded.",
+    ),
     test_only_unverified: bool = typer.Option(
         False,
         "--test-only-unverified",
@@ -38,8 +44,9 @@ def export(
 ) -> None:
     """Write the signed metadata, checked as a client would, with SHA256SUMS and a record."""
     from ceremony.services import export as publishing
+    from ceremony.services.record import out_of_band_text
 
-    args = {"out": str(out_dir) if out_dir else None, "out_of_band": out_of_band}
+    args = {"out": str(out_dir) if out_dir else None, "out_of_band": out_of_band, "reopen": reopen}
     if test_only_unverified:
         args["test_only_unverified"] = True
     with guarded(), recorded(directory, "export", args) as (cdir, entry):
@@ -55,21 +62,34 @@ def export(
             entry,
             out_of_band=out_of_band,
             unverified_for_tests=test_only_unverified,
+            reopen=reopen,
         )
-        out = ui.console()
         if res.rehearsal:
             ui.rehearsal_banner()
-        out.print(
+        ui.say(
             f"Exported to {res.out_dir} (each file verified as a TUF client would, before writing):"
         )
         for name, sha in res.files.items():
             size = (res.out_dir / name).stat().st_size
-            out.print(f"  {sha}  {name}  ({size:,} bytes)")
+            ui.say(f"{name}  ({size:,} bytes)", 2)
+            ui.say(f"SHA-256 {sha}", 4)
+        for w in res.warnings:
+            ui.say(f"warning {w}", 0, 2, style="yellow")
+        for line in res.same:
+            ui.say(f"identical: {line}", 0, 2, style="green")
+        for line in res.differ:
+            ui.say(
+                f"RE-OPENED: {line}. Only one of the two may ever be published; destroy the other.",
+                0,
+                2,
+                style="red bold",
+            )
         if out_of_band:
-            out.print(f"[red bold]OUT OF BAND:[/red bold] {publishing.out_of_band_text(res.roles)}")
-        out.print(
-            "Next: copy these files to the repository. Publish the new root BEFORE any online "
-            "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
+            ui.say(f"OUT OF BAND: {out_of_band_text(res.roles)}", style="red bold")
+        ui.say(
+            "Next: copy these files to the repository (the .md and .html record are for the "
+            "archive and the printer). Publish the new root BEFORE any online metadata "
+            "(snapshot, timestamp) that depends on it; keep every N.root.json forever."
         )
 
 

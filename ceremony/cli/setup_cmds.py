@@ -40,7 +40,11 @@ def init(
         from ceremony import transcript
 
         entry = transcript.Entry(
-            "init", {"previous_root": str(previous_root) if previous_root else None}
+            "init",
+            {
+                "previous_root": str(previous_root) if previous_root else None,
+                "directory": str(directory.absolute()),  # how a copy tells it is one
+            },
         )
         res = setup.init(
             directory, previous_root, now(), entry, previous_ceremony=previous_ceremony

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
+import shutil
+import subprocess
 import sys
+import textwrap
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ceremony import digest as digests
@@ -23,8 +27,13 @@ if TYPE_CHECKING:  # keep `ceremony --help` light: these pull in securesystemsli
     from ceremony.tokens.types import PinRequest
 
 
+_CAPTURING: Console | None = None  # set while `long_listing` captures a screen for the pager
+
+
 def console() -> Console:
     """The one console (made per call so tests that swap sys.stdout see the output)."""
+    if _CAPTURING is not None:
+        return _CAPTURING
     tty = sys.stdout.isatty()
     width = None if tty else int(os.environ.get("COLUMNS", "110"))
     # Not a terminal (logs, scripts, tests): never break a sentence across lines.
@@ -53,17 +62,108 @@ def _read_line(prompt: str) -> str:
     if not line:
         out.print()
         raise InputError(
-            "standard input ended before an answer was given. When not at a terminal, give the "
-            "confirmation and then the PIN as lines on standard input."
+            f"standard input ended before an answer was given to: {prompt.strip()} Nothing was "
+            "written. When not at a terminal, give the answers (the confirmation, then any PIN) "
+            "as lines on standard input."
         )
     out.print("(answer read from standard input)")
     return line.rstrip("\r\n")
 
 
+YES_RULE = "Type exactly Yes (capital Y, nothing else) to go on; anything else stops"
+
+
+def ask_yes(question: str) -> str:
+    """The holder's answer to `question`, which states the exact-`Yes` rule. Only the exact
+    answer `Yes` goes on; callers compare and explain (`not_yes`)."""
+    return _read_line(f"{question} {YES_RULE}: ")
+
+
+def shown(answer: str) -> str:
+    """What was typed, quoted with every invisible character made visible ('yes ', '\\t')."""
+    return repr(answer) if answer else "nothing (an empty line)"
+
+
+def not_yes(answer: str) -> str:
+    """Why an answer did not confirm: what was typed and the rule."""
+    return f"you typed {shown(answer)}; only exactly Yes (capital Y, no spaces) confirms"
+
+
 def confirm_yes(question: str) -> bool:
     """True only if the operator types exactly `Yes`."""
-    answer = _read_line(f"{question} Type Yes to continue, anything else to stop: ")
-    return answer == "Yes"
+    return ask_yes(question) == "Yes"
+
+
+# --- layout for 80 columns and up --------------------------------------------------------
+
+
+def wrap(text: str, indent: int = 0, hanging: int | None = None) -> list[str]:
+    """`text` as screen lines: on a terminal wrapped to its width at spaces (a word longer
+    than a line is folded, never cut), the first line indented by `indent` and the rest by
+    `hanging` (default: indent + 2); not on a terminal, one line (logs never break a
+    sentence)."""
+    first = " " * indent
+    rest = " " * (indent + 2 if hanging is None else hanging)
+    out = console()
+    if not out.is_terminal:
+        return [first + text]
+    return textwrap.wrap(
+        text,
+        width=max(out.width, 20),
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_on_hyphens=False,
+        break_long_words=True,
+    ) or [first]
+
+
+def say(text: str, indent: int = 0, hanging: int | None = None, style: str | None = None) -> int:
+    """Print `text` wrapped (`wrap`), as plain text (values are never read as markup).
+    Returns the number of screen lines printed."""
+    out = console()
+    lines = wrap(text, indent, hanging)
+    for line in lines:
+        out.print(line, markup=False, highlight=False, style=style, soft_wrap=True)
+    return len(lines)
+
+
+def _pager() -> list[str] | None:
+    """The pager command: $PAGER (empty or `cat`: none), else `less`, else none."""
+    env = os.environ.get("PAGER")
+    if env is not None:
+        argv = shlex.split(env)
+        return None if not argv or argv[0] == "cat" else argv
+    less = shutil.which("less")
+    if less is None:
+        return None
+    return [less, "-R", "-X", "-Ps(space: more, b: back, q: done)"]
+
+
+def long_listing(render: Callable[[], None]) -> None:
+    """Print what `render` prints; on a terminal, through a pager when it is taller than
+    the screen (never when standard output is not a terminal)."""
+    global _CAPTURING
+    out = console()
+    if not out.is_terminal:
+        render()
+        return
+    _CAPTURING = out
+    try:
+        with out.capture() as cap:
+            render()
+    finally:
+        _CAPTURING = None
+    text = cap.get()
+    pager = _pager()
+    if pager is None or text.count("\n") < out.height - 1:
+        out.file.write(text)
+        out.file.flush()
+        return
+    try:
+        subprocess.run(pager, input=text.encode(), check=False)
+    except OSError:
+        out.file.write(text)
+        out.file.flush()
 
 
 def read_pin(request: PinRequest) -> str:
@@ -128,24 +228,38 @@ def rehearsal_banner() -> None:
     )
 
 
+def words_width() -> int:
+    """Columns the PGP word lines may use: the terminal's, else no limit (8 a line)."""
+    out = console()
+    return out.width - 2 if out.is_terminal else 10**6
+
+
 def digest_block(digest_hex: str) -> list[str]:
     return [
         "SHA-256 of the exact bytes every key signs (compare aloud and on paper):",
-        f"  {digests.grouped_hex(digest_hex)}",
+        *[f"  {line}" for line in digests.grouped_hex_lines(digest_hex)],
         "The same digest as words (PGP word list):",
-        *[f"  {line}" for line in digests.pgp_words_lines(digest_hex)],
+        *[f"  {line}" for line in digests.pgp_words_fit(digest_hex, words_width())],
     ]
 
 
-def threshold_line(t: ThresholdStatus) -> str:
-    mark = "[green]met[/green]" if t.met else f"[yellow]{t.still_needed} more needed[/yellow]"
+def threshold_lines(t: ThresholdStatus) -> list[str]:
+    """One threshold, as plain text: the count, who signed, and who has not. Once it is met,
+    the keys that have not signed are `optional` (their signature would be extra)."""
     signed = ", ".join(_who(t, n) for n in t.signed) or "nobody yet"
-    missing = ", ".join(_who(t, n) for n in t.missing) or "-"
-    return (
-        f"{t.label}: {t.count} signed, {t.threshold} needed ({mark})\n"
-        f"      signed:  {signed}\n"
-        f"      missing: {missing}"
-    )
+    others = ", ".join(_who(t, n) for n in t.missing) or "-"
+    if t.met:
+        mark = "met" if not t.missing else "met; more signatures are optional"
+        return [
+            f"{t.label}: {t.count} signed, {t.threshold} needed ({mark})",
+            f"    signed:   {signed}",
+            *([f"    optional: {others}"] if t.missing else []),
+        ]
+    return [
+        f"{t.label}: {t.count} signed, {t.threshold} needed ({t.still_needed} more needed)",
+        f"    signed:  {signed}",
+        f"    missing: {others}",
+    ]
 
 
 def _who(t: ThresholdStatus, name: str) -> str:
@@ -155,17 +269,18 @@ def _who(t: ThresholdStatus, name: str) -> str:
         base += " [compromised: its signature still counts toward the previous root, as the spec requires]"
     elif note:
         base += f" [{note}]"
-    # Printed as rich markup: escape, or "[compromised: ...]" is taken for a style tag and vanishes.
-    return escape(base)
+    return base
 
 
 def render_status_block(st: RoleStatus) -> None:
-    out = console()
     for t in st.thresholds:
-        out.print("  " + threshold_line(t))
+        first, *rest = threshold_lines(t)
+        say(first, 2, 6)
+        for line in rest:
+            say(line, 2, 16)
     for rj in st.rejected:
         who = rj.record.key_name or rj.record.keyid[:8]
-        out.print(f"  [yellow]{rj.reason}[/yellow]: {rj.record.file or who} ({who}): {rj.detail}")
+        say(f"{rj.reason}: {rj.record.file or who} ({who}): {rj.detail}", 2, 6, style="yellow")
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
