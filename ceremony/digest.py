@@ -157,24 +157,6 @@ def grouped_hex_lines(digest_hex: str, per_line: int = 8) -> list[str]:
     return [" ".join(groups[i : i + per_line]) for i in range(0, len(groups), per_line)]
 
 
-def pgp_words_fit(digest_hex: str, width: int) -> list[str]:
-    """The PGP words in numbered lines (`9-16: word ...`) no wider than `width` columns:
-    eight words a line when they fit, fewer otherwise (PGP words are up to 11 letters)."""
-    words = pgp_words(digest_hex)
-    lines: list[str] = []
-    i = 0
-    while i < len(words):
-        n = min(8, len(words) - i)
-        while n > 1:
-            line = f"{i + 1:2d}-{i + n:2d}: " + " ".join(words[i : i + n])
-            if len(line) <= width:
-                break
-            n -= 1
-        lines.append(f"{i + 1:2d}-{i + n:2d}: " + " ".join(words[i : i + n]))
-        i += n
-    return lines
-
-
 def json_text(signed: dict[str, Any]) -> bytes:
     """Standard JSON of `signed`: sorted keys, no spaces, raw UTF-8 (always valid JSON).
 

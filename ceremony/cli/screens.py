@@ -77,7 +77,7 @@ def _render_view(v: DraftView) -> None:
     for w in v.warnings:
         ui.say(f"warning {w.line()}", 2, 4, style="yellow")
     for line in ui.digest_block(v.digest):
-        ui.say(line)
+        ui.say(line, 0, 9)
     ui.say("Signatures so far:", style="bold")
     ui.render_status_block(v.status)
     ui.say(
@@ -158,7 +158,7 @@ def render_status(report: StatusReport) -> None:
         ui.say(f"digest {hex_lines[0]}", 2)
         for line in hex_lines[1:]:
             ui.say(f"       {line}", 2)
-        words = digests.pgp_words_fit(r.draft.digest, ui.words_width() - 7)[0].split(": ", 1)[1]
+        words = " ".join(digests.pgp_words(r.draft.digest)[:8])
         ui.say(f"words  {words} …", 2, 9)
         if r.draft_outdated:
             ui.say("the plan or keys changed since this draft was made", 2, 4, style="red")

@@ -27,8 +27,8 @@ def sign_question(v: DraftView, key: str) -> str:
 
 
 def prompt_text(v: DraftView, key: str) -> str:
-    """The prompt as `ui.ask_yes` prints it."""
-    return f"{sign_question(v, key)} {ui.YES_RULE}: "
+    """The prompt as `ui.ask_yes` prints it (before wrapping)."""
+    return f"{sign_question(v, key)} {ui.YES_RULE}:"
 
 
 def _lines(text: str, indent: int = 0, hanging: int | None = None) -> list[str]:
@@ -52,7 +52,7 @@ def compact_block(v: DraftView, key: str) -> list[tuple[str, str | None]]:
     add(head, f"Before you sign: {v.role} version {v.version} of {v.repository}", style="bold")
     expires = f"expires {v.expires:%Y-%m-%d %H:%M} UTC"
     if v.previous_expires is not None:
-        expires += f" (the previous root version {v.previous_version}: {v.previous_expires:%Y-%m-%d %H:%M} UTC)"
+        expires += f" (previous root: {v.previous_expires:%Y-%m-%d %H:%M} UTC)"
     add(head, expires, 2, 4)
     if v.rehearsal:
         add(head, "REHEARSAL keys: practice only; never publish what they sign", 2, 4, "yellow")
@@ -93,14 +93,14 @@ def compact_block(v: DraftView, key: str) -> list[tuple[str, str | None]]:
     add(tail, "Digest to compare aloud (SHA-256 of the exact bytes you sign):", style="bold")
     for line in digests.grouped_hex_lines(v.digest):
         add(tail, line, 2)
-    for line in digests.pgp_words_fit(v.digest, ui.words_width()):
+    for line in digests.pgp_words_lines(v.digest):
         add(tail, line, 2, 9)
     body: list[tuple[str, str | None]] = []
     for c in changes:
         add(body, c if c.startswith(("!", "PROBLEM")) else f"- {c}", 2, 4)
     out = ui.console()
     if out.is_terminal:
-        prompt = len(_lines(prompt_text(v, key))) or 1
+        prompt = len(_lines(prompt_text(v, key), 0, 0)) or 1
         room = SCREEN_LINES - 1 - prompt - len(head) - len(tail)  # 1: the rule above
         if len(body) > room:
             more = len(body) - max(room - 1, 0)

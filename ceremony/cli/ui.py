@@ -75,8 +75,9 @@ YES_RULE = "Type exactly Yes (capital Y, nothing else) to go on; anything else s
 
 def ask_yes(question: str) -> str:
     """The holder's answer to `question`, which states the exact-`Yes` rule. Only the exact
-    answer `Yes` goes on; callers compare and explain (`not_yes`)."""
-    return _read_line(f"{question} {YES_RULE}: ")
+    answer `Yes` goes on; callers compare and explain (`not_yes`). On a terminal the prompt
+    is wrapped at spaces, never in a word."""
+    return _read_line("\n".join(wrap(f"{question} {YES_RULE}:", 0, 0)) + " ")
 
 
 def shown(answer: str) -> str:
@@ -136,7 +137,7 @@ def _pager() -> list[str] | None:
     less = shutil.which("less")
     if less is None:
         return None
-    return [less, "-R", "-X", "-Ps(space: more, b: back, q: done)"]
+    return [less, "-R", "-X", "-Ps[ space - more, b - back, q - done ]"]
 
 
 def long_listing(render: Callable[[], None]) -> None:
@@ -228,18 +229,12 @@ def rehearsal_banner() -> None:
     )
 
 
-def words_width() -> int:
-    """Columns the PGP word lines may use: the terminal's, else no limit (8 a line)."""
-    out = console()
-    return out.width - 2 if out.is_terminal else 10**6
-
-
 def digest_block(digest_hex: str) -> list[str]:
     return [
         "SHA-256 of the exact bytes every key signs (compare aloud and on paper):",
         *[f"  {line}" for line in digests.grouped_hex_lines(digest_hex)],
         "The same digest as words (PGP word list):",
-        *[f"  {line}" for line in digests.pgp_words_fit(digest_hex, words_width())],
+        *[f"  {line}" for line in digests.pgp_words_lines(digest_hex)],
     ]
 
 

@@ -169,7 +169,10 @@ def sign(
             raise Declined(f"{key_name} ({holder}) did not confirm; nothing was signed or written.")
         confirmed = True
 
-    purpose = f"sign {role} v{d.metadata.signed.version} (digest {d.digest[:16]}…) as {key_name}"
+    purpose = (
+        f"sign {role} v{d.metadata.signed.version} "
+        f"(digest {digests.grouped_hex(d.digest[:16])} …) as {key_name}"
+    )
     spec = loaded.plan.keys.get(key_name)
     if key.uri is None and spec is not None and spec.uri:
         key = replace(key, uri=spec.uri)  # where the plan says the key lives
