@@ -229,7 +229,11 @@ def test_rotation_sign_screen_for_the_old_and_the_new_key(
 def test_show_and_status_fit_the_terminal(
     cli: Cli, ceremonies: Ceremonies, tmp_path: Path, cols: int
 ) -> None:
-    for args in (["show", ceremonies.rotation], ["status", ceremonies.rotation]):
+    commands: list[list[str | Path]] = [
+        ["show", ceremonies.rotation],
+        ["status", ceremonies.rotation],
+    ]
+    for args in commands:
         screen = run_on_tty(args, cols=cols, env=tty_env(cli))
         assert screen.code == 0, screen.text
         assert_fits(screen, cols)
