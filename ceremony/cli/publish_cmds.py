@@ -21,7 +21,10 @@ def register(app: typer.Typer) -> None:
 def export(
     directory: Path = DIR_ARG,
     out_dir: Path | None = typer.Option(
-        None, "--out", help="Where to write (default: DIR/published). Never overwrites."
+        None,
+        "--out",
+        metavar="DIR",
+        help="Where to write (default: DIR/published). Never overwrites.",
     ),
     out_of_band: bool = typer.Option(
         False,
@@ -95,10 +98,13 @@ def export(
 
 def verify(
     root_files: list[Path] = typer.Argument(
-        ..., help="Root files, e.g. published/*.root.json (any order)."
+        ..., metavar="FILE", help="Root files, e.g. published/*.root.json (any order)."
     ),
     trusted: Path | None = typer.Option(
-        None, "--trusted", help="The root you already trust (default: the lowest version given)."
+        None,
+        "--trusted",
+        metavar="FILE",
+        help="The root you already trust (default: the lowest version given).",
     ),
 ) -> None:
     """Verify a chain of roots like a TUF client: each version N+1 signed by a threshold of
@@ -119,7 +125,22 @@ def verify(
                 f"the chain breaks at version {failure.version} ({failure.file}): {failure.detail}. "
                 "A client that trusts the earlier roots will refuse it."
             )
-        last = report.steps[-1]
-        out.print(
-            f"The chain is valid up to root version {last.version} ({len(report.steps)} roots checked)."
-        )
+        first, last = report.steps[0], report.steps[-1]
+        n = len(report.steps)
+        checked = f"{n} root{'s' if n != 1 else ''} checked"
+        if first.version > 1 and trusted is None:
+            ui.say(
+                f"Version {last.version} is valid as a chain that STARTS at version "
+                f"{first.version}, taken as trusted ({checked}). Not checked: that version "
+                f"{first.version - 1}'s keys approved version {first.version}. To check it, "
+                "give the earlier roots too, oldest first (1.root.json ...), or the root you "
+                "already trust with --trusted.",
+                style="yellow",
+            )
+        elif trusted is not None:
+            ui.say(
+                f"The chain is valid from the root you trust (version {first.version}) up to "
+                f"root version {last.version} ({checked})."
+            )
+        else:
+            ui.say(f"The chain is valid up to root version {last.version} ({checked}).")

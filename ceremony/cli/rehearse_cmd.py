@@ -78,7 +78,9 @@ def register(app: typer.Typer) -> None:
 
 def rehearse(
     directory: Path | None = typer.Argument(
-        None, help="Where to rehearse (a new folder; default ./ceremony-rehearsal-TIME)."
+        None,
+        metavar="DIR",
+        help="Where to rehearse (a new folder; default ./ceremony-rehearsal-TIME).",
     ),
     softhsm: bool = typer.Option(
         False, "--softhsm", help="Use SoftHSM2 tokens instead of the built-in software token."

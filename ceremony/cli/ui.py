@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from ceremony import digest as digests
 from ceremony.errors import CeremonyError, InputError, Interrupted
 
 if TYPE_CHECKING:  # keep `ceremony --help` light: these pull in securesystemslib and pkcs11
@@ -172,7 +172,12 @@ def read_pin(request: PinRequest) -> str:
     out = console()
     tok = request.token
     out.print(f"[bold]PIN needed[/bold] for {tok.describe()} to {request.purpose}.")
-    if request.count_low and not request.final_try:
+    if request.count_low and not request.final_try and tok.is_softhsm:
+        out.print(
+            "Note: SoftHSM2 shows 'PIN count low' after any wrong PIN. It never locks (a "
+            "rehearsal token), and the flag clears at the next right PIN."
+        )
+    elif request.count_low and not request.final_try:
         out.print(
             "[yellow]Warning:[/yellow] the token reports that few PIN tries are left. Type carefully; "
             "if you are unsure of the PIN, stop now (Ctrl-C) and ask the administrator."
@@ -206,8 +211,9 @@ def read_pin(request: PinRequest) -> str:
 
     if is_factory_default_pin(pin):
         out.print(
-            "[yellow]Warning:[/yellow] this PIN is a well-known factory default. Change it on the "
-            "token before any real ceremony."
+            "[yellow]Warning:[/yellow] the PIN typed is a well-known factory default (such as "
+            "123456). If the token accepts it, the token still has its factory PIN: change it "
+            "before any real ceremony (runbooks/token-preparation.md, A4)."
         )
     return pin
 
@@ -218,9 +224,12 @@ def notify(message: str) -> None:
 
 def print_error(exc: CeremonyError) -> None:
     e = err_console()
-    e.print(f"[red bold]{exc.title}:[/red bold] {exc.message}", markup=True, highlight=False)
+    # The message is plain text (a plan line such as `keys: [a]` is not markup).
+    e.print(
+        f"[red bold]{exc.title}:[/red bold] {escape(exc.message)}", markup=True, highlight=False
+    )
     if exc.hint:
-        e.print(f"Next: {exc.hint}")
+        e.print(f"Next: {exc.hint}", markup=False, highlight=False)
 
 
 def rehearsal_banner() -> None:
@@ -230,6 +239,8 @@ def rehearsal_banner() -> None:
 
 
 def digest_block(digest_hex: str) -> list[str]:
+    from ceremony import digest as digests  # (securesystemslib: not for --help)
+
     return [
         "SHA-256 of the exact bytes every key signs (compare aloud and on paper):",
         *[f"  {line}" for line in digests.grouped_hex_lines(digest_hex)],

@@ -29,12 +29,13 @@ from ceremony.transcript import Entry
 
 @dataclass(frozen=True)
 class InitResult:
-    """The new directory, where the previous root was copied (a rotation), and the names
-    its keys were enrolled under."""
+    """The new directory, where the previous root was copied (a rotation), the names its
+    keys were enrolled under, and its SHA-256 (pinned in the plan)."""
 
     path: Path
     previous_copy: str | None
     enrolled: list[str]
+    previous_sha256: str | None = None  # of the previous root, as pinned in the plan
 
 
 def generated_key_names(root: Root) -> dict[str, str]:
@@ -176,7 +177,7 @@ def init(
         enrolled.append(name)
     cdir.write(PLAN_FILE, text.encode())
     entry.files_written[PLAN_FILE] = digests.sha256_hex(text.encode())
-    return InitResult(path, rel, enrolled)
+    return InitResult(path, rel, enrolled, digests.sha256_hex(data))
 
 
 def previous_root_pin(directory: Path) -> tuple[str, str] | None:

@@ -61,15 +61,36 @@ class CeremonyDir:
                     f"{self.root} is a symbolic link; give the real ceremony directory."
                 )
             if not self.root.is_dir():
-                raise StoreError(
-                    f"{self.root} is not a ceremony directory (it does not exist). Create one with "
-                    "`ceremony init DIR`."
-                )
+                raise StoreError(self._not_a_directory())
             if not (self.root / PLAN_FILE).is_file():
-                raise StoreError(
-                    f"{self.root} has no {PLAN_FILE}, so it is not a ceremony directory. Create one "
-                    "with `ceremony init DIR`, or check the path."
+                raise StoreError(self._no_plan())
+
+    def _not_a_directory(self) -> str:
+        """What was given instead of a ceremony directory, and what was expected."""
+        expected = (
+            f"a ceremony directory is expected: the folder that holds {PLAN_FILE}, keys/, "
+            "drafts/ and signatures/"
+        )
+        if self.root.is_file() and self.root.name == PLAN_FILE:
+            return f"{self.root} is the plan file; {expected}. Give its folder: {self.root.parent}"
+        if self.root.exists():
+            return f"{self.root} is a file, not a ceremony directory; {expected}."
+        return (
+            f"{self.root} does not exist, so it is not a ceremony directory; {expected}. Check "
+            "the path for a typo, or whether the USB stick is mounted somewhere else."
+        )
+
+    def _no_plan(self) -> str:
+        for parent in self.root.parents:
+            if (parent / PLAN_FILE).is_file():
+                return (
+                    f"{self.root} is a folder inside the ceremony directory {parent}, not the "
+                    f"ceremony directory itself (the folder that holds {PLAN_FILE}). Give {parent}"
                 )
+        return (
+            f"{self.root} has no {PLAN_FILE}, so it is not a ceremony directory (the folder that "
+            f"holds {PLAN_FILE}, keys/, drafts/ and signatures/). Check the path."
+        )
 
     # --- paths -----------------------------------------------------------------------
 

@@ -47,6 +47,28 @@ def run_on_tty(
     """Run `python -m ceremony ARGS` on a `cols`x`rows` pty; each (prompt, answer) pair
     types `answer` once `prompt` has appeared in the output (spaces and line breaks counted
     as one space), in order."""
+    return run_program_on_tty(
+        [sys.executable, "-m", "ceremony", *map(str, args)],
+        cols=cols,
+        rows=rows,
+        answers=answers,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def run_program_on_tty(
+    argv: Sequence[str],
+    *,
+    cols: int = 80,
+    rows: int = 24,
+    answers: Sequence[tuple[str, str]] = (),
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> Screen:
+    """Run any program on a pty, as `run_on_tty` does (e.g. softhsm2-util, which reads its
+    PINs from the terminal only)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     e = dict(env or os.environ)
@@ -58,7 +80,8 @@ def run_on_tty(
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ceremony", *map(str, args)],
+        list(argv),
+        cwd=cwd,
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -75,9 +98,7 @@ def run_on_tty(
         while True:
             if time.monotonic() > deadline:
                 proc.kill()
-                raise TimeoutError(
-                    f"ceremony {args} did not finish: {out.decode(errors='replace')}"
-                )
+                raise TimeoutError(f"{list(argv)} did not finish: {out.decode(errors='replace')}")
             ready, _, _ = select.select([master], [], [], 0.2)
             if ready:
                 try:

@@ -13,7 +13,10 @@ Its fenced blocks are steps, in order:
   (whitespace runs count as one space; ``…`` stands for any text within the line).
 
 Only ``ceremony`` commands may appear in a scenario, so everything a runbook tells people to type
-during a ceremony is run by the tests.
+during a ceremony is run by the tests. A runbook test may allow a few other programs by name
+(``allowed``: e.g. ``softhsm2-util`` to make a token, ``bash scripts/install-offline.sh`` and
+``.`` to activate the venv); the runner hands those to its ``external`` function. ``~/`` at
+the start of a word is the runner's HOME, as a shell would expand it.
 """
 
 from __future__ import annotations
@@ -50,9 +53,10 @@ class Block:
 
 @dataclass(frozen=True)
 class Command:
-    argv: list[str]  # without the leading "ceremony"
+    argv: list[str]  # without the leading "ceremony" (another program: with its name)
     exit_code: int
     source: str  # the line as written
+    program: str = "ceremony"
 
 
 @dataclass(frozen=True)
@@ -61,11 +65,11 @@ class Scenario:
     path: Path
     blocks: list[Block]
 
-    def commands(self) -> list[Command]:
+    def commands(self, allowed: frozenset[str] = frozenset()) -> list[Command]:
         out: list[Command] = []
         for b in self.blocks:
             if b.kind == "sh":
-                out += parse_commands(b.text, lambda s: s)
+                out += parse_commands(b.text, lambda s: s, allowed)
         return out
 
 
@@ -120,7 +124,9 @@ def _kind(info: str, path: Path, line: int) -> str | None:
     return None  # illustration only, not run
 
 
-def parse_commands(text: str, expand: Callable[[str], str]) -> list[Command]:
+def parse_commands(
+    text: str, expand: Callable[[str], str], allowed: frozenset[str] = frozenset()
+) -> list[Command]:
     joined: list[str] = []
     buf = ""
     for raw in text.splitlines():
@@ -138,9 +144,13 @@ def parse_commands(text: str, expand: Callable[[str], str]) -> list[Command]:
             continue
         m = _EXIT.search(stripped)
         argv = shlex.split(expand(stripped), comments=True)
+        code = int(m.group(1)) if m else 0
+        if argv[0] in allowed:
+            out.append(Command(argv, code, stripped, argv[0]))
+            continue
         if argv[0] != "ceremony":
             raise ValueError(f"only ceremony commands may appear in a scenario: {stripped!r}")
-        out.append(Command(argv[1:], int(m.group(1)) if m else 0, stripped))
+        out.append(Command(argv[1:], code, stripped))
     return out
 
 
@@ -183,8 +193,15 @@ class Runner:
     variables: Callable[[str], str]  # $NAME -> value
     stdin_for: Callable[[list[str]], Sequence[str]]
     secrets: Sequence[str] = ()
-    key_type: str = "ed25519"
+    key_type: str | None = "ed25519"  # None: keygen lines run with the type they say
     log: list[Outcome] = field(default_factory=list)
+    allowed: frozenset[str] = frozenset()  # other programs a scenario may run
+    external: Callable[[list[str]], Outcome] | None = None  # runs them
+
+    def home(self, argv: list[str]) -> list[str]:
+        """`~/x` as a shell expands it, with the runner's HOME."""
+        home = self.env.get("HOME", "~")
+        return [f"{home}/{a[2:]}" if a.startswith("~/") else a for a in argv]
 
     def expand(self, line: str) -> str:
         return _VAR.sub(lambda m: self.variables(m.group(1) or m.group(2)), line)
@@ -218,10 +235,18 @@ class Runner:
         for b in sc.blocks:
             where = b.where(sc.path)
             if b.kind == "sh":
-                for cmd in parse_commands(b.text, self.expand):
-                    argv = self._with_key_type(cmd.argv)
+                for cmd in parse_commands(b.text, self.expand, self.allowed):
                     try:
-                        last = self.run(argv, expect=cmd.exit_code)
+                        if cmd.program != "ceremony":
+                            assert self.external is not None, f"no runner for {cmd.program}"
+                            last = self.external(self.home(cmd.argv))
+                            assert last.code == cmd.exit_code, (
+                                f"`{cmd.source}` exited {last.code}, expected {cmd.exit_code}\n"
+                                f"{last.text}"
+                            )
+                        else:
+                            argv = self._with_key_type(self.home(cmd.argv))
+                            last = self.run(argv, expect=cmd.exit_code)
                     except AssertionError as exc:
                         raise AssertionError(f"{where}: {exc}") from None
                     done.append(last)
@@ -238,7 +263,9 @@ class Runner:
         return done
 
     def _with_key_type(self, argv: list[str]) -> list[str]:
-        if argv and argv[0] == "keygen":
+        """The runner's key type in keygen lines (those of the rotation runbooks say ed25519);
+        with no key type, lines are run as written."""
+        if argv and argv[0] == "keygen" and self.key_type is not None:
             i = argv.index("--type")
             assert argv[i + 1] == "ed25519", "runbook keygen lines say --type ed25519"
             argv = [*argv[: i + 1], self.key_type, *argv[i + 2 :]]

@@ -76,6 +76,11 @@ def _wrong_pin(tok: TokenHandle, purpose: str, e: pkx.PKCS11Error) -> TokenError
             " The token now reports that the NEXT wrong PIN LOCKS it: do not try again "
             "unless you are sure of the PIN."
         )
+    elif info.pin_count_low and info.is_softhsm:
+        state = (
+            " SoftHSM2 now shows its 'PIN count low' flag, as it does after any wrong PIN; it "
+            "never locks (a rehearsal token), and the flag clears at the next right PIN."
+        )
     elif info.pin_count_low:
         state = " The token now reports a low PIN count: few tries are left before it locks."
     else:
