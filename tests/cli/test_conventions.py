@@ -119,9 +119,7 @@ def test_the_readme_set_up_leaves_ceremony_runnable_as_printed() -> None:
     assert ". .venv/bin/activate" in setup
     runbooks = (ROOT / "runbooks" / "README.md").read_text()
     assert ". .venv/bin/activate" in runbooks and ". ~/ceremony-venv/bin/activate" in runbooks
-    assert (
-        ". ~/ceremony-venv/bin/activate" in (ROOT / "runbooks" / "root-ceremony.md").read_text()
-    )
+    assert ". ~/ceremony-venv/bin/activate" in (ROOT / "runbooks" / "root-ceremony.md").read_text()
     if not (ROOT / ".venv" / "bin" / "activate").exists():
         pytest.skip("no .venv in the checkout (scripts/test.sh and scripts/rehearse.sh make it)")
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV",)}
