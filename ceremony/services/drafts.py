@@ -198,9 +198,6 @@ def draft(
     """
     loaded = load(cdir, now, require_enrolled=True, files_read=entry.files_read)
     copy = copy_state(cdir)
-    existing = load_draft(cdir, role)
-    if existing is not None and draft_is_current(loaded, existing):
-        return DraftResult(existing, True, 0, existing.digest, view(loaded, existing))
     if copy is not None and copy.certain:
         raise InputError(
             f"this directory is a holder's copy of {copy.origin} (made {copy.since}); a "
@@ -210,6 +207,9 @@ def draft(
             hint="Bring this copy back to the administrator; for a new draft, take a fresh "
             "copy after the administrator has drafted it (`ceremony copy`).",
         )
+    existing = load_draft(cdir, role)
+    if existing is not None and draft_is_current(loaded, existing):
+        return DraftResult(existing, True, 0, existing.digest, view(loaded, existing))
     text, md = drafting.new_draft(loaded.plan, loaded.keys, loaded.previous, role, now)
     payload = digests.canonical_from_json(text)
     digest = digests.sha256_hex(payload)

@@ -262,6 +262,15 @@ def test_rotation_shows_both_thresholds_and_exports(
     chain = [first_root / "published" / "1.root.json", d / "published" / "2.root.json"]
     res = cli.ok("verify", *chain)
     assert "version 1 -> 2: previous root 3/2, new root 3/3" in res.out
+    assert "The chain is valid up to root version 2 (2 roots checked)." in res.out
+    # The later root alone: valid as a chain that starts there, and it says what was not checked.
+    res = cli.ok("verify", chain[1])
+    assert "The chain is valid" not in res.out
+    assert (
+        "Version 2 is valid as a chain that STARTS at version 2, taken as trusted (1 root "
+        in res.out
+    )
+    assert "Not checked: that version 1's keys approved version 2." in res.out
 
     # python-tuf's client, bootstrapped with v1, updates to v2 from a loopback repository.
     exported = read_exported(first_root / "published")
