@@ -80,6 +80,10 @@ def show(
 
     with guarded(), recorded(directory, "show", {"role": role}, write=False) as (cdir, _entry):
         render_view(drafts.show(cdir, role, now(), full=full))
+        ui.say(
+            "Next: if every value above is what was agreed, each holder signs with "
+            f"`ceremony sign {cdir.root} {role} --key NAME`."
+        )
 
 
 def copy(

@@ -24,7 +24,7 @@ from ceremony.clock import iso
 from ceremony.keys import key_type_of
 from ceremony.services.state import Loaded
 from ceremony.services.status import RoleReport, status_warnings
-from ceremony.thresholds import SignatureRecord, ThresholdStatus
+from ceremony.thresholds import RoleStatus, SignatureRecord, ThresholdStatus
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,25 @@ def threshold_text(t: ThresholdStatus) -> str:
 
 
 def warning_lines(loaded: Loaded) -> list[str]:
-    """The warnings a record must carry: rehearsal keys, SoftHSM, imported keys, advisories."""
+    """The warnings a record must carry: rehearsal keys, a rehearsal plan, SoftHSM keys,
+    imported keys, firmware advisories (the check lines every status repeats)."""
     lines = []
+    repeated = status_warnings(loaded)
     if loaded.rehearsal:
         lines.append("REHEARSAL: signed with software keys. Never publish these files.")
-    return lines + status_warnings(loaded)
+    elif loaded.plan.rehearsal:
+        lines.append("REHEARSAL: the plan says rehearsal: true. Never publish these files.")
+    softhsm = sorted(
+        name
+        for name, k in loaded.keys.items()
+        if "softhsm" in str((k.token or {}).get("manufacturer", "")).lower()
+    )
+    if softhsm and not any(w.startswith("CER-KEY-SOFTHSM") for w in repeated):
+        lines.append(
+            f"SoftHSM2 keys ({', '.join(softhsm)}): their private keys are files on the "
+            "ceremony machine's disk. For rehearsals and tests only."
+        )
+    return lines + repeated
 
 
 def _signer_key(loaded: Loaded, rec: SignatureRecord) -> tuple[str, str, str]:
@@ -136,31 +150,33 @@ def markdown_record(
 
 
 CSS = """
-@page { size: A4; margin: 14mm; }
+@page { size: A4; margin: 11mm 12mm; }
 * { box-sizing: border-box; }
-body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; font-size: 10pt;
+body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; font-size: 9.5pt;
   color: #000; margin: 0; }
-section.page { page-break-after: always; break-after: page; padding: 4mm 0; }
+section.page { page-break-after: always; break-after: page; page-break-inside: avoid; }
 section.page:last-of-type { page-break-after: auto; break-after: auto; }
-h1 { font-size: 15pt; margin: 0 0 1mm 0; }
-h2 { font-size: 12pt; margin: 4mm 0 1.5mm 0; border-bottom: 1px solid #000; }
-p.meta { margin: 0 0 2mm 0; }
-.warning { border: 3px solid #b00; color: #b00; font-weight: bold; padding: 2mm 3mm;
-  margin: 2mm 0; }
-.note { border: 2px solid #000; padding: 2mm 3mm; margin: 2mm 0; }
+h1 { font-size: 14pt; margin: 0 0 1mm 0; }
+h2 { font-size: 11pt; margin: 3mm 0 1mm 0; border-bottom: 1px solid #000; }
+p { margin: 1mm 0; }
+ul { margin: 1mm 0; }
+.warning { border: 2.5px solid #b00; color: #b00; font-weight: bold; padding: 1.5mm 3mm;
+  margin: 1.5mm 0; }
+.note { border: 2px solid #000; padding: 1.5mm 3mm; margin: 1.5mm 0; }
 .hex { font-family: "DejaVu Sans Mono", "Liberation Mono", monospace; font-size: 13pt;
-  letter-spacing: 0.5pt; line-height: 1.5; }
+  letter-spacing: 0.5pt; line-height: 1.4; }
 table { border-collapse: collapse; width: 100%; margin: 1mm 0; }
-th, td { border: 1px solid #000; padding: 1mm 1.5mm; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #000; padding: 0.7mm 1.3mm; text-align: left; vertical-align: top; }
 th { background: #eee; }
-table.words td { border: 1px solid #999; font-size: 10.5pt; width: 25%; }
-table.words .n { color: #555; font-size: 8pt; display: inline-block; width: 6mm; }
-td.initials { width: 22mm; }
-code, .mono { font-family: "DejaVu Sans Mono", "Liberation Mono", monospace; font-size: 9pt;
+table.words td { border: 1px solid #999; font-size: 10pt; width: 25%; }
+table.words .n { color: #555; font-size: 7.5pt; display: inline-block; width: 6mm; }
+td.initials { width: 20mm; }
+td.key, td.when, td.keyid { white-space: nowrap; }
+code, .mono { font-family: "DejaVu Sans Mono", "Liberation Mono", monospace; font-size: 8.5pt;
   word-break: break-all; }
-.witness td { height: 10mm; }
+.witness td { height: 8mm; }
 @media screen { body { max-width: 210mm; margin: 0 auto; padding: 0 6mm; }
-  section.page { border-bottom: 2px dashed #999; margin-bottom: 8mm; } }
+  section.page { border-bottom: 2px dashed #999; margin-bottom: 8mm; padding-bottom: 4mm; } }
 """
 
 
@@ -176,6 +192,17 @@ def _words_table(digest_hex: str) -> str:
     return '<table class="words">' + "".join(rows) + "</table>"
 
 
+def _counts(st: RoleStatus, rec: SignatureRecord) -> str:
+    """The thresholds a signature counts for: `previous root, new root`."""
+    return ", ".join(t.label.split(" (")[0] for t in st.thresholds if rec.keyid in t.signed_keyids)
+
+
+def _name_html(name: str) -> str:
+    """A key's name on one line, its status note (if any) small below it."""
+    key, sep, note = name.partition(" (")
+    return escape(key) + (f"<br><small>({escape(note)}</small>" if sep else "")
+
+
 def _role_page(
     loaded: Loaded,
     r: RoleReport,
@@ -186,7 +213,8 @@ def _role_page(
 ) -> str:
     assert r.draft is not None and r.status is not None
     d, st = r.draft, r.status
-    hex_lines = digests.grouped_hex_lines(d.digest, 4)
+    two = len(st.thresholds) > 1  # a rotation: which threshold each signature counts for
+    hex_lines = digests.grouped_hex_lines(d.digest)  # as on the holders' screens
     out = [
         '<section class="page">',
         f"<h1>Ceremony record: {escape(loaded.plan.repository)}</h1>",
@@ -204,14 +232,18 @@ def _role_page(
         "<ul>" + "".join(f"<li>{escape(threshold_text(t))}</li>" for t in st.thresholds) + "</ul>",
         "<h2>Signatures</h2>",
         "<table><tr><th>key</th><th>holder</th><th>keyid</th><th>device</th>"
-        "<th>signed at (UTC)</th><th>witness initials</th></tr>",
+        "<th>signed at (UTC)</th>"
+        + ("<th>counts for</th>" if two else "")
+        + "<th>witness initials</th></tr>",
     ]
     for rec in st.valid:
         name, keyid, device = _signer_key(loaded, rec)
         out.append(
-            f"<tr><td>{escape(name)}</td><td>{escape(rec.holder)}</td>"
-            f'<td class="mono">{escape(keyid)}</td><td>{escape(device)}</td>'
-            f'<td>{escape(rec.signed_at)}</td><td class="initials"></td></tr>'
+            f'<tr><td class="key">{_name_html(name)}</td><td>{escape(rec.holder)}</td>'
+            f'<td class="mono keyid">{escape(keyid)}</td><td>{escape(device)}</td>'
+            f'<td class="when">{escape(rec.signed_at)}</td>'
+            + (f"<td>{escape(_counts(st, rec))}</td>" if two else "")
+            + '<td class="initials"></td></tr>'
         )
     out.append("</table>")
     mine = sorted(

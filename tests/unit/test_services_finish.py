@@ -127,7 +127,9 @@ def test_the_record_wording_and_warnings(exported: Kit) -> None:
     html = (exported.root / "published" / "ceremony-record.html").read_text()
     assert html.count('<section class="page">') == 1  # one page per role
     assert "REHEARSAL: signed with software keys" in html
-    assert "witness initials" in html and "<script" not in html and "http" not in html.lower()
+    assert "witness initials" in html and "<script" not in html
+    for external in ("http", "src=", "url(", "@import", "<link"):  # no network, no assets
+        assert external not in html.lower(), external
 
 
 # --- copies ------------------------------------------------------------------------------
