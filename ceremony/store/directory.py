@@ -13,6 +13,8 @@ Layout (the unit that travels on a USB stick):
     signatures/stale/ROLE/          signatures replaced after a re-draft, kept for the record
     transcript.jsonl                append-only, hash-chained log
     published/                      what export writes
+    exports.json                    every export: when, where, the files (store/marks.py)
+    copy-of.json                    only in a holder's copy made by `ceremony copy`
 
 Rules: every write goes to a temporary file in the same folder, is fsynced, then renamed
 (and the folder fsynced). Write-once files (signatures, published files) are linked into
