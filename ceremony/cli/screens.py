@@ -27,8 +27,8 @@ def render_view(v: DraftView) -> None:
 
 def _render_view(v: DraftView) -> None:
     out = ui.console()
-    if v.rehearsal:
-        ui.rehearsal_banner()
+    if v.rehearsal or v.rehearsal_plan:
+        ui.rehearsal_banner(plan_only=not v.rehearsal)
     out.rule()
     ui.say(f"{v.role} version {v.version} for {v.repository}", style="bold")
     cs = v.consistent_snapshot
@@ -105,7 +105,7 @@ def print_enrolled(res: EnrollResult) -> None:
     verb = "Enrolled" if res.new else "Already enrolled (same key, nothing changed):"
     out.print(f"{verb} '{rec.name}': {rec.key.scheme}, keyid {rec.keyid[:16]}…, {rec.device()}.")
     if rec.uri:
-        out.print(f"  URI: {rec.uri}")
+        out.print(f"  URI: {rec.uri}", markup=False, highlight=False, soft_wrap=True)
     if res.attested is not None:
         out.print(f"  Attested: {res.attested}.")
         for advisory in res.advisories:
@@ -140,8 +140,8 @@ def copy_note(copy: CopyState | None) -> None:
 def render_status(report: StatusReport) -> None:
     """The status screen: every role's digest, thresholds, export and next step; warnings;
     and in a holder's copy, to bring it back for merge."""
-    if report.rehearsal:
-        ui.rehearsal_banner()
+    if report.rehearsal or report.loaded.plan.rehearsal:
+        ui.rehearsal_banner(plan_only=not report.rehearsal)
     ui.say(f"Ceremony for {report.repository} in {report.loaded.cdir.root}", style="bold")
     for r in report.roles:
         if r.draft is None or r.status is None:

@@ -54,8 +54,8 @@ def compact_block(v: DraftView, key: str) -> list[tuple[str, str | None]]:
     if v.previous_expires is not None:
         expires += f" (previous root: {v.previous_expires:%Y-%m-%d %H:%M} UTC)"
     add(head, expires, 2, 4)
-    if v.rehearsal:
-        add(head, "REHEARSAL keys: practice only; never publish what they sign", 2, 4, "yellow")
+    if v.rehearsal or v.rehearsal_plan:
+        add(head, "REHEARSAL: practice only; never publish what these keys sign", 2, 4, "yellow")
     elif any(w.id == "CER-KEY-SOFTHSM" for w in v.warnings):
         add(head, "SoftHSM keys: for rehearsals and tests, not production", 2, 4, "yellow")
     changes: list[str] = []

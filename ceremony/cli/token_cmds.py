@@ -74,7 +74,7 @@ def tokens_cmd(
             )
             if t.initialized:
                 token_uri = Pkcs11Uri(token=t.label, serial=t.serial or None).to_string()
-                ui.say(f"token URI: {token_uri}", 2, 4)
+                _uri_line(f"  token URI: {token_uri}")
             for k in lst.keys:
                 a = k.attributes
 
@@ -86,8 +86,14 @@ def tokens_cmd(
                     f"{name} {b(getattr(a, field)) if a else '?'}" for name, field in ATTRIBUTES
                 )
                 ui.say(attrs + ("" if a else " (? : the private key needs --login)"), 4, 6)
-                ui.say(f"URI: {k.uri}", 4, 6)
+                _uri_line(f"    URI: {k.uri}")
             if t.initialized and not lst.keys:
                 ui.say("no keys visible" + ("" if login else " (private objects need --login)"), 2)
             if lst.keys:
                 ui.say("(give a key's URI to enroll --uri or sign --uri)", 2)
+
+
+def _uri_line(line: str) -> None:
+    """A URI is printed whole on one line (never broken by us): a terminal shows a long one
+    over two rows, and copying it gives the URI, not a URI with a line break in it."""
+    ui.console().print(line, markup=False, highlight=False, soft_wrap=True)

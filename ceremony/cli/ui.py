@@ -232,7 +232,15 @@ def print_error(exc: CeremonyError) -> None:
         e.print(f"Next: {exc.hint}", markup=False, highlight=False)
 
 
-def rehearsal_banner() -> None:
+def rehearsal_banner(plan_only: bool = False) -> None:
+    """The banner of every screen of a rehearsal: software keys, or (`plan_only`) a plan that
+    says `rehearsal: true` (SoftHSM2 keys, for instance)."""
+    if plan_only:
+        console().print(
+            "[black on yellow] REHEARSAL: this plan says rehearsal: true. Never publish these "
+            "files. [/]"
+        )
+        return
     console().print(
         "[black on yellow] REHEARSAL: software keys, not for production. Never publish these files. [/]"
     )

@@ -78,6 +78,7 @@ class DraftView:
     previous_version: int | None = None
     previous_expires: dt.datetime | None = None
     signer: SignerLine | None = None  # `sign`: the holder's key
+    rehearsal_plan: bool = False  # the plan says `rehearsal: true` (SoftHSM keys, say)
 
 
 def signer_line(v: DraftView, key: KeyLine) -> SignerLine:
@@ -145,6 +146,8 @@ def view(
         previous,
         prev.version if prev is not None else None,
         prev.expires if prev is not None else None,
+        None,
+        loaded.plan.rehearsal,
     )
 
 
