@@ -46,8 +46,14 @@ class CopyState:
 
 
 def copy_state(cdir: CeremonyDir) -> CopyState | None:
-    """Whether `cdir` is a holder's copy (None: it is, as far as can be told, the directory
-    the ceremony was created in).
+    """Whether `cdir` is a holder's copy (`sign` and `status` end by saying so).
+
+    Args:
+        cdir: the ceremony directory (read only).
+
+    Returns:
+        A `CopyState` (`certain` when copy-of.json says so), or None when it is, as far as
+        can be told, the directory the ceremony was created in.
 
     Raises:
         StoreError (exit 2): copy-of.json is damaged.

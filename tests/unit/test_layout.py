@@ -57,6 +57,7 @@ USE_CASES = {
     "ceremony.services.status": ["status"],
     "ceremony.services.export": ["export"],
     "ceremony.services.attestation": ["reverify_attestations"],
+    "ceremony.services.copies": ["copy", "copy_state"],
 }
 
 
