@@ -134,25 +134,29 @@ def merge(
     from ceremony.errors import CheckFailed
     from ceremony.services import signing
 
-    with guarded():
-        with recorded(directory, "merge", {"others": [str(o) for o in others]}) as (cdir, entry):
-            rep = signing.merge(cdir, others, now(), entry)
-            ui.say(
-                f"Merge into {cdir.root}: {len(rep.added)} added, {len(rep.skipped)} skipped, "
-                f"{len(rep.refused)} refused."
-            )
-            for line in rep.added:
-                ui.say(f"added   {line}", 2, 4, style="green")
-            for line in rep.skipped:
-                ui.say(f"skipped {line}", 2, 4)
-            for line in rep.refused:
-                ui.say(f"refused {line}", 2, 4, style="red")
-            ui.say(f"Next: `ceremony status {cdir.root}`.")
-        if rep.refused:  # after the transcript line: the signatures added are recorded
+    with (
+        guarded(),
+        recorded(directory, "merge", {"others": [str(o) for o in others]}) as (cdir, entry),
+    ):
+        rep = signing.merge(cdir, others, now(), entry)
+        added = "added" if rep.written else "would add"
+        ui.say(
+            f"Merge into {cdir.root}: {len(rep.added)} {added}, {len(rep.skipped)} skipped, "
+            f"{len(rep.refused)} refused."
+        )
+        for line in rep.added:
+            ui.say(f"{added:<9} {line}", 2, 4, style="green" if rep.written else None)
+        for line in rep.skipped:
+            ui.say(f"skipped   {line}", 2, 4)
+        for line in rep.refused:
+            ui.say(f"refused   {line}", 2, 4, style="red")
+        if rep.refused:  # raised inside: nothing written, the transcript included
             n = len(rep.refused)
             raise CheckFailed(
-                f"{n} signature file{'s were' if n != 1 else ' was'} refused (listed above): a "
-                "refused file never counts. The signatures added were kept.",
-                hint="Read each refused file's reason. A holder whose signature was refused "
-                "signs again, on a fresh copy of this directory (`ceremony copy`).",
+                f"{n} entr{'ies were' if n != 1 else 'y was'} refused (listed above): a refused "
+                "file never counts, and nothing was merged, not even the good signatures.",
+                hint="Read each reason. Merge the other copies one at a time to take their "
+                "signatures; a copy with a refused file can be merged once that file is "
+                "removed from it (or its holder signs again on a fresh copy: `ceremony copy`).",
             )
+        ui.say(f"Next: `ceremony status {cdir.root}`.")

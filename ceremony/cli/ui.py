@@ -263,9 +263,9 @@ def threshold_lines(t: ThresholdStatus) -> list[str]:
     signed = ", ".join(_who(t, n) for n in t.signed) or "nobody yet"
     others = ", ".join(_who(t, n) for n in t.missing) or "-"
     if t.met:
-        mark = "met" if not t.missing else "met; more signatures are optional"
+        more = "; more signatures are optional" if t.missing else ""
         return [
-            f"{t.label}: {t.count} signed, {t.threshold} needed ({mark})",
+            f"{t.label}: {t.count} signed, {t.threshold} needed (met){more}",
             f"    signed:   {signed}",
             *([f"    optional: {others}"] if t.missing else []),
         ]

@@ -214,11 +214,13 @@ def sign(
 
 @dataclass
 class MergeReport:
-    """One line per signature file seen: added, skipped (already here) or refused (why)."""
+    """One line per entry of the other copies: added (or, when `written` is False, that
+    would be added), skipped (already here, or not a signature file) or refused (why)."""
 
     added: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    written: bool = True  # False: something was refused, so nothing was written
 
 
 def _approving_keys(loaded: Loaded, role: str, d: Draft) -> dict[str, Key]:
@@ -226,6 +228,13 @@ def _approving_keys(loaded: Loaded, role: str, d: Draft) -> dict[str, Key]:
     for a in authorities(loaded, role, d):
         keys.update(a.keys)
     return keys
+
+
+def _archived(cdir: CeremonyDir, role: str, digest: str) -> bool:
+    """Is `digest` that of an earlier draft of `role` in this directory (drafts/archive/)?"""
+    if len(digest) < 16 or not all(c in "0123456789abcdef" for c in digest[:16]):
+        return False
+    return cdir.path(f"drafts/archive/{role}.{digest[:16]}.json").exists()
 
 
 def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: Entry) -> MergeReport:
@@ -240,7 +249,8 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
 
     Returns:
         A `MergeReport`; a file that does not qualify is refused with the reason, not
-        raised; every entry not merged is listed with why (symbolic links included).
+        raised; every entry not merged is listed with why (symbolic links included). All
+        or nothing: when anything is refused, nothing is written (`written` False).
 
     Raises:
         InputError (exit 2): an `others` path is this directory itself, or a role's signers
@@ -251,6 +261,7 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
     report = MergeReport()
     drafts = {role: load_draft(cdir, role) for role in drafted_roles(cdir)}
     approving: dict[str, dict[str, Key]] = {}  # role -> keys that approve it, made once
+    pending: dict[tuple[str, str], bytes] = {}  # (role, keyid) -> the file to add
     for other_path in others:
         other = CeremonyDir(other_path)
         if other.root == cdir.root:
@@ -302,6 +313,12 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                 if rec.role != role or path.stem != rec.keyid:
                     report.refused.append(f"{label}: its role/keyid does not match its file name")
                     continue
+                if rec.digest != d.digest and _archived(cdir, role, rec.digest):
+                    report.skipped.append(
+                        f"{label}: stale: it signs an earlier draft of {role} "
+                        f"({rec.digest[:16]}…, archived here); only the current draft counts"
+                    )
+                    continue
                 if rec.digest != d.digest:
                     report.refused.append(
                         f"{label}: wrong digest ({rec.digest[:16]}…, this draft is {d.digest[:16]}…): "
@@ -317,15 +334,21 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                 if not verify_record(rec, key, d.payload):
                     report.refused.append(f"{label}: bad signature (does not verify)")
                     continue
-                if counting_signature(cdir, role, rec.keyid, key, d.digest, d.payload):
+                if (role, rec.keyid) in pending or counting_signature(
+                    cdir, role, rec.keyid, key, d.digest, d.payload
+                ):
                     report.skipped.append(
                         f"{label}: duplicate ({rec.key_name or short(rec.keyid)} already signed here)"
                     )
                     continue
-                data = other.read_bytes(path)
-                target = put_signature(cdir, role, rec.keyid, data)
-                entry.files_written[cdir.rel(target)] = digests.sha256_hex(data)
+                pending[(role, rec.keyid)] = other.read_bytes(path)
                 report.added.append(
                     f"{label}: {rec.key_name or short(rec.keyid)} ({rec.holder or 'unknown holder'})"
                 )
+    if report.refused:  # all or nothing: a refused file stops the whole merge
+        report.written = False
+        return report
+    for (role, keyid), data in pending.items():
+        target = put_signature(cdir, role, keyid, data)
+        entry.files_written[cdir.rel(target)] = digests.sha256_hex(data)
     return report

@@ -298,8 +298,8 @@ def test_merge_refuses_bad_and_stale_signatures(ready: Path, tmp_path: Path) -> 
     r = run("merge", d, other)
     # Exit 1 when anything was refused, as the README says (issue 11; it was 0).
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "2 signature files were refused (listed above)" in r.stderr
-    assert "0 added, 0 skipped, 2 refused" in r.stdout
+    assert "2 entries were refused (listed above)" in r.stderr
+    assert "0 would add, 0 skipped, 2 refused" in r.stdout
     assert "bad signature" in r.stdout and "wrong digest" in r.stdout
     assert not (d / "signatures" / "root").exists() or not any(
         (d / "signatures" / "root").iterdir()

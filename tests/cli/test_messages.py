@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,6 @@ from ceremony.services import drafts
 from ceremony.transcript import Entry
 from tests.cli.conftest import Cli, plan_text
 from tests.cli.pty_run import run_on_tty
-from tests.softhsm import SoftHsm
 from tests.unit.services_kit import NOW, PIN, new_ceremony
 
 
@@ -91,7 +91,7 @@ def test_a_signature_after_the_threshold_is_extra(drafted: Path) -> None:
         assert run("sign", drafted, "root", "--key", key, stdin=["Yes", PIN]).returncode == 0
     res = run("status", drafted)
     assert "root version 1: COMPLETE: every threshold is met, ready to export" in res.stdout
-    assert "new root (version 1): 2 signed, 2 needed (met; more signatures are optional)" in (
+    assert "new root (version 1): 2 signed, 2 needed (met); more signatures are optional" in (
         res.stdout
     )
     assert "optional: root-carol (Carol Example)" in res.stdout
@@ -125,16 +125,33 @@ def test_a_copy_says_to_bring_it_back(drafted: Path, tmp_path: Path) -> None:
 # --- SoftHSM2 ------------------------------------------------------------------------------
 
 
+@dataclass
+class PrivateCli(Cli):
+    """The CLI on a SoftHSM2 token directory of its own (its token's PIN is not the shared
+    test PIN, and its flags change: other tests must not see it)."""
+
+    conf: Path = Path()
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "SOFTHSM2_CONF": str(self.conf)}
+
+
 @pytest.fixture
-def eve(cli: Cli, hsm: SoftHsm, tmp_path: Path) -> tuple[Path, str]:
+def eve(cli: Cli, tmp_path: Path) -> tuple[Path, str, PrivateCli]:
     """A drafted root whose key root-eve is on a fresh SoftHSM token with PIN 123456 (a
-    factory-default PIN; nothing else uses this token)."""
+    factory-default PIN), in a token directory of its own."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
-    token = hsm.init_token(label=f"msg-eve-{tmp_path.name[-12:]}"[:32], pin="123456")
+    from ceremony.tokens import softhsm as softhsm_setup
+    from tests.softhsm import SO_PIN
+
+    private = softhsm_setup.set_up(tmp_path / "softhsm")
+    label = "msg-eve"
+    private.init_token(label, pin="123456", so_pin=SO_PIN)
+    ecli = PrivateCli(cli.hsm, cli.secrets, conf=private.conf)
     d = tmp_path / "c"
-    cli.ok("init", d)
+    ecli.ok("init", d)
     keys = {"root-eve": "Eve Example", "online": "Online signing service"}
     roles = {
         "root": (1, ["root-eve"]),
@@ -143,8 +160,8 @@ def eve(cli: Cli, hsm: SoftHsm, tmp_path: Path) -> tuple[Path, str]:
         "timestamp": (1, ["online"]),
     }
     (d / "ceremony.yaml").write_text(plan_text(roles, keys))
-    uri = f"{token.uri};object=root-eve"
-    cli.ok(
+    uri = f"pkcs11:token={label};object=root-eve"
+    ecli.ok(
         "keygen", d, "root-eve", "--uri", uri, "--type", "ed25519", stdin=["123456"], module=True
     )
     pem = tmp_path / "online.pub.pem"
@@ -153,16 +170,16 @@ def eve(cli: Cli, hsm: SoftHsm, tmp_path: Path) -> tuple[Path, str]:
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    cli.ok("enroll", d, "online", "--public-key", pem)
-    cli.ok("draft", d)
-    return d, token.label
+    ecli.ok("enroll", d, "online", "--public-key", pem)
+    ecli.ok("draft", d)
+    return d, label, ecli
 
 
 @pytest.mark.softhsm
 def test_softhsm_pin_count_low_is_explained_and_factory_pins_warned_rightly(
-    cli: Cli, hsm: SoftHsm, eve: tuple[Path, str]
+    eve: tuple[Path, str, PrivateCli],
 ) -> None:
-    d, label = eve
+    d, label, cli = eve
     # A wrong PIN that is itself a factory default: the warning does not claim it is the
     # token's PIN, and the refusal explains SoftHSM2's flag.
     res = cli.run("sign", d, "root", "--key", "root-eve", stdin=["Yes", "000000"], module=True)
@@ -188,9 +205,9 @@ def test_softhsm_pin_count_low_is_explained_and_factory_pins_warned_rightly(
 
 @pytest.mark.softhsm
 def test_tokens_lists_one_token_with_its_uri_and_asks_only_its_pin(
-    cli: Cli, hsm: SoftHsm, eve: tuple[Path, str]
+    eve: tuple[Path, str, PrivateCli],
 ) -> None:
-    _d, label = eve
+    _d, label, cli = eve
     res = cli.ok("tokens", "--login", "--token", label, stdin=["123456"], module=True)
     assert res.out.count("PIN needed") == 1 and res.out.count("Token '") == 1
     assert f"token URI: pkcs11:token={label};serial=" in res.out
@@ -203,7 +220,7 @@ def test_tokens_lists_one_token_with_its_uri_and_asks_only_its_pin(
     assert res.code == 3 and "no token with the label or serial 'no-such-token'" in res.err
     # At 80 columns every line fits, and the label and URI are whole.
     env = {**cli.env(), "PAGER": "cat"}
-    screen = run_on_tty(["tokens", "--module", hsm.module, "--token", label], cols=80, env=env)
+    screen = run_on_tty(["tokens", "--module", cli.hsm.module, "--token", label], cols=80, env=env)
     assert screen.code == 0, screen.text
     # Every line fits, but a URI: it is printed whole, to be copied (the terminal folds it).
     wide = [ln for ln in screen.lines if len(ln) > 80]

@@ -28,6 +28,7 @@ import pytest
 
 from tests.cli.conftest import Cli, Holders, plan_text
 from tests.cli.pty_run import Screen, run_on_tty
+from tests.softhsm import SoftHsm
 
 pytestmark = pytest.mark.softhsm
 
@@ -49,8 +50,12 @@ class Ceremonies:
 
 
 @pytest.fixture(scope="module")
-def ceremonies(cli: Cli, holders: Holders, tmp_path_factory: pytest.TempPathFactory) -> Ceremonies:
+def ceremonies(
+    cli: Cli, hsm: SoftHsm, holders: Holders, tmp_path_factory: pytest.TempPathFactory
+) -> Ceremonies:
     base = tmp_path_factory.mktemp("screens")
+    # Tokens of their own: the session's holders' tokens already hold keys of other tests.
+    tokens = {h: hsm.init_token(label=f"scr-{h}") for h in ("alice", "bob", "carol", "dave")}
     d = base / "first"
     cli.ok("init", d)
     roles = {
@@ -75,10 +80,10 @@ def ceremonies(cli: Cli, holders: Holders, tmp_path_factory: pytest.TempPathFact
             d,
             name,
             "--uri",
-            holders.uri(holder, name),
+            f"{tokens[holder].uri};object={name}",
             "--type",
             ktype,
-            stdin=[holders.pin(holder)],
+            stdin=[tokens[holder].pin],
             module=True,
         )
     cli.ok("enroll", d, "online", "--public-key", holders.online_pem)
@@ -87,7 +92,7 @@ def ceremonies(cli: Cli, holders: Holders, tmp_path_factory: pytest.TempPathFact
     first = base / "first-unsigned"
     shutil.copytree(d, first)
     for name in (ALICE, BOB):
-        pin = holders.pin(token_of[name])
+        pin = tokens[token_of[name]].pin
         cli.ok("sign", d, "root", "--key", name, stdin=["Yes", pin], module=True)
     cli.ok("export", d)
     rot = base / "rotation"
@@ -112,10 +117,10 @@ def ceremonies(cli: Cli, holders: Holders, tmp_path_factory: pytest.TempPathFact
         rot,
         CAROL_2,
         "--uri",
-        holders.uri("dave", CAROL_2),
+        f"{tokens['dave'].uri};object={CAROL_2}",
         "--type",
         "ecdsa-p256",
-        stdin=[holders.pin("dave")],
+        stdin=[tokens["dave"].pin],
         module=True,
     )
     cli.ok("draft", rot)
@@ -125,7 +130,7 @@ def ceremonies(cli: Cli, holders: Holders, tmp_path_factory: pytest.TempPathFact
     for name in (ALICE, BOB, CAROL):
         keyids[name] = json.loads((d / "keys" / f"{name}.json").read_text())["keyid"][:16]
     keyids[CAROL_2] = json.loads((rot / "keys" / f"{CAROL_2}.json").read_text())["keyid"][:16]
-    serials = {n: holders.tokens[h].serial for n, h in token_of.items()}
+    serials = {n: tokens[h].serial for n, h in token_of.items()}
     return Ceremonies(first, rot, serials, keyids)
 
 

@@ -210,8 +210,27 @@ def test_merge_lists_every_entry_it_does_not_take(drafted: Kit, tmp_path: Path) 
     (sigs / "notes.txt").write_text("x")
     (sigs / ("0" * 64 + ".json")).symlink_to("/etc/hostname")
     (other.root / "signatures" / "linked").symlink_to(sigs)
-    rep = signing.merge(drafted.cdir, [other.root], NOW, Entry("merge"))
+    entry = Entry("merge")
+    rep = signing.merge(drafted.cdir, [other.root], NOW, entry)
     assert len(rep.added) == 1
     assert any("linked: a symbolic link (never followed)" in r for r in rep.refused)
     assert any(r.endswith(".json: a symbolic link (never followed)") for r in rep.refused)
     assert any("notes.txt: not a signature file" in s for s in rep.skipped)
+    # All or nothing: with anything refused, not even the good signature is written.
+    assert rep.written is False and entry.files_written == {}
+    assert not (drafted.root / "signatures").exists()
+    for p in ((sigs / ("0" * 64 + ".json")), (other.root / "signatures" / "linked")):
+        p.unlink()
+    rep = signing.merge(drafted.cdir, [other.root], NOW, Entry("merge"))
+    assert rep.written and len(rep.added) == 1 and not rep.refused
+    assert len(list((drafted.root / "signatures" / "root").iterdir())) == 1
+
+
+def test_merge_skips_signatures_of_an_earlier_draft_here(drafted: Kit, tmp_path: Path) -> None:
+    other = drafted.copy(tmp_path / "other")
+    sign(other, "root-bob")  # on the first draft
+    (drafted.root / "ceremony.yaml").write_text(plan().replace("365d", "300d"))
+    drafts.draft(drafted.cdir, "root", NOW, Entry("draft"))  # no signature here: no question
+    rep = signing.merge(drafted.cdir, [other.root], NOW, Entry("merge"))
+    assert rep.written and not rep.added and not rep.refused
+    assert any("stale: it signs an earlier draft of root" in s for s in rep.skipped)
