@@ -9,39 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tuf.api.metadata import Metadata, Signature
 from tuf.api.serialization.json import JSONSerializer
 
-from ceremony import digest as digests
-from ceremony.attestation import summary
 from ceremony.clientcheck import check_delegation_chain, client_check_root
-from ceremony.clock import iso
 from ceremony.drafting import Draft
-from ceremony.errors import InputError, StoreError, ThresholdNotMet
-from ceremony.files import write_once
-from ceremony.keys import key_type_of
-from ceremony.services.state import Loaded, draft_is_current, load
+from ceremony.errors import InputError, ThresholdNotMet
+from ceremony.services.export_foreign import ExportOptions, export_foreign, resolve_format
+from ceremony.services.published import ExportResult, ceremony_record, write_published
+from ceremony.services.state import draft_is_current, load
 from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
 from ceremony.thresholds import RoleStatus
 from ceremony.transcript import Entry
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """Where the files went, name -> SHA-256 of each file written, every role's report,
-    and whether the keys are rehearsal keys (every screen says so)."""
-
-    out_dir: Path
-    files: dict[str, str]
-    roles: list[RoleReport]
-    rehearsal: bool = False
-
 
 COMPACT_ABOVE_ROLES = 256
 
@@ -120,10 +104,14 @@ def export(
     *,
     out_of_band: bool = False,
     unverified_for_tests: bool = False,
+    fmt: str = "auto",
+    key: str | None = None,
+    allow_partial: bool = False,
 ) -> ExportResult:
     """Write the signed metadata once every threshold is met and python-tuf accepts it
     (`ceremony export`): N.ROLE.json for each drafted role (and root.json), checked as a
-    client would before anything is written, with SHA256SUMS and ceremony-record.md.
+    client would before anything is written, with SHA256SUMS and ceremony-record.md. An
+    imported role, and the other formats, are written by `export_foreign`.
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -135,13 +123,19 @@ def export(
             receive it directly.
         unverified_for_tests: write even what clients must reject (client test suites
             only; the CLI allows it only with CEREMONY_TEST_MODE=1).
+        fmt: auto (an imported file's own kind, else metadata), metadata, tuf-on-ci,
+            rstuf-bootstrap, rstuf-update or rstuf-sign (`export_foreign`).
+        key: the key whose RSTUF sign payload to write (rstuf-sign only).
+        allow_partial: write a partly signed RSTUF bootstrap or update payload (RSTUF's
+            distributed signing then waits for the rest).
 
     Returns:
         An `ExportResult`: the folder, name -> SHA-256 of every file written, each role's
         report, and whether the keys are rehearsal keys.
 
     Raises:
-        InputError (exit 2): nothing is drafted, or --out-of-band without a previous root.
+        InputError (exit 2): nothing is drafted, --out-of-band without a previous root, or
+            an option that does not apply to the format.
         ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
         VerificationFailed (exit 1): python-tuf's client logic rejects the result.
         StoreError (exit 2): an output file exists already.
@@ -154,11 +148,15 @@ def export(
         files_read=entry.files_read,
         enforce=not unverified_for_tests,
     )
+    options = ExportOptions(fmt, key, allow_partial, out_of_band)
+    resolved = resolve_format(loaded, options, unverified=unverified_for_tests)
     reports = role_reports(loaded)
     if not any(r.draft for r in reports):
         raise InputError(f"nothing is drafted yet. Next: `ceremony draft {cdir.root}`.")
     if out_of_band and loaded.previous is None:
         raise InputError("--out-of-band is only for a rotation (a plan with previous_root).")
+    if resolved != "metadata" or loaded.imported is not None:
+        return export_foreign(loaded, reports, resolved, options, out, now, entry)
     problems = []
     for r in reports:
         if r.draft is None or r.status is None:
@@ -207,82 +205,31 @@ def export(
             loaded.plan, loaded.keys, loaded.previous, exported, now
         )
     out_dir = out if out is not None else cdir.path("published")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clash = [n for n in [*files, "SHA256SUMS", "ceremony-record.md"] if (out_dir / n).exists()]
-    if clash:
-        raise StoreError(
-            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file. Was this "
-            "already exported? Choose another --out folder to export again."
-        )
-    sums = "".join(f"{digests.sha256_hex(b)}  {n}\n" for n, b in sorted(files.items()))
-    files_out = dict(files)
     record = ceremony_record(loaded, reports, files, now)
     if out_of_band:
         note = out_of_band_text(reports)
         record += f"\n## OUT OF BAND\n\n{note[0].upper()}{note[1:]}\n"
     if unverified_for_tests:
         record += "\n## TEST-ONLY UNVERIFIED EXPORT\n\nNot checked: for client test suites only.\n"
-    files_out["ceremony-record.md"] = record.encode()
-    files_out["SHA256SUMS"] = sums.encode()
-    written: dict[str, str] = {}
-    for name in sorted(files_out, key=lambda n: (n == "SHA256SUMS", n)):
-        write_once(out_dir / name, files_out[name])
-        written[name] = digests.sha256_hex(files_out[name])
-        entry.files_written[str(out_dir / name)] = written[name]
+    written = write_published(out_dir, files, record, entry)
     return ExportResult(out_dir, written, reports, loaded.rehearsal)
 
 
-def ceremony_record(
-    loaded: Loaded, reports: list[RoleReport], files: Mapping[str, bytes], now: dt.datetime
-) -> str:
-    """The Markdown record of an export (ceremony-record.md): each role's version, expiry,
-    digest (hex and PGP words), thresholds and signers, every key with its device and
-    attestation, and the SHA-256 of every file exported."""
-    plan = loaded.plan
-    lines = [
-        f"# Ceremony record: {plan.repository}",
-        "",
-        f"Exported {iso(now)} by tuf-ceremony.",
-    ]
-    if loaded.rehearsal:
-        lines += ["", "**REHEARSAL: signed with software keys. Never publish these files.**"]
-    for r in reports:
-        if r.draft is None or r.status is None:
-            continue
-        lines += [
-            "",
-            f"## {r.role} version {r.draft.version}",
-            "",
-            f"- expires: {r.draft.expires}",
-            f"- digest (SHA-256 of the canonical signed bytes): {r.draft.digest}",
-            "- digest words: " + " ".join(digests.pgp_words(r.draft.digest)),
-        ]
-        for t in r.status.thresholds:
-            lines.append(f"- {t.label}: {t.count} of {t.threshold} required")
-        lines += ["", "| key | holder | signed at | device |", "|---|---|---|---|"]
-        for rec in r.status.valid:
-            spec = plan.keys.get(rec.key_name)
-            key = rec.key_name
-            if spec is not None and spec.status != "active":
-                # Still counts toward the previous root (the spec requires it): say so.
-                key += f" ({spec.status}: counts toward the previous root only)"
-            lines.append(
-                f"| {key} | {rec.holder} | {rec.signed_at} | {rec.extra.get('device', '')} |"
-            )
-    lines += [
-        "",
-        "## Keys",
-        "",
-        "| key | holder | type | keyid | device | attestation |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, k in sorted(loaded.keys.items()):
-        att = summary(k.attestation, "table") if k.attestation else "none"
-        device = k.device() + (" (accepted with --allow-imported-key)" if k.allow_imported else "")
-        lines.append(
-            f"| {name} | {plan.holder(name)} | {key_type_of(k.key)} | {k.keyid[:16]} | {device} | {att} |"
+def next_text(fmt: str) -> str:
+    """What to do with the files an export of `fmt` wrote, as a sentence."""
+    if fmt == "tuf-on-ci":
+        return (
+            "copy metadata/ into the checkout of the signing event's branch, check that "
+            '`git diff` shows only "sig" lines, then `git add metadata && git commit --signoff '
+            '-m "Signature from NAME"` and push, as tuf-on-ci-sign does.'
         )
-    lines += ["", "## Files", ""]
-    for name, data in sorted(files.items()):
-        lines.append(f"- `{name}` SHA-256 {digests.sha256_hex(data)}")
-    return "\n".join(lines) + "\n"
+    if fmt.startswith("rstuf-"):
+        verb = {"rstuf-bootstrap": "bootstrap", "rstuf-update": "update", "rstuf-sign": "sign"}
+        return (
+            f"on the connected machine, `rstuf --api-server URL admin send {verb[fmt]} FILE` with "
+            "the file written above."
+        )
+    return (
+        "copy these files to the repository. Publish the new root BEFORE any online "
+        "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
+    )
