@@ -206,3 +206,12 @@ def public_identity(key: Key) -> tuple[str, str, str]:
     elif all(c in "0123456789abcdefABCDEF" for c in text):
         text = text.lower()
     return (str(key.keytype), str(key.scheme), text)
+
+
+def bare_key(key: Key) -> SSlibKey:
+    """`key` without the fields outside keytype, scheme and keyval (tuf-on-ci's and RSTUF's
+    annotations) and with the keyid of that bare object: the same key material as a token
+    reports it, for finding and opening the key on a token. Raises ValueError for a key
+    securesystemslib cannot load."""
+    bare = {"keytype": key.keytype, "scheme": key.scheme, "keyval": dict(key.keyval)}
+    return SSlibKey.from_dict(content_keyid(bare), bare)

@@ -79,15 +79,14 @@ def _mentions_tuf_on_ci(value: Any) -> bool:
 
 
 def detect_format(data: bytes, *, source: str) -> str:
-    """The kind of `data`, from its top-level fields (`metadata` with tuf-on-ci's fields or
-    placeholders is `tuf-on-ci`). Raises `InputError` for a file that is none of them."""
+    """The kind of `data`, from its top-level fields (`metadata` whose signed part carries
+    tuf-on-ci's `x-tuf-on-ci-*` fields is `tuf-on-ci`; placeholders alone are not enough:
+    python-tuf scripts stage them too). Raises `InputError` for a file that is none of them."""
     doc = require_object(
         load_json(data, source=source, limit=metadata_file.MAX_METADATA_BYTES), what=source
     )
     if "signed" in doc and "signatures" in doc:
-        entries = doc["signatures"] if isinstance(doc["signatures"], list) else []
-        placeholders = any(isinstance(e, dict) and tuf_on_ci.is_placeholder(e) for e in entries)
-        return "tuf-on-ci" if placeholders or _mentions_tuf_on_ci(doc["signed"]) else "metadata"
+        return "tuf-on-ci" if _mentions_tuf_on_ci(doc["signed"]) else "metadata"
     if "settings" in doc and "metadata" in doc:
         return "rstuf-bootstrap"
     if set(doc) == {"metadata"}:
