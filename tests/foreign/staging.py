@@ -100,8 +100,11 @@ def python_tuf_stage(token: SSlibKey, *, cold: CryptoSigner | None = None) -> Py
     pre = CryptoSigner.generate_ed25519()
     cold = cold or CryptoSigner.generate_ed25519()
     online = CryptoSigner.generate_ed25519()
-    offline = [pre.public_key, cold.public_key, token]
-    online_keys = {"snapshot": [online.public_key], "timestamp": [online.public_key]}
+    offline: list[Key] = [pre.public_key, cold.public_key, token]
+    online_keys: dict[str, list[Key]] = {
+        "snapshot": [online.public_key],
+        "timestamp": [online.public_key],
+    }
     v3 = _root(
         3, {"root": offline[:2], "targets": offline, **online_keys}, {"root": 2, "targets": 3}
     )

@@ -49,10 +49,6 @@ def stdin_for(argv: list[str]) -> list[str]:
     return []
 
 
-def canonical(md: Metadata[Root] | Metadata[object]) -> bytes:
-    return bytes(md.signed_bytes)
-
-
 @dataclass
 class Workspace:
     cwd: Path
@@ -168,7 +164,7 @@ def test_rstuf_payloads_come_back_as_rstuf_reads_them(ws: Workspace) -> None:
     done = rstuf.parse_bootstrap_payload((ws.cwd / "ceremony-payload-signed.json").read_bytes())
     assert done.root.signed_bytes == staged.root.signed_bytes
     assert done.settings == staged.settings and done.timeout == staged.timeout
-    assert set(done.root.signatures) == {k for k in done.root.signed.roles["root"].keyids}
+    assert set(done.root.signatures) == set(done.root.signed.roles["root"].keyids)
     # what RSTUF's worker checks; and the same bytes RSTUF's CLI would write for this root
     exported = (ws.cwd / "ceremony-payload-signed.json").read_bytes()
     assert rstuf.bootstrap_payload_bytes(done.root, done.settings) == exported
