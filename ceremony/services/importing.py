@@ -18,11 +18,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from securesystemslib.signer import Key
 from tuf.api.metadata import Metadata, Root
@@ -85,6 +87,14 @@ def _role_of(src: ForeignSource, source_name: str) -> str:
     if src.role_type == "root":
         return "root"
     if src.role_type == "targets":
+        named = unquote(re.sub(r"^[0-9]+\.", "", source_name).removesuffix(".json"))
+        if named != "targets":
+            raise InputError(
+                f"{source_name} is targets-type metadata, and its file name says the role is "
+                f"{named!r}. tuf-ceremony imports the top-level targets role (targets.json or "
+                "N.targets.json, as the repository names it); delegated roles are not imported "
+                "yet. Nothing was written."
+            )
         return "targets"
     raise InputError(
         f"{source_name} is {src.role_type} metadata: the repository signs {src.role_type} "

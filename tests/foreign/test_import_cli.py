@@ -150,6 +150,21 @@ def test_real_rstuf_payloads_round_trip(directory: Path, tmp_path: Path) -> None
     assert (tmp_path / "sign.json").read_bytes() == (directory / "sign.json").read_bytes()
 
 
+def test_merge_between_copies_of_an_imported_directory(tmp_path: Path) -> None:
+    import shutil
+
+    rstuf_dir = FIXTURES / "rstuf-1.0.0b1"
+    d = tmp_path / "das"
+    ok("import", d, rstuf_dir / "bootstrap-das.json")
+    shutil.copytree(d, tmp_path / "stick", ignore=shutil.ignore_patterns(".ceremony.lock"))
+    ok("add-signature", tmp_path / "stick", "root", "--key", "bob",
+       "--signature", rstuf_dir / "sign.json", stdin=["Yes"])  # fmt: skip
+    res = ok("merge", d, tmp_path / "stick")
+    assert "1 added" in res.text and "bob" in res.text
+    st = json.loads(ok("status", d, "--json").text)["roles"]["root"]
+    assert st["complete"] and st["external"] == ["bob"]
+
+
 def test_rstuf_options_that_do_not_apply_are_refused(tmp_path: Path) -> None:
     d = tmp_path / "boot"
     ok("import", d, FIXTURES / "rstuf-1.0.0b1" / "bootstrap.json")
@@ -217,6 +232,8 @@ def hostile_cases(tmp: Path, stage: staging.PythonTufStage) -> list[tuple[list[s
     cases.append(([stick / "4.root.json", "--previous-root", stick / "3.root.json", "--root",
                    stick / "3.root.json"], "--root does not apply"))  # fmt: skip
     cases.append(([stick / "targets.json"], "give that root with --root"))
+    (tmp / "bins.json").write_bytes((stick / "targets.json").read_bytes())
+    cases.append(([tmp / "bins.json", "--root", stick / "4.root.json"], "the role is 'bins'"))
     cases.append(([stick / "3.root.json", "--format", "nonsense"], "not one of"))
     # expired
     old = Metadata[Root].from_bytes((stick / "4.root.json").read_bytes())
