@@ -212,3 +212,22 @@ def test_hostile_import_writes_nothing(tmp_path: Path) -> None:
             previous_root=imp.stick / "3.root.json",
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_payload_and_add_signature_work_for_a_draft_made_here(tmp_path: Path) -> None:
+    from tests.unit.services_kit import new_ceremony
+
+    kit = new_ceremony(tmp_path)
+    drafts.draft(kit.cdir, "root", NOW, Entry("draft"))
+    out = tmp_path / "root.payload"
+    res = external.payload(kit.cdir, "root", out, NOW, Entry("payload"))
+    d = state.current_draft(state.load(kit.cdir, NOW), "root")
+    assert out.read_bytes() == d.payload and res.digest == d.digest
+    key = state.load(kit.cdir, NOW).keys["root-bob"]
+    tok = SoftwareToken(tmp_path / "tokens", "token-root-bob")
+    signer = tok.signer("root-bob", PIN, key.key)  # type: ignore[arg-type]
+    sig = tmp_path / "bob.sig"
+    sig.write_text(signer.sign(out.read_bytes()).signature + "\n")  # hex, with a newline
+    added = external.add_signature(kit.cdir, "root", key.keyid, sig, yes, NOW, Entry("add"))
+    assert added.record.key_name == "root-bob" and added.record.extra["external"]
+    assert [t.signed for t in added.status.thresholds] == [["root-bob"]]
