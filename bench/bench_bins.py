@@ -13,7 +13,8 @@ Steps (what the baseline does for the same step):
 - status: load bins and targets, `verify_delegate` (python-tuf's threshold check);
 - export: load both, `verify_delegate`, serialise, write.
 
-Usage: python bench/bench_bins.py [--runs 5] [--count 16384]
+Usage: python bench/bench_bins.py [--runs 5] [--count 16384] (wall and RSS only; bench/run.py
+measures CPU too, pair by pair, and reuses this module's set-up and baselines).
 Needs SoftHSM2 (softhsm2-util, libsofthsm2.so). Not a test: figures go in bench/README.md.
 """
 
@@ -148,8 +149,47 @@ def measure(cmd: list[str], env: dict[str, str], stdin: str = "") -> tuple[float
     return wall, usage.ru_maxrss / 1024, out
 
 
+# How `ceremony` is started (bench/run.py sets the venv's console script, as holders run it).
+CEREMONY_CMD = [sys.executable, "-m", "ceremony"]
+
+
 def ceremony(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ceremony", *args]
+    return [*CEREMONY_CMD, *args]
+
+
+def find_module() -> str:
+    """The SoftHSM2 PKCS#11 module on this machine."""
+    from ceremony.tokens.modules import DEFAULT_MODULES
+
+    paths = next(p for what, p in DEFAULT_MODULES if what == "SoftHSM2")
+    return next(m for m in paths if Path(m).exists())
+
+
+def step_commands(d: Path, module: str) -> dict[str, tuple[list[str], str]]:
+    """The timed `ceremony` command of each step, with what it reads on standard input."""
+    return {
+        "draft": (ceremony("draft", str(d), "bins"), ""),
+        "show": (ceremony("show", str(d), "bins"), ""),
+        "sign": (
+            ceremony("sign", str(d), "bins", "--key", "bins-alice", "--module", module),
+            f"Yes\n{PIN}\n",
+        ),
+        "status": (ceremony("status", str(d)), ""),
+        "export": (ceremony("export", str(d)), ""),
+    }
+
+
+def baseline_command(step: str, work: Path, count: int) -> list[str]:
+    """The baseline process of `step` (python-tuf doing the same work; see `baseline`)."""
+    return [
+        sys.executable,
+        str(Path(__file__)),
+        "--count",
+        str(count),
+        "--baseline",
+        step,
+        str(work),
+    ]
 
 
 def setup(work: Path, count: int, env: dict[str, str], module: str) -> Path:
@@ -161,9 +201,20 @@ def setup(work: Path, count: int, env: dict[str, str], module: str) -> Path:
     )
     env["SOFTHSM2_CONF"] = str(conf)
     subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", "bench", "--so-pin", SO_PIN,
-         "--pin", PIN],
-        env=env, check=True, capture_output=True,
+        [
+            "softhsm2-util",
+            "--init-token",
+            "--free",
+            "--label",
+            "bench",
+            "--so-pin",
+            SO_PIN,
+            "--pin",
+            PIN,
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
     )
     d = work / "c"
     measure(ceremony("init", str(d)), env)
@@ -193,24 +244,35 @@ targets:
     )
     for name in ("root-alice", "targets-alice", "bins-alice"):
         measure(
-            ceremony("keygen", str(d), name, "--uri", f"pkcs11:token=bench;object={name}",
-                     "--type", "ed25519", "--module", module),
-            env, PIN + "\n",
+            ceremony(
+                "keygen",
+                str(d),
+                name,
+                "--uri",
+                f"pkcs11:token=bench;object={name}",
+                "--type",
+                "ed25519",
+                "--module",
+                module,
+            ),
+            env,
+            PIN + "\n",
         )
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     pem = work / "online.pem"
     pem.write_bytes(
-        ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     measure(ceremony("enroll", str(d), "online", "--public-key", str(pem)), env)
     for role, key in (("root", "root-alice"), ("targets", "targets-alice")):
         measure(ceremony("draft", str(d), role), env)
-        measure(ceremony("sign", str(d), role, "--key", key, "--module", module), env,
-                f"Yes\n{PIN}\n")
+        measure(
+            ceremony("sign", str(d), role, "--key", key, "--module", module), env, f"Yes\n{PIN}\n"
+        )
     return d
 
 
@@ -232,10 +294,7 @@ def main() -> None:
     if args.baseline:
         baseline(args.baseline[0], Path(args.baseline[1]), args.count)
         return
-    from ceremony.tokens.modules import DEFAULT_MODULES
-
-    paths = next(p for what, p in DEFAULT_MODULES if what == "SoftHSM2")
-    module = next(m for m in paths if Path(m).exists())
+    module = find_module()
     env = dict(os.environ, COLUMNS="120", BENCH_MODULE=module)
     env.pop("CEREMONY_DEBUG", None)
     # As installed (pip compiles .pyc files at install time): both sides run from bytecode.
@@ -248,24 +307,13 @@ def main() -> None:
         sizes: dict[str, int] = {}
         for run in range(args.runs + 1):  # run 0 warms the bytecode caches; not counted
             reset_bins(d)
-            cmds = {
-                "draft": (ceremony("draft", str(d), "bins"), ""),
-                "show": (ceremony("show", str(d), "bins"), ""),
-                "sign": (
-                    ceremony("sign", str(d), "bins", "--key", "bins-alice", "--module", module),
-                    f"Yes\n{PIN}\n",
-                ),
-                "status": (ceremony("status", str(d)), ""),
-                "export": (ceremony("export", str(d)), ""),
-            }
+            cmds = step_commands(d, module)
             for step in STEPS:
                 cmd, stdin = cmds[step]
                 wall, rss, _ = measure(cmd, env, stdin)
                 if run:
                     ours[step].append((wall, rss))
-                base = [sys.executable, str(Path(__file__)), "--count", str(args.count),
-                        "--baseline", step, str(work)]
-                wall, rss, _ = measure(base, env)
+                wall, rss, _ = measure(baseline_command(step, work, args.count), env)
                 if run:
                     theirs[step].append((wall, rss))
             for p in (d / "published").glob("*.bins.json"):
@@ -279,10 +327,14 @@ def report(
     sizes: dict[str, int],
     args: argparse.Namespace,
 ) -> None:
-    print(f"bins with {args.count:,} hash bins, SoftHSM2, median of {args.runs} runs, "
-          f"Python {sys.version.split()[0]}")
+    print(
+        f"bins with {args.count:,} hash bins, SoftHSM2, median of {args.runs} runs, "
+        f"Python {sys.version.split()[0]}"
+    )
     print()
-    print("| step | ceremony (s) | python-tuf (s) | ratio | ceremony peak RSS (MiB) | python-tuf peak RSS (MiB) |")
+    print(
+        "| step | ceremony (s) | python-tuf (s) | ratio | ceremony peak RSS (MiB) | python-tuf peak RSS (MiB) |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for step in STEPS:
         ow = statistics.median(w for w, _ in ours[step])
