@@ -92,6 +92,9 @@ WRAP = [
     "tuf.api.metadata.Metadata.from_dict",
     "tuf.api.metadata.Metadata.to_bytes",
     "tuf.api.metadata.Metadata.sign",
+    "tuf.api.metadata.DelegatedRole.__init__",
+    "tuf.api.serialization.json.JSONSerializer.serialize",
+    "tuf.api.serialization.json.JSONDeserializer.deserialize",
     "tuf.api.metadata.Targets.from_dict",
     "tuf.api.metadata.Targets.to_dict",
     "tuf.api.metadata.Root.get_root_verification_result",
@@ -261,6 +264,14 @@ def main() -> None:
                 timer.reset()
                 total = run_cli(argv, stdin)
                 report(f"ceremony {step} (bins, {args.count:,} hash bins)", total, timer)
+                # The baseline of the step, in-process too (bench_bins.baseline).
+                os.environ["BENCH_MODULE"] = module
+                timer.reset()
+                t0 = time.process_time()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    bench_bins.baseline(step, Path(tmp), args.count)
+                total = time.process_time() - t0
+                report(f"baseline {step} (python-tuf, {args.count:,} hash bins)", total, timer)
 
 
 if __name__ == "__main__":
