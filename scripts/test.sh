@@ -50,7 +50,7 @@ echo "== mypy --strict"; mypy
 # four); TUF_ROTATION_FULL=1 runs every kind with every key type (about 4 minutes more).
 echo "== pytest"; python -m pytest -q "$@"
 
-# tuf-js on the 16,384-bin path_hash_prefixes layout spends about 60-90 s of CPU parsing the
+# tuf-js on the 16,384-bin path_hash_prefixes layout spends about a minute of CPU parsing the
 # bins role (an O(n^2) object spread in @tufjs/models: docs/tuf-js-hash-bins.md), so the run
 # above skips it; it runs here on its own, with the time it needs, and says how long it took.
 # Only for the whole suite (no pytest arguments) or in CI.
