@@ -63,16 +63,17 @@ def import_(
         transcript.append(res.path.absolute(), entry, "ok", 0)
         out = ui.console()
         out.print(
-            f"Imported {res.role} version {res.version} ({res.format}) from {file} into {res.path}."
+            f"Imported {res.role} version {res.version} ({res.format}) from {file} into {res.path}.",
+            markup=False,
         )
         if res.previous_copy:
             out.print(f"The previous root was copied to {res.previous_copy} and pinned.")
         out.print("Keys enrolled (name, keyid, holder as the file says):")
         for name, keyid, holder in res.keys:
             out.print(f"  {name}  {keyid[:16]}…  {holder}", markup=False)
-        out.print(f"Signatures kept (they verify): {', '.join(res.kept) or 'none'}.")
+        out.print(f"Signatures kept (they verify): {', '.join(res.kept) or 'none'}.", markup=False)
         for line in res.dropped:
-            out.print(f"  dropped: {line}")
+            out.print(f"  dropped: {line}", markup=False)
         render_view(res.view)
         out.print(
             f"Next: each holder checks `ceremony show {res.path} {res.role}` and signs with "
@@ -100,7 +101,8 @@ def payload(
         out = ui.console()
         out.print(
             f"Wrote the payload of {res.role} version {res.version} to {res.path} ({res.size:,} "
-            "bytes): the canonical JSON of its signed part, exactly what every key signs."
+            "bytes): the canonical JSON of its signed part, exactly what every key signs.",
+            markup=False,
         )
         for line in ui.digest_block(res.digest):
             out.print(line)
