@@ -9,23 +9,42 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tuf.api.metadata import Metadata, Signature
 from tuf.api.serialization.json import JSONSerializer
 
+from ceremony import digest as digests
+from ceremony.attestation import summary
 from ceremony.clientcheck import check_delegation_chain, client_check_root
+from ceremony.clock import iso
 from ceremony.drafting import Draft
-from ceremony.errors import InputError, ThresholdNotMet
+from ceremony.errors import InputError, StoreError, ThresholdNotMet
+from ceremony.files import write_once
+from ceremony.keys import key_type_of
 from ceremony.services.export_foreign import ExportOptions, export_foreign, resolve_format
-from ceremony.services.published import ExportResult, ceremony_record, write_published
-from ceremony.services.state import draft_is_current, load
+from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
 from ceremony.thresholds import RoleStatus
 from ceremony.transcript import Entry
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where the files went, name -> SHA-256 of each file written, every role's report,
+    and whether the keys are rehearsal keys (every screen says so)."""
+
+    out_dir: Path
+    files: dict[str, str]
+    roles: list[RoleReport]
+    rehearsal: bool = False
+    format: str = "metadata"  # `--format` written (export_foreign for the others)
+    notes: list[str] = field(default_factory=list)  # e.g. thresholds still open (partial)
+
 
 COMPACT_ABOVE_ROLES = 256
 
@@ -156,7 +175,19 @@ def export(
     if out_of_band and loaded.previous is None:
         raise InputError("--out-of-band is only for a rotation (a plan with previous_root).")
     if resolved != "metadata" or loaded.imported is not None:
-        return export_foreign(loaded, reports, resolved, options, out, now, entry)
+        done = export_foreign(
+            loaded,
+            reports,
+            resolved,
+            options,
+            out,
+            now,
+            entry,
+            record=lambda files: ceremony_record(loaded, reports, files, now),
+        )
+        return ExportResult(
+            done.out_dir, done.files, reports, loaded.rehearsal, done.format, done.notes
+        )
     problems = []
     for r in reports:
         if r.draft is None or r.status is None:
@@ -205,14 +236,85 @@ def export(
             loaded.plan, loaded.keys, loaded.previous, exported, now
         )
     out_dir = out if out is not None else cdir.path("published")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clash = [n for n in [*files, "SHA256SUMS", "ceremony-record.md"] if (out_dir / n).exists()]
+    if clash:
+        raise StoreError(
+            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file. Was this "
+            "already exported? Choose another --out folder to export again."
+        )
+    sums = "".join(f"{digests.sha256_hex(b)}  {n}\n" for n, b in sorted(files.items()))
+    files_out = dict(files)
     record = ceremony_record(loaded, reports, files, now)
     if out_of_band:
         note = out_of_band_text(reports)
         record += f"\n## OUT OF BAND\n\n{note[0].upper()}{note[1:]}\n"
     if unverified_for_tests:
         record += "\n## TEST-ONLY UNVERIFIED EXPORT\n\nNot checked: for client test suites only.\n"
-    written = write_published(out_dir, files, record, entry)
+    files_out["ceremony-record.md"] = record.encode()
+    files_out["SHA256SUMS"] = sums.encode()
+    written: dict[str, str] = {}
+    for name in sorted(files_out, key=lambda n: (n == "SHA256SUMS", n)):
+        write_once(out_dir / name, files_out[name])
+        written[name] = digests.sha256_hex(files_out[name])
+        entry.files_written[str(out_dir / name)] = written[name]
     return ExportResult(out_dir, written, reports, loaded.rehearsal)
+
+
+def ceremony_record(
+    loaded: Loaded, reports: list[RoleReport], files: Mapping[str, bytes], now: dt.datetime
+) -> str:
+    """The Markdown record of an export (ceremony-record.md): each role's version, expiry,
+    digest (hex and PGP words), thresholds and signers, every key with its device and
+    attestation, and the SHA-256 of every file exported."""
+    plan = loaded.plan
+    lines = [
+        f"# Ceremony record: {plan.repository}",
+        "",
+        f"Exported {iso(now)} by tuf-ceremony.",
+    ]
+    if loaded.rehearsal:
+        lines += ["", "**REHEARSAL: signed with software keys. Never publish these files.**"]
+    for r in reports:
+        if r.draft is None or r.status is None:
+            continue
+        lines += [
+            "",
+            f"## {r.role} version {r.draft.version}",
+            "",
+            f"- expires: {r.draft.expires}",
+            f"- digest (SHA-256 of the canonical signed bytes): {r.draft.digest}",
+            "- digest words: " + " ".join(digests.pgp_words(r.draft.digest)),
+        ]
+        for t in r.status.thresholds:
+            lines.append(f"- {t.label}: {t.count} of {t.threshold} required")
+        lines += ["", "| key | holder | signed at | device |", "|---|---|---|---|"]
+        for rec in r.status.valid:
+            spec = plan.keys.get(rec.key_name)
+            key = rec.key_name
+            if spec is not None and spec.status != "active":
+                # Still counts toward the previous root (the spec requires it): say so.
+                key += f" ({spec.status}: counts toward the previous root only)"
+            lines.append(
+                f"| {key} | {rec.holder} | {rec.signed_at} | {rec.extra.get('device', '')} |"
+            )
+    lines += [
+        "",
+        "## Keys",
+        "",
+        "| key | holder | type | keyid | device | attestation |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, k in sorted(loaded.keys.items()):
+        att = summary(k.attestation, "table") if k.attestation else "none"
+        device = k.device() + (" (accepted with --allow-imported-key)" if k.allow_imported else "")
+        lines.append(
+            f"| {name} | {plan.holder(name)} | {key_type_of(k.key)} | {k.keyid[:16]} | {device} | {att} |"
+        )
+    lines += ["", "## Files", ""]
+    for name, data in sorted(files.items()):
+        lines.append(f"- `{name}` SHA-256 {digests.sha256_hex(data)}")
+    return "\n".join(lines) + "\n"
 
 
 def next_text(fmt: str) -> str:

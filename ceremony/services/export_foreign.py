@@ -21,7 +21,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,11 @@ from tuf.api.serialization.json import JSONSerializer
 
 from ceremony import digest as digests
 from ceremony.clientcheck import client_check_delegate, client_check_root
-from ceremony.errors import InputError, ThresholdNotMet
+from ceremony.errors import InputError, StoreError, ThresholdNotMet
 from ceremony.files import write_once
 from ceremony.foreign import rstuf, tuf_on_ci
 from ceremony.foreign.metadata_file import published_file_names
 from ceremony.services.imported import Imported, signature_order
-from ceremony.services.published import ExportResult, ceremony_record, write_published
 from ceremony.services.state import Loaded, draft_is_current, resolve_key
 from ceremony.services.status import RoleReport
 from ceremony.transcript import Entry
@@ -65,6 +65,40 @@ class ExportOptions:
     key: str | None = None
     allow_partial: bool = False
     out_of_band: bool = False
+
+
+@dataclass(frozen=True)
+class Written:
+    """Where an export went: the folder (or the payload file's folder), name -> SHA-256 of
+    each file written, the format, and what the operator must know (thresholds still open)."""
+
+    out_dir: Path
+    files: dict[str, str]
+    format: str
+    notes: list[str] = field(default_factory=list)
+
+
+def write_folder(
+    out_dir: Path, files: Mapping[str, bytes], record: str, entry: Entry
+) -> dict[str, str]:
+    """Write `files` (paths relative to `out_dir`), ceremony-record.md and SHA256SUMS (last),
+    write-once; returns name -> SHA-256. Raises StoreError (exit 2), before writing
+    anything, when one of them exists already (the same rule as `export.export`)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clash = [n for n in [*files, "SHA256SUMS", "ceremony-record.md"] if (out_dir / n).exists()]
+    if clash:
+        raise StoreError(
+            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file. Was this "
+            "already exported? Choose another --out folder to export again."
+        )
+    sums = "".join(f"{digests.sha256_hex(b)}  {n}\n" for n, b in sorted(files.items()))
+    out = {**files, "ceremony-record.md": record.encode(), "SHA256SUMS": sums.encode()}
+    written: dict[str, str] = {}
+    for name in sorted(out, key=lambda n: (n == "SHA256SUMS", n)):
+        write_once(out_dir / name, out[name])
+        written[name] = digests.sha256_hex(out[name])
+        entry.files_written[str(out_dir / name)] = written[name]
+    return written
 
 
 def resolve_format(loaded: Loaded, options: ExportOptions, *, unverified: bool) -> str:
@@ -199,10 +233,13 @@ def export_foreign(
     out: Path | None,
     now: dt.datetime,
     entry: Entry,
-) -> ExportResult:
+    *,
+    record: Callable[[Mapping[str, bytes]], str],
+) -> Written:
     """Write `fmt` (already resolved by `resolve_format`) for the imported role, or for root
     drafted here (`rstuf-update`, `rstuf-sign`). `out`: a folder for metadata and
-    tuf-on-ci, the payload file for RSTUF (default: DIR/published/RSTUF's file name).
+    tuf-on-ci, the payload file for RSTUF (default: DIR/published/RSTUF's file name);
+    `record` makes ceremony-record.md for the files of a folder.
 
     Raises ThresholdNotMet (exit 1) when a threshold the format needs is not met,
     VerificationFailed (exit 1) when a client would reject the result, InputError (exit 2)
@@ -242,10 +279,8 @@ def export_foreign(
                 _client_check(loaded, r.role, data, now, False)
             names = tuf_on_ci.metadata_paths(r.role, r.draft.version)
         files = dict.fromkeys(names, data)
-        record = ceremony_record(loaded, [r], files, now)
         out_dir = out if out is not None else default_dir
-        written = write_published(out_dir, files, record, entry)
-        return ExportResult(out_dir, written, reports, loaded.rehearsal, fmt, notes)
+        return Written(out_dir, write_folder(out_dir, files, record(files), entry), fmt, notes)
     target = out if out is not None else default_dir / RSTUF_FILES[fmt]
     if fmt == "rstuf-sign":
         assert options.key is not None
@@ -277,5 +312,4 @@ def export_foreign(
             notes += [f"partly signed: RSTUF waits for sign payloads: {m}" for m in missing]
         else:
             client_check_root(loaded.previous_bytes, bytes(root.to_bytes()))
-    written = _write_file(target, payload, entry)
-    return ExportResult(target.parent, written, reports, loaded.rehearsal, fmt, notes)
+    return Written(target.parent, _write_file(target, payload, entry), fmt, notes)
