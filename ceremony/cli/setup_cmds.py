@@ -32,6 +32,13 @@ def init(
         "--previous-ceremony",
         help="The ceremony directory that produced the previous root: key names, holders and token URIs are carried over.",
     ),
+    trusted_chain: list[Path] = typer.Option(
+        [],
+        "--trusted-chain",
+        help="With --previous-root N.root.json: the roots before it, from one you already trust "
+        "(e.g. 1.root.json ... N-1.root.json; repeat the option). The previous root must follow "
+        "from them as a client's update would. Without it, only its own signatures are checked.",
+    ),
 ) -> None:
     """Create a new ceremony directory with a commented plan template."""
     from ceremony.services import init as setup
@@ -39,11 +46,17 @@ def init(
     with guarded():
         from ceremony import transcript
 
-        entry = transcript.Entry(
-            "init", {"previous_root": str(previous_root) if previous_root else None}
-        )
+        args: dict[str, object] = {"previous_root": str(previous_root) if previous_root else None}
+        if trusted_chain:
+            args["trusted_chain"] = [str(p) for p in trusted_chain]
+        entry = transcript.Entry("init", args)
         res = setup.init(
-            directory, previous_root, now(), entry, previous_ceremony=previous_ceremony
+            directory,
+            previous_root,
+            now(),
+            entry,
+            previous_ceremony=previous_ceremony,
+            trusted_chain=trusted_chain,
         )
         transcript.append(res.path.absolute(), entry, "ok", 0)
         out = ui.console()
@@ -52,6 +65,8 @@ def init(
             out.print(
                 f"The trusted previous root was copied to {res.previous_copy} and pinned by its SHA-256."
             )
+            for note in res.notes:
+                out.print(f"  - {note[0].upper()}{note[1:]}")
             out.print(f"Its keys were enrolled as: {', '.join(res.enrolled)}.")
         out.print(
             f"Next: edit {res.path / 'ceremony.yaml'} (holders, roles, thresholds, expiry), have it "
