@@ -219,26 +219,53 @@ def _path_text(parts: list[str | int]) -> str:
     return out or "the top level"
 
 
-def _check_tree(value: Any, source: str, max_depth: int, error: type[CeremonyError]) -> None:
-    """Refuse nesting deeper than `max_depth` and any float, naming where (iteratively)."""
+def _tree_problem(value: Any, max_depth: int) -> str | None:
+    """Nesting deeper than `max_depth`, or a float, with where it is (walked iteratively)."""
     stack: list[tuple[Any, list[str | int]]] = [(value, [])]
     while stack:
         node, where = stack.pop()
         if isinstance(node, _Fraction):
-            raise error(
-                f"{source}: {_path_text(where)} holds a float ({node.text}), which cannot be "
-                "canonical JSON (TUF signs canonical JSON, which has integers only), so no "
-                "signature over it can ever be checked. Give the file as its tool wrote it."
+            return (
+                f"holds a float ({node.text}) at {_path_text(where)}: a float cannot be canonical "
+                "JSON (TUF signs canonical JSON, which has integers only), so no signature over "
+                "it can ever be checked"
             )
         if isinstance(node, dict | list):
             if len(where) >= max_depth:
-                raise error(
-                    f"{source} nests more than {max_depth} levels deep (at "
-                    f"{_path_text(where[:3])}…); TUF metadata and key files nest a few levels. "
-                    "Check that you gave the right file; nothing was written."
+                return (
+                    f"nests more than {max_depth} levels deep (at {_path_text(where[:3])}…), "
+                    "where TUF metadata and key files nest a few levels"
                 )
             items = node.items() if isinstance(node, dict) else enumerate(node)
             stack.extend((v, [*where, k]) for k, v in items)
+    return None
+
+
+def json_problem(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> tuple[Any, str | None]:
+    """(the JSON value of `data`, None), or (None, what is wrong) as a phrase that follows
+    the file's name: "is not valid JSON: ...", "holds a float (1.5) at signed.x-ratio: ...".
+
+    Refused: bytes that are not UTF-8 (with the byte offset), text that is not JSON (line
+    and column), NaN / Infinity, nesting deeper than `max_depth`, any number with a fraction
+    or exponent. Python's parser is never let to recurse out of its stack.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, (
+            f"is not UTF-8 text (byte {exc.start:,} is 0x{data[exc.start]:02x}), and JSON files "
+            "are UTF-8"
+        )
+    try:
+        value = json.loads(text, parse_float=_Fraction, parse_constant=_refuse_constant)
+    except RecursionError:
+        return None, f"nests more than {max_depth} levels deep, where TUF metadata nests a few"
+    except json.JSONDecodeError as exc:
+        return None, f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    except ValueError as exc:
+        return None, f"is not valid JSON ({exc})"
+    problem = _tree_problem(value, max_depth)
+    return (None, problem) if problem else (value, None)
 
 
 def parse_json(
@@ -248,33 +275,13 @@ def parse_json(
     max_depth: int = MAX_JSON_DEPTH,
     error: type[CeremonyError] = InputError,
 ) -> Any:
-    """The JSON value in `data` (a whole file), checked before anyone walks it.
-
-    Refused with `error` (InputError, exit 2, unless the caller says otherwise) naming
-    `source`: bytes that are not UTF-8 (with the byte offset), text that is not JSON (line
-    and column), NaN / Infinity, nesting deeper than `max_depth`, and any number with a
-    fraction or exponent (naming where it is: `signed.x-ratio holds a float (1.5)`).
-    """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
+    """The JSON value in `data` (a whole file), checked before anyone walks it
+    (`json_problem`). Raises `error` (InputError, exit 2, unless the caller says otherwise)
+    naming `source` and what is wrong."""
+    value, problem = json_problem(data, max_depth)
+    if problem is not None:
         raise error(
-            f"{source} is not UTF-8 text (byte {exc.start:,} is 0x{data[exc.start]:02x}); JSON "
-            "files are UTF-8. Check that you gave the right file."
-        ) from None
-    try:
-        value = json.loads(text, parse_float=_Fraction, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise error(
-            f"{source} nests more than {max_depth} levels deep; TUF metadata and key files nest "
-            "a few levels. Check that you gave the right file; nothing was written."
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise error(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}. "
-            "It may be damaged or cut short; take it again from its source."
-        ) from None
-    except ValueError as exc:
-        raise error(f"{source} is not valid JSON: {exc}.") from None
-    _check_tree(value, source, max_depth, error)
+            f"{source} {problem}. Check that it is the right file, as its tool wrote it; nothing "
+            "was written."
+        )
     return value

@@ -29,7 +29,7 @@ from tuf.api.metadata import Metadata, Root
 from tuf.api.serialization import DeserializationError, SerializationError
 
 from ceremony.errors import CeremonyError, InputError
-from ceremony.files import parse_json
+from ceremony.files import json_problem
 from ceremony.keys import short
 
 TOP_LEVEL = ("root", "targets", "snapshot", "timestamp")
@@ -59,21 +59,24 @@ def cause(exc: BaseException) -> str:
 
 
 def read_metadata(
-    data: bytes, source: str, *, error: type[CeremonyError] = InputError
+    data: bytes, source: str, *, error: type[CeremonyError] = InputError, kind: str = ""
 ) -> Metadata[Any]:
     """Any TUF metadata from the bytes of the file `source`, as python-tuf reads it.
 
-    Raises `error` naming `source` and python-tuf's cause (`cause`): JSON that is not
-    UTF-8, nests too deeply or holds a float (with where it is), or metadata python-tuf
-    cannot read (unsupported spec_version, two signatures for one keyid, a missing field).
+    Raises `error` naming `source` and the cause: JSON that is not UTF-8, nests too deeply
+    or holds a float (`files.json_problem`, with where it is), or python-tuf's own reason
+    (`cause`: unsupported spec_version, two signatures for one keyid, a missing field).
+    `kind` ("root ") says what the file should have been.
     """
-    parse_json(data, source, error=error)
+    _, problem = json_problem(data)
+    if problem is not None:
+        raise error(f"{source} is not TUF {kind}metadata: it {problem}. A client refuses it too.")
     try:
         return Metadata.from_bytes(data)
     except (DeserializationError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise error(
-            f"{source} cannot be read as TUF metadata: python-tuf says: {cause(exc)}. A client "
-            "refuses it too."
+            f"{source} is not TUF {kind}metadata a client can read: python-tuf says: "
+            f"{cause(exc)}. A client refuses it too."
         ) from None
 
 
@@ -81,7 +84,7 @@ def read_root(
     data: bytes, source: str, *, error: type[CeremonyError] = InputError
 ) -> Metadata[Root]:
     """A root from the bytes of the file `source` (`read_metadata`, then: is it a root?)."""
-    md = read_metadata(data, source, error=error)
+    md = read_metadata(data, source, error=error, kind="root ")
     if not isinstance(md.signed, Root):
         raise error(f"{source} is '{md.signed.type}' metadata, not a root.")
     return md

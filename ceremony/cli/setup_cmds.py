@@ -60,14 +60,14 @@ def init(
         )
         transcript.append(res.path.absolute(), entry, "ok", 0)
         out = ui.console()
-        out.print(f"Created the ceremony directory {res.path}.")
+        out.print(f"Created the ceremony directory {ui.value(res.path)}.")
         if res.previous_copy:
             out.print(
                 f"The trusted previous root was copied to {res.previous_copy} and pinned by its SHA-256."
             )
             for note in res.notes:
-                out.print(f"  - {note[0].upper()}{note[1:]}")
-            out.print(f"Its keys were enrolled as: {', '.join(res.enrolled)}.")
+                out.print(f"  - {ui.value(note[0].upper() + note[1:])}")
+            out.print(f"Its keys were enrolled as: {ui.value(', '.join(res.enrolled))}.")
         out.print(
             f"Next: edit {res.path / 'ceremony.yaml'} (holders, roles, thresholds, expiry), have it "
             f"reviewed, then run `ceremony validate {res.path}`."
@@ -90,7 +90,7 @@ def validate(directory: Path = DIR_ARG) -> None:
             ui.rehearsal_banner()
         for r in loaded.checks:
             colour = {"error": "red", "warning": "yellow"}.get(r.level, "green")
-            out.print(f"  [{colour}]{r.level.upper():7}[/{colour}] {r.line()}")
+            out.print(f"  [{colour}]{r.level.upper():7}[/{colour}] {ui.value(r.line())}")
         bad = errors(loaded.checks)
         warn = warnings(loaded.checks)
         if bad:
@@ -223,7 +223,7 @@ def keygen(
             generate=select.key_generator(module, pin_provider=ui.read_pin),
             attest=attest,
         )
-        ui.console().print(f"Generated on the token: {name}.")
+        ui.console().print(f"Generated on the token: {ui.value(name)}.")
         print_enrolled(res)
 
 
@@ -243,7 +243,7 @@ def attestation_verify(
             out.print("No enrolled key has an attestation, and the plan requires none.")
         for r in results:
             mark = "[green]ok  [/green]" if r.ok else "[red]FAIL[/red]"
-            out.print(f"{mark} {r.name}: {r.detail}")
+            out.print(f"{mark} {ui.value(r.name)}: {ui.value(r.detail)}")
         bad = [r.name for r in results if not r.ok]
         if bad:
             raise AttestationError(
