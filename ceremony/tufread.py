@@ -141,10 +141,10 @@ def _load_error(key: Key) -> str | None:
         warnings.simplefilter("ignore", DeprecationWarning)  # legacy ecdsa-sha2-nistp256
         try:
             key.verify_signature(Signature(key.keyid, "00"), b"")
+        except VerificationError as exc:  # (a subclass of UnverifiedSignatureError)
+            return cause(exc.__cause__ or exc)
         except UnverifiedSignatureError:
             return None  # loaded, and (rightly) refused the dummy signature
-        except VerificationError as exc:
-            return cause(exc.__cause__ or exc)
         except Exception as exc:  # noqa: BLE001 - any failure to load is the answer
             return cause(exc)
     return None
