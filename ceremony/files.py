@@ -107,7 +107,8 @@ MAX_METADATA_BYTES = 64 * MIB
 MAX_JSON_DEPTH = 32
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file of `st_mode` `mode` is, for messages: 'a folder', 'a named pipe (FIFO)'."""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):
@@ -151,7 +152,7 @@ def read_bounded(
     except OSError as exc:
         raise error(f"cannot read {name}: {exc.strerror}.") from None
     if not stat.S_ISREG(st.st_mode):
-        raise error(f"{name} is {_kind(st.st_mode)}, not a regular file. {advice}")
+        raise error(f"{name} is {file_kind(st.st_mode)}, not a regular file. {advice}")
     if st.st_size > limit:
         raise error(
             f"{name} is {st.st_size:,} bytes, more than the {limit:,} bytes accepted for "
@@ -167,7 +168,7 @@ def read_bounded(
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):  # replaced between the stat and the open
-            raise error(f"{name} is {_kind(st.st_mode)}, not a regular file. {advice}")
+            raise error(f"{name} is {file_kind(st.st_mode)}, not a regular file. {advice}")
         chunks: list[bytes] = []
         total = 0
         while total <= limit:

@@ -37,6 +37,7 @@ from ceremony.files import (
     MAX_METADATA_BYTES,
     NAME_RE,
     atomic_write,
+    file_kind,
     parse_json,
     read_bounded,
     write_once,
@@ -72,7 +73,13 @@ class CeremonyDir:
                     f"{self.root} is not a ceremony directory (it does not exist). Create one with "
                     "`ceremony init DIR`."
                 )
-            if not (self.root / PLAN_FILE).is_file():
+            plan = self.root / PLAN_FILE
+            if plan.exists() and not plan.is_symlink() and not plan.is_file():
+                raise StoreError(
+                    f"{plan} is {file_kind(plan.stat().st_mode)}, not a regular file: the plan must be a plain file in the "
+                    "ceremony directory. Take the directory again from a trusted copy."
+                )
+            if not plan.is_file():
                 raise StoreError(
                     f"{self.root} has no {PLAN_FILE}, so it is not a ceremony directory. Create one "
                     "with `ceremony init DIR`, or check the path."
