@@ -149,19 +149,31 @@ class EnrolledKey:
                 key=key,
                 source=source,
                 enrolled_at=str(prov.get("enrolled_at", "")),
-                uri=prov.get("uri"),
-                token=prov.get("token"),
-                cka_id=prov.get("cka_id"),
-                attributes=prov.get("attributes"),
+                uri=_optional(prov, "uri", str),
+                token=_optional(prov, "token", dict),
+                cka_id=_optional(prov, "cka_id", str),
+                attributes=_optional(prov, "attributes", dict),
                 allow_imported=bool(prov.get("allow_imported", False)),
-                attestation=prov.get("attestation"),
-                extra=dict(prov.get("extra", {})),
+                attestation=_optional(prov, "attestation", dict),
+                extra=dict(_optional(prov, "extra", dict) or {}),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StoreError(
                 f"{where} is not a valid enrolled-key file ({exc}). It may have been edited by "
                 "hand or damaged; enrol the key again with `ceremony enroll`."
             ) from None
+
+
+def _optional(prov: dict[str, Any], field: str, kind: type) -> Any:
+    """provenance.FIELD if absent, null or of type `kind`; else ValueError (a damaged record)."""
+    value = prov.get(field)
+    if value is not None and not isinstance(value, kind):
+        raise ValueError(
+            f"provenance.{field} must be a JSON {'object' if kind is dict else 'string'}"
+        )
+    if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+        raise ValueError(f"provenance.{field} has keys that are not text")
+    return value
 
 
 @dataclass(frozen=True)

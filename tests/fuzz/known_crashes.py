@@ -65,6 +65,17 @@ def _root_with_a_null_keyid(env: FuzzEnv) -> bytes:
     return json.dumps(doc).encode()
 
 
+def _plan_with_a_list_as_key_type(env: FuzzEnv) -> tuple[str, bytes]:
+    text = (env.rotation / "ceremony.yaml").read_text()
+    return "rotation", text.replace('type: "ed25519"', 'type: ["x"]', 1).encode()
+
+
+def _record_with_token_true(env: FuzzEnv) -> tuple[str, str, bytes]:
+    doc = json.loads((env.attested / "keys" / "root-yk.json").read_bytes())
+    doc["provenance"]["token"] = True
+    return "verify", "record", json.dumps(doc).encode()
+
+
 def _signature_name(env: FuzzEnv) -> str:
     return next((env.signed_copy / "signatures" / "root").glob("*.json")).name
 
@@ -188,6 +199,25 @@ FIXED: list[KnownCrash] = [
         "a previous root with a float ('x-ratio': 1.5) passes init, validate and draft; show then "
         "ends in 'Internal error: FormatError ... I cannot encode 1.5' (case 09)",
         _root_with_a_float,
+    ),
+    # Found by the 10-minute run of 2026-11-30 and fixed the same day.
+    KnownCrash(
+        "plan-key-type-not-text",
+        "plan",
+        "validate|draft",
+        "TypeError",
+        "validate: keys.NAME.type given as a list ([x]) ends in 'Internal error: TypeError: "
+        "unhashable type: 'list'' (looked up in the key-type table unchecked)",
+        _plan_with_a_list_as_key_type,
+    ),
+    KnownCrash(
+        "attestation-record-token-not-object",
+        "attestation",
+        "attestation verify",
+        "AttributeError",
+        "attestation verify: a keys/NAME.json whose provenance.token is `true` ends in "
+        "'Internal error: AttributeError: 'bool' object has no attribute 'get''",
+        _record_with_token_true,
     ),
 ]
 
