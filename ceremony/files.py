@@ -132,6 +132,7 @@ def read_bounded(
     follow_symlinks: bool = True,
     error: type[CeremonyError] = InputError,
     shown: str | None = None,
+    advice: str = "Give the file itself; nothing was read and nothing was written.",
 ) -> bytes:
     """The bytes of the regular file `path`, at most `limit` bytes, read without blocking.
 
@@ -139,13 +140,13 @@ def read_bounded(
     opened with O_NONBLOCK (a FIFO cannot hang the open) and, with `follow_symlinks`
     False, O_NOFOLLOW; the open file is checked again (fstat: S_ISREG, size) and read in
     chunks up to `limit` + 1 bytes. `what` names the file in messages ("the previous root "),
-    `shown` is the path as messages show it (default: `path`).
+    `shown` is the path as messages show it (default: `path`); `advice` ends the message
+    about a file that is not a regular one.
 
     Raises `error` (InputError, exit 2, unless the caller says otherwise) when the file is
     missing or unreadable, is not a regular file (a folder, FIFO, device, socket, or a
     symbolic link where none is allowed), or holds more than `limit` bytes.
     """
-    advice = "Give the file itself; nothing was read and nothing was written."
     name = f"{what}{shown if shown is not None else path}"
     try:
         st = os.stat(path) if follow_symlinks else os.lstat(path)

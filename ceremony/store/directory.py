@@ -150,7 +150,13 @@ class CeremonyDir:
         if p.is_dir() and not p.is_symlink():
             raise StoreError(f"{self.rel(p)} is a folder, expected a file.")
         return read_bounded(
-            p, max_bytes, follow_symlinks=False, error=StoreError, shown=self.rel(p)
+            p,
+            max_bytes,
+            follow_symlinks=False,
+            error=StoreError,
+            shown=self.rel(p),
+            advice="A ceremony directory holds regular files only: take it again from a "
+            "trusted copy (nothing was written).",
         )
 
     def read_json(self, rel: str | Path, *, max_bytes: int = MAX_INPUT_BYTES) -> Any:
