@@ -107,11 +107,13 @@ class Foreign:
         if not keyids:
             self.doc["signatures"] = []
             return
-        payload = (
-            encode_canonical(signed).encode()
+        text = (
+            encode_canonical(signed)
             if canonical
-            else json.dumps(signed, sort_keys=True, separators=(",", ":")).encode()
+            else json.dumps(signed, sort_keys=True, separators=(",", ":"))
         )
+        assert isinstance(text, str)
+        payload = text.encode()
         sigs = []
         for kid in keyids:
             signer = self.signers[kid]
