@@ -94,7 +94,7 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
     risk = (
         "used by an offline role (root, targets, bins) and an online role (snapshot, "
         "timestamp, bin-n). An online key sits on a server; if it also signs offline roles, a "
-        "server compromise becomes a compromise of those roles."
+        "server compromise becomes a root compromise."
     )
     inherited = [n for n in both if _layout_inherited(ctx, n)]
     new_layout = [n for n in both if n not in inherited]
