@@ -68,6 +68,8 @@ def import_(
         )
         if res.previous_copy:
             out.print(f"The previous root was copied to {res.previous_copy} and pinned.")
+        for note in res.notes:
+            out.print(f"  {ui.value(note)}")
         out.print("Keys enrolled (name, keyid, holder as the file says):")
         for name, keyid, holder in res.keys:
             out.print(f"  {name}  {keyid[:16]}…  {holder}", markup=False)

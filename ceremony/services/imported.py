@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuf.api.metadata import Metadata, Root
-from tuf.api.serialization import DeserializationError
 
 from ceremony import digest as digests
 from ceremony.drafting import Draft
@@ -26,6 +25,7 @@ from ceremony.plan import ImportedSpec, Plan, PreviousRoot
 from ceremony.review import People
 from ceremony.store import CeremonyDir
 from ceremony.thresholds import Authority, authority
+from ceremony.tufread import read_root
 
 SOURCE_FILE = "imported/source.json"
 DELEGATOR_FILE = "imported/delegator.json"
@@ -77,13 +77,7 @@ def _read_pinned(
 def read_delegator(data: bytes, where: str) -> Metadata[Root]:
     """The root that says who signs an imported targets role, from its file's bytes.
     Raises StoreError (exit 2) naming `where` when it is not TUF root metadata."""
-    try:
-        md = Metadata[Root].from_bytes(data)
-    except (DeserializationError, ValueError, KeyError, TypeError) as exc:
-        raise StoreError(f"{where} is not TUF root metadata ({exc}).") from None
-    if md.signed.type != "root":
-        raise StoreError(f"{where} is {md.signed.type} metadata, not a root.")
-    return md
+    return read_root(data, where, error=StoreError)
 
 
 def read_imported(

@@ -34,7 +34,7 @@ from ceremony import digest as digests
 from ceremony.clock import iso
 from ceremony.drafting import Draft
 from ceremony.errors import InputError
-from ceremony.files import json_bytes, read_input
+from ceremony.files import MAX_METADATA_BYTES, MAX_ROOT_BYTES, json_bytes, read_input
 from ceremony.foreign.sources import FORMATS, ForeignSource, detect_format, parse_source
 from ceremony.keys import short
 from ceremony.plan.parse import parse_plan
@@ -46,11 +46,13 @@ from ceremony.services.import_plan import (
     plan_text,
 )
 from ceremony.services.imported import DELEGATOR_FILE, SOURCE_FILE, read_delegator
+from ceremony.services.init import judged_previous_root
 from ceremony.services.state import read_previous_root
 from ceremony.store import PLAN_FILE, CeremonyDir
 from ceremony.store.drafts import write_draft
 from ceremony.store.records import put_signature
 from ceremony.transcript import Entry
+from ceremony.tufread import judge_root
 
 # Which options apply to which files (anything else is refused, never ignored).
 PREVIOUS_ROOT_FORMATS = ("metadata", "tuf-on-ci", "rstuf-update")
@@ -137,27 +139,35 @@ def _refuse_options(
 
 
 def _previous(
-    src: ForeignSource, previous_root: Path | None
-) -> tuple[Metadata[Root], bytes, str] | None:
-    """The previous root (judged as `init --previous-root` judges it), its bytes and where
-    it came from; None for a first root or a targets file."""
+    src: ForeignSource, previous_root: Path | None, now: dt.datetime
+) -> tuple[Metadata[Root], bytes, list[str]] | None:
+    """The previous root, judged as `init --previous-root` judges it (read by python-tuf,
+    verified by its own threshold), its bytes and the notes for the holder; None for a
+    first root or a targets file."""
     if src.role_type != "root" or src.version == 1:
         return None
     if previous_root is not None:
-        data = read_input(previous_root, "the previous root ")
+        data, prev, _verdict, notes = judged_previous_root(previous_root, (), now)
         where = str(previous_root)
     else:
         assert src.trusted_root is not None  # parse_sign_request requires it for N > 1
         data = bytes(src.trusted_root.to_bytes(JSONSerializer(compact=False)))
         where = "the sign request's trusted_root"
-    prev = read_previous_root(data, where)
+        prev = read_previous_root(data, where)
+        verdict = judge_root(prev)
+        if not verdict.ok:
+            raise InputError(
+                f"{where} (version {verdict.version}) does not verify by its own threshold: "
+                f"python-tuf says: {verdict.problem}. Nothing was written."
+            )
+        notes = verdict.notes()
     if prev.signed.version != src.version - 1:
         raise InputError(
             f"{where} is root version {prev.signed.version}, but the imported root is version "
             f"{src.version}: the root that authorises it is version {src.version - 1}. Give root "
             f"{src.version - 1}. Nothing was written."
         )
-    return prev, data, where
+    return prev, data, notes
 
 
 def _check_roles(root: Root, where: str) -> None:
@@ -258,7 +268,7 @@ def import_file(
         Nothing is written on any error.
     """
     _new_directory(path)
-    data = read_input(file, "the file to import ")
+    data = read_input(file, "the file to import ", MAX_METADATA_BYTES)
     entry.files_read[str(file)] = digests.sha256_hex(data)
     name = file.name
     if fmt == "auto":
@@ -276,11 +286,11 @@ def import_file(
             f"{iso(src.metadata.signed.expires)}; clients would refuse it. Have the repository's "
             "tool stage it again with a later expiry. Nothing was written."
         )
-    found = _previous(src, previous_root)
+    found = _previous(src, previous_root, now)
     delegator: Metadata[Root] | None = None
     delegator_bytes = b""
     if root is not None:
-        delegator_bytes = read_input(root, "the root given with --root ")
+        delegator_bytes = read_input(root, "the root given with --root ", MAX_ROOT_BYTES)
         entry.files_read[str(root)] = digests.sha256_hex(delegator_bytes)
         delegator = read_delegator(delegator_bytes, str(root))
         _check_roles(delegator.signed, str(root))
@@ -298,7 +308,7 @@ def _write(
     src: ForeignSource,
     role: str,
     data: bytes,
-    found: tuple[Metadata[Root], bytes, str] | None,
+    found: tuple[Metadata[Root], bytes, list[str]] | None,
     delegator_bytes: bytes,
     signers: _Signers,
     kept: dict[str, str],
@@ -313,7 +323,7 @@ def _write(
     files: dict[str, bytes] = {SOURCE_FILE: data}
     previous = None
     if found is not None:
-        prev, prev_bytes, _where = found
+        prev, prev_bytes, _notes = found
         previous = (f"previous/{prev.signed.version}.root.json", digests.sha256_hex(prev_bytes))
         files[previous[0]] = prev_bytes
     delegator = None
@@ -375,4 +385,5 @@ def _write(
         dropped,
         view,
         previous[0] if previous else None,
+        found[2] if found else [],
     )

@@ -225,9 +225,16 @@ def hostile_cases(tmp: Path, stage: staging.PythonTufStage) -> list[tuple[list[s
     # a previous root that does not authorise it: the wrong version, or none given
     wrong = Metadata[Root].from_bytes((stick / "3.root.json").read_bytes())
     wrong.signed.version = 2
+    wrong.signatures.clear()
+    wrong.sign(stage.pre, append=True)
+    wrong.sign(stage.cold, append=True)  # a good root by itself, of the wrong version
     cases.append(([stick / "4.root.json", "--previous-root", _write(tmp / "2.root.json", wrong)],
                   "root that authorises it is version 3"))  # fmt: skip
     cases.append(([stick / "4.root.json"], "--previous-root 3.root.json"))
+    unsigned = Metadata[Root].from_bytes((stick / "3.root.json").read_bytes())
+    unsigned.signatures.pop(stage.cold.public_key.keyid)
+    cases.append(([stick / "4.root.json", "--previous-root", _write(tmp / "3.half.json", unsigned)],
+                  "does not verify by its own threshold"))  # fmt: skip
     # options that cannot apply
     cases.append(([stick / "4.root.json", "--previous-root", stick / "3.root.json", "--root",
                    stick / "3.root.json"], "--root does not apply"))  # fmt: skip

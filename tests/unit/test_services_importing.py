@@ -231,3 +231,38 @@ def test_payload_and_add_signature_work_for_a_draft_made_here(tmp_path: Path) ->
     added = external.add_signature(kit.cdir, "root", key.keyid, sig, yes, NOW, Entry("add"))
     assert added.record.key_name == "root-bob" and added.record.extra["external"]
     assert [t.signed for t in added.status.thresholds] == [["root-bob"]]
+
+
+def test_an_rstuf_root_rotated_in_a_ceremony_made_here(tmp_path: Path) -> None:
+    """RSTUF's root 1 (alice, bob: 2 of 2; one online key) -> `init --previous-root`, root 2
+    drafted here, bob signs on his token, alice's cold key through payload/add-signature,
+    `export --format rstuf-update`: the payload RSTUF's worker takes."""
+    from ceremony.foreign import rstuf
+    from ceremony.services import init
+
+    tok = SoftwareToken.create(tmp_path / "tokens", "token-bob", PIN)
+    uri = str(SoftwareUri(tmp_path / "tokens", "token-bob", "bob"))
+    bob = tok.generate("bob", "ecdsa-p256", PIN)
+    alice = CryptoSigner.generate_ed25519()
+    root1 = staging.rstuf_root(alice, bob, CryptoSigner.generate_ecdsa(), version=1)
+    root1.signatures[bob.keyid] = tok.signer("bob", PIN, bob).sign(root1.signed_bytes)
+    (tmp_path / "1.root.json").write_bytes(staging.pretty(root1))
+    d = tmp_path / "rotation"
+    init.init(d, tmp_path / "1.root.json", NOW, Entry("init"))
+    plan = (d / "ceremony.yaml").read_text()
+    (d / "ceremony.yaml").write_text(plan.replace("TODO: holder of key", "holder"))
+    cdir = CeremonyDir(d)
+    drafts.draft(cdir, "root", NOW, Entry("draft"))
+    factory = select.signer_factory(uri, None, pin_provider=pin, notify=quiet)
+    signing.sign(cdir, "root", bob.keyid, factory, yes, NOW, Entry("sign"))
+    payload = tmp_path / "root.payload"
+    external.payload(cdir, "root", payload, NOW, Entry("payload"))
+    sig = tmp_path / "alice.sig"
+    sig.write_text(alice.sign(payload.read_bytes()).signature)
+    external.add_signature(cdir, "root", alice.public_key.keyid, sig, yes, NOW, Entry("add"))
+    out = tmp_path / "update-payload.json"
+    res = export.export(cdir, out, NOW, Entry("export"), fmt="rstuf-update")
+    assert res.format == "rstuf-update" and set(res.files) == {"update-payload.json"}
+    new = rstuf.parse_update_payload(out.read_bytes())
+    assert new.signed.version == 2
+    assert rstuf.update_payload_bytes(new, root1) == out.read_bytes()  # as RSTUF checks it
