@@ -1,7 +1,7 @@
 """The `ceremony` command line. Parses, calls ONE use case (`ceremony.services`), renders.
 No ceremony logic here. Commands are grouped by phase: `setup_cmds` (init, validate,
 enroll, keygen, attestation verify), `draft_cmds` (draft, show), `signing_cmds` (sign,
-status, merge), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
+status, merge), `foreign_cmds` (import, payload, add-signature), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
 `screens` renders what a holder sees, `ui` is the console and the prompts.
 
 Every command runs inside `guarded()`, the ONE place where a CeremonyError becomes a
@@ -75,7 +75,7 @@ def guarded() -> Iterator[None]:
         if ui.debug_enabled():
             raise
         ui.err_console().print(
-            f"[red bold]Internal error:[/red bold] {type(exc).__name__}: {exc}. This is a bug in "
+            f"[red bold]Internal error:[/red bold] {type(exc).__name__}: {ui.value(exc)}. This is a bug in "
             "tuf-ceremony, not something you did. Nothing more was written. Run again with "
             "CEREMONY_DEBUG=1 to see the details, and report it."
         )
@@ -164,6 +164,9 @@ SHORT_HELP = {
     "sign": "Check, type Yes, enter the PIN, sign.",
     "status": "Who signed, who is missing, what next.",
     "merge": "Bring signatures back from other copies.",
+    "import": "Start a ceremony around another tool's file.",
+    "payload": "Write the bytes a key signs, for cold keys.",
+    "add-signature": "Add a signature made outside the tool.",
     "export": "Write the signed metadata and the record.",
     "verify": "Check a chain of roots as a client would.",
     "rehearse": "A complete practice ceremony.",
@@ -176,6 +179,7 @@ def _register() -> None:
     # from this module. The order is the order of `ceremony --help`.
     from ceremony.cli import (
         draft_cmds,
+        foreign_cmds,
         publish_cmds,
         rehearse_cmd,
         setup_cmds,
@@ -186,6 +190,7 @@ def _register() -> None:
     setup_cmds.register(app)
     draft_cmds.register(app)
     signing_cmds.register(app)
+    foreign_cmds.register(app)
     publish_cmds.register(app)
     rehearse_cmd.register(app)
     token_cmds.register(app)

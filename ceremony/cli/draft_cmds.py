@@ -63,7 +63,7 @@ def draft(
                 )
         render_view(res.view)
         out.print(
-            f"Next: each key holder checks this with `ceremony show {cdir.root} {role}` and signs."
+            f"Next: each key holder checks this with `ceremony show {ui.value(cdir.root)} {role}` and signs."
         )
 
 

@@ -24,7 +24,27 @@ def export(
         None,
         "--out",
         metavar="DIR",
-        help="Where to write (default: DIR/published). Never overwrites.",
+        help="Where to write (default: DIR/published): a folder; for the rstuf-* formats, the "
+        "payload file. Never overwrites.",
+    ),
+    fmt: str = typer.Option(
+        "auto",
+        "--format",
+        metavar="FORMAT",
+        help="metadata, tuf-on-ci, rstuf-bootstrap, rstuf-update or rstuf-sign (auto: an "
+        "imported file's own kind, else metadata).",
+    ),
+    key: str | None = typer.Option(
+        None,
+        "--key",
+        metavar="NAME|KEYID",
+        help="rstuf-sign: whose signature (a plan name or a full keyid).",
+    ),
+    allow_partial: bool = typer.Option(
+        False,
+        "--allow-partial",
+        help="rstuf-bootstrap/rstuf-update: write a payload below threshold (RSTUF then waits "
+        "for sign payloads).",
     ),
     out_of_band: bool = typer.Option(
         False,
@@ -49,7 +69,13 @@ def export(
     from ceremony.services import export as publishing
     from ceremony.services.record import out_of_band_text
 
-    args = {"out": str(out_dir) if out_dir else None, "out_of_band": out_of_band, "reopen": reopen}
+    args: dict[str, object] = {
+        "out": str(out_dir) if out_dir else None,
+        "out_of_band": out_of_band,
+        "reopen": reopen,
+    }
+    if fmt != "auto" or key or allow_partial:
+        args.update(format=fmt, key=key, allow_partial=allow_partial)
     if test_only_unverified:
         args["test_only_unverified"] = True
     with guarded(), recorded(directory, "export", args) as (cdir, entry):
@@ -66,12 +92,22 @@ def export(
             out_of_band=out_of_band,
             unverified_for_tests=test_only_unverified,
             reopen=reopen,
+            fmt=fmt,
+            key=key,
+            allow_partial=allow_partial,
         )
         if res.rehearsal:
             ui.rehearsal_banner()
-        ui.say(
-            f"Exported to {res.out_dir} (each file verified as a TUF client would, before writing):"
-        )
+        if res.notes:
+            ui.say(
+                f"Exported to {res.out_dir} (every signature verified; not every threshold is met "
+                "yet, see below):"
+            )
+        else:
+            ui.say(
+                f"Exported to {res.out_dir} (each file verified as a TUF client would, before "
+                "writing):"
+            )
         for name, sha in res.files.items():
             size = (res.out_dir / name).stat().st_size
             ui.say(f"{name}  ({size:,} bytes)", 2)
@@ -89,11 +125,9 @@ def export(
             )
         if out_of_band:
             ui.say(f"OUT OF BAND: {out_of_band_text(res.roles)}", style="red bold")
-        ui.say(
-            "Next: copy these files to the repository (the .md and .html record are for the "
-            "archive and the printer). Publish the new root BEFORE any online metadata "
-            "(snapshot, timestamp) that depends on it; keep every N.root.json forever."
-        )
+        for note in res.notes:
+            ui.say(note, 0, 2, style="yellow")
+        ui.say(f"Next: {publishing.next_text(res.format)}")
 
 
 def verify(
@@ -116,9 +150,9 @@ def verify(
         out = ui.console()
         for step in report.steps:
             mark = "[green]ok  [/green]" if step.ok else "[red]FAIL[/red]"
-            out.print(f"{mark} {step.file}: {step.detail}")
+            out.print(f"{mark} {ui.value(step.file)}: {ui.value(step.detail)}")
         for w in report.warnings:
-            out.print(f"[yellow]warning[/yellow] {w}")
+            out.print(f"[yellow]warning[/yellow] {ui.value(w)}")
         failure = report.failure
         if failure is not None:
             raise VerificationFailed(

@@ -58,6 +58,10 @@ def _render_view(v: DraftView) -> None:
             ui.say(f"and {', '.join(both)} (listed above)", 4)
     for name, line in sorted(v.attestations.items()):
         ui.say(f"attested {name}: {line}", 2)
+    if v.imported:
+        ui.say("Imported:", style="bold")
+        for line in v.imported:
+            ui.say(line, 2, 4)
     if v.details or v.problems:
         ui.say("Delegations:", style="bold")
         for line in v.details:
@@ -66,7 +70,9 @@ def _render_view(v: DraftView) -> None:
             ui.say(f"PROBLEM {line}", 2, 4, style="red")
     if v.full is not None:
         out.print(f"[bold]Every delegated role ({len(v.full):,}):[/bold]")
-        out.file.write("".join(f"  {line}\n" for line in v.full))  # fast: no rich rendering
+        out.file.write(
+            "".join(f"  {ui.shown(line)}\n" for line in v.full)
+        )  # fast: no rich rendering
         out.file.flush()
     if v.role == "root":
         ui.say("Changes from the previous root:", style="bold")
@@ -103,14 +109,17 @@ def print_enrolled(res: EnrollResult) -> None:
     if rec.is_software:
         ui.rehearsal_banner()
     verb = "Enrolled" if res.new else "Already enrolled (same key, nothing changed):"
-    out.print(f"{verb} '{rec.name}': {rec.key.scheme}, keyid {rec.keyid[:16]}…, {rec.device()}.")
+    out.print(
+        f"{verb} '{ui.value(rec.name)}': {ui.value(rec.key.scheme)}, keyid "
+        f"{ui.value(rec.keyid[:16])}…, {ui.value(rec.device())}."
+    )
     if rec.uri:
         out.print(f"  URI: {rec.uri}", markup=False, highlight=False, soft_wrap=True)
     if res.attested is not None:
-        out.print(f"  Attested: {res.attested}.")
+        out.print(f"  Attested: {ui.value(res.attested)}.")
         for advisory in res.advisories:
             out.print(
-                f"  [yellow]WARNING:[/yellow] {advisory}. Accepted only because the plan allows "
+                f"  [yellow]WARNING:[/yellow] {ui.value(advisory)}. Accepted only because the plan allows "
                 "vulnerable firmware."
             )
     if rec.allow_imported:
@@ -217,8 +226,19 @@ def status_json(report: StatusReport) -> dict[str, Any]:
                 else None
             ),
             "signed_since_export": list(r.signed_since),
+            "external": [
+                rec.key_name
+                for rec in r.status.valid
+                if isinstance(rec.extra.get("external"), dict)
+            ],
         }
+    imp = report.loaded.imported
     return {
+        "imported": (
+            {"role": imp.role, "format": imp.format, "path": imp.spec.path}
+            if imp is not None
+            else None
+        ),
         "warnings": report.warnings,
         "transcript_problems": report.transcript_problems,
         "repository": report.repository,

@@ -19,7 +19,12 @@ def register(app: typer.Typer) -> None:
 def sign(
     directory: Path = DIR_ARG,
     role: str = ROLE_ARG,
-    key: str = typer.Option(..., "--key", metavar="NAME", help="The name of your key in the plan."),
+    key: str = typer.Option(
+        ...,
+        "--key",
+        metavar="NAME|KEYID",
+        help="Your key: its name in the plan, or its full keyid (64 hex digits).",
+    ),
     uri: str | None = typer.Option(
         None,
         "--uri",
@@ -52,13 +57,14 @@ def sign(
     with guarded(), recorded(directory, "sign", args) as (cdir, entry):
 
         def confirm(v: DraftView) -> bool:
+            name = v.signer.key.name if v.signer is not None else key  # --key may be a keyid
             render_view(v)
-            render_compact(v, key)
-            answer = ui.ask_yes(sign_question(v, key))
+            render_compact(v, name)
+            answer = ui.ask_yes(sign_question(v, name))
             if answer != "Yes":
                 holder = v.signer.key.holder if v.signer is not None else "the holder"
                 raise Declined(
-                    f"{key} ({holder}) did not confirm: {ui.not_yes(answer)}; nothing was signed "
+                    f"{name} ({holder}) did not confirm: {ui.not_yes(answer)}; nothing was signed "
                     "or written.",
                     hint="Run the command again, check the screen, and type exactly Yes to sign.",
                 )
@@ -86,8 +92,8 @@ def sign(
             )
         else:
             ui.say(
-                f"Signed {role} as '{key}' ({outcome.record.holder}); the signature was verified "
-                "against the enrolled public key and saved as "
+                f"Signed {role} as '{outcome.record.key_name}' ({outcome.record.holder}); the "
+                "signature was verified against the enrolled public key and saved as "
                 f"{cdir.rel(cdir.signature_path(role, outcome.record.keyid))}.",
                 style="green",
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
 
 from ceremony.cli import guarded, ui
 
@@ -68,8 +67,8 @@ def tokens_cmd(
             elif t.pin_count_low:
                 flags.append("[yellow]PIN count low[/yellow]")
             out.print(
-                f"[bold]Token '{escape(t.label)}'[/bold]: {escape(t.manufacturer)} "
-                f"{escape(t.model)}, serial {escape(t.serial)}, firmware {escape(t.firmware)}; "
+                f"[bold]Token '{ui.value(t.label)}'[/bold]: {ui.value(t.manufacturer)} "
+                f"{ui.value(t.model)}, serial {ui.value(t.serial)}, firmware {ui.value(t.firmware)}; "
                 + (", ".join(flags) or "no flags")
             )
             if t.initialized:

@@ -2,12 +2,23 @@
 
 When standard input is not a terminal (scripts, tests), the confirmation and then the
 PIN are read as lines from it. A PIN is never echoed, printed, logged or kept.
+
+Screens show exactly what is signed (issue 9, rule 10). Every string the consoles render
+passes `shown` at the one rendering boundary (`_Console.render_str`, which rich calls for
+every printed string, table cell and rule title): control characters (C0, DEL, C1, so
+ANSI escapes too), bidirectional controls (U+061C, U+200E/F, U+202A-U+202E,
+U+2066-U+2069), line and paragraph separators (U+2028/9) and invisible characters
+(U+200B-U+200D, U+2060-U+2064, U+FEFF) are printed escaped (`\u202e`), never obeyed by
+the terminal. Newlines separate a screen's lines; inside a value (a table cell, a holder
+or key name, an error message's file name) `value` escapes them too. Values are also
+escaped for rich's markup (`[...]`), so a name is printed as written.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -17,8 +28,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.errors import MarkupError
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ceremony.errors import CeremonyError, InputError, Interrupted
 
@@ -28,6 +41,44 @@ if TYPE_CHECKING:  # keep `ceremony --help` light: these pull in securesystemsli
 
 
 _CAPTURING: Console | None = None  # set while `long_listing` captures a screen for the pager
+_CONTROLS = (
+    "\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 but tab and newline, DEL, C1 (ESC: ANSI escapes)
+    "\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069"  # bidi controls, zero-width
+    "\u2028\u2029\u2060-\u2064\ufeff"  # line/paragraph separators, invisible
+)
+_SCREEN = re.compile(f"[{_CONTROLS}]")
+# In a value, a backslash that would read as one of those escapes is escaped too, so
+# `\u202e` in a name always means the character, and six typed characters show `\\u202e`.
+_VALUE = re.compile(f"[{_CONTROLS}\n\t]|\\\\(?=u[0-9a-fA-F]{{4}})")
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    c = m.group(0)
+    return "\\\\" if c == "\\" else f"\\u{ord(c):04x}"
+
+
+def shown(text: str) -> str:
+    """`text` as a screen shows it: every control, bidi, separator and invisible character
+    escaped as `\\uXXXX` (newlines and tabs kept: they lay the screen out)."""
+    return _SCREEN.sub(_escape_char, text)
+
+
+def value(x: object) -> str:
+    """A value (name, holder, path, field) to put in a printed line or a table cell: `shown`
+    with newlines, tabs and escape-like backslashes escaped too, and rich's markup escaped
+    (printed as written)."""
+    return escape(_VALUE.sub(_escape_char, str(x)))
+
+
+class _Console(Console):
+    """A rich console whose every rendered string passes `shown` (see the module doc)."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        text = shown(text)
+        try:
+            return super().render_str(text, **kwargs)
+        except MarkupError:  # a stray "[/]" from a value: print it as written
+            return super().render_str(text, **{**kwargs, "markup": False})
 
 
 def console() -> Console:
@@ -37,13 +88,13 @@ def console() -> Console:
     tty = sys.stdout.isatty()
     width = None if tty else int(os.environ.get("COLUMNS", "110"))
     # Not a terminal (logs, scripts, tests): never break a sentence across lines.
-    return Console(file=sys.stdout, highlight=False, width=width, soft_wrap=not tty)
+    return _Console(file=sys.stdout, highlight=False, width=width, soft_wrap=not tty)
 
 
 def err_console() -> Console:
     tty = sys.stderr.isatty()
     width = None if tty else 110
-    return Console(file=sys.stderr, highlight=False, width=width, soft_wrap=not tty)
+    return _Console(file=sys.stderr, highlight=False, width=width, soft_wrap=not tty)
 
 
 def interactive() -> bool:
@@ -80,14 +131,14 @@ def ask_yes(question: str) -> str:
     return _read_line("\n".join(wrap(f"{question} {YES_RULE}:", 0, 0)) + " ")
 
 
-def shown(answer: str) -> str:
+def typed(answer: str) -> str:
     """What was typed, quoted with every invisible character made visible ('yes ', '\\t')."""
     return repr(answer) if answer else "nothing (an empty line)"
 
 
 def not_yes(answer: str) -> str:
     """Why an answer did not confirm: what was typed and the rule."""
-    return f"you typed {shown(answer)}; only exactly Yes (capital Y, no spaces) confirms"
+    return f"you typed {typed(answer)}; only exactly Yes (capital Y, no spaces) confirms"
 
 
 def confirm_yes(question: str) -> bool:
@@ -102,7 +153,9 @@ def wrap(text: str, indent: int = 0, hanging: int | None = None) -> list[str]:
     """`text` as screen lines: on a terminal wrapped to its width at spaces (a word longer
     than a line is folded, never cut), the first line indented by `indent` and the rest by
     `hanging` (default: indent + 2); not on a terminal, one line (logs never break a
-    sentence)."""
+    sentence). Plain text, not markup: newlines, tabs and escape-like backslashes in it are
+    shown escaped (`value`'s rule), and the console escapes the other controls (`shown`)."""
+    text = _VALUE.sub(_escape_char, text)  # a value's newline or tab shown, never obeyed
     first = " " * indent
     rest = " " * (indent + 2 if hanging is None else hanging)
     out = console()
@@ -171,7 +224,7 @@ def read_pin(request: PinRequest) -> str:
     """The PinProvider for every token operation."""
     out = console()
     tok = request.token
-    out.print(f"[bold]PIN needed[/bold] for {tok.describe()} to {request.purpose}.")
+    out.print(f"[bold]PIN needed[/bold] for {value(tok.describe())} to {value(request.purpose)}.")
     if request.count_low and not request.final_try and tok.is_softhsm:
         out.print(
             "Note: SoftHSM2 shows 'PIN count low' after any wrong PIN. It never locks (a "
@@ -219,7 +272,7 @@ def read_pin(request: PinRequest) -> str:
 
 
 def notify(message: str) -> None:
-    console().print(f"[bold cyan]>>> {message}[/bold cyan]")
+    console().print(f"[bold cyan]>>> {value(message)}[/bold cyan]")
 
 
 def print_error(exc: CeremonyError) -> None:
@@ -229,7 +282,7 @@ def print_error(exc: CeremonyError) -> None:
         f"[red bold]{exc.title}:[/red bold] {escape(exc.message)}", markup=True, highlight=False
     )
     if exc.hint:
-        e.print(f"Next: {exc.hint}", markup=False, highlight=False)
+        e.print(f"Next: {escape(exc.hint)}")
 
 
 def rehearsal_banner(plan_only: bool = False) -> None:
@@ -283,7 +336,7 @@ def _who(t: ThresholdStatus, name: str) -> str:
         base += " [compromised: its signature still counts toward the previous root, as the spec requires]"
     elif note:
         base += f" [{note}]"
-    return base
+    return base  # plain text: `say` escapes it for the screen (rendered without markup)
 
 
 def render_status_block(st: RoleStatus) -> None:
@@ -292,6 +345,12 @@ def render_status_block(st: RoleStatus) -> None:
         say(first, 2, 6)
         for line in rest:
             say(line, 2, 16)
+    for rec in st.valid:
+        who = rec.key_name or rec.keyid[:8]
+        if isinstance(rec.extra.get("external"), dict):
+            say(f"{who}: external signature (made outside tuf-ceremony, verified)", 2, 4)
+        elif rec.extra.get("imported"):
+            say(f"{who}: signature that was already in the imported file (verified)", 2, 4)
     for rj in st.rejected:
         who = rj.record.key_name or rj.record.keyid[:8]
         say(f"{rj.reason}: {rj.record.file or who} ({who}): {rj.detail}", 2, 6, style="yellow")
@@ -302,7 +361,7 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*[str(x) for x in r])
+        t.add_row(*[value(x) for x in r])
     return t
 
 

@@ -23,6 +23,7 @@ from ceremony.clock import iso
 from ceremony.drafting import Draft
 from ceremony.errors import InputError, StoreError, ThresholdNotMet
 from ceremony.files import write_once
+from ceremony.services.export_foreign import ExportOptions, export_foreign, resolve_format
 from ceremony.services.record import (
     RecordNote,
     html_record,
@@ -44,7 +45,8 @@ RECORD_FILES = ("ceremony-record.md", "ceremony-record.html")
 @dataclass(frozen=True)
 class ExportResult:
     """Where the files went, name -> SHA-256 of each file written, every role's report,
-    whether the keys are rehearsal keys (every screen says so), the warnings every screen
+    whether the keys are rehearsal keys (every screen says so), the format written and its
+    notes (`export_foreign`), the warnings every screen
     repeats, how the files compare with earlier exports (`same`: identical bytes; `differ`:
     a different file for a version exported before, written only with `--reopen`)."""
 
@@ -52,6 +54,8 @@ class ExportResult:
     files: dict[str, str]
     roles: list[RoleReport]
     rehearsal: bool = False
+    format: str = "metadata"  # `--format` written (export_foreign for the others)
+    notes: list[str] = field(default_factory=list)  # e.g. thresholds still open (partial)
     warnings: list[str] = field(default_factory=list)
     same: list[str] = field(default_factory=list)
     differ: list[str] = field(default_factory=list)
@@ -138,11 +142,15 @@ def export(
     out_of_band: bool = False,
     unverified_for_tests: bool = False,
     reopen: bool = False,
+    fmt: str = "auto",
+    key: str | None = None,
+    allow_partial: bool = False,
 ) -> ExportResult:
     """Write the signed metadata once every threshold is met and python-tuf accepts it
     (`ceremony export`): N.ROLE.json for each drafted role (and root.json), checked as a
     client would before anything is written, with SHA256SUMS and the ceremony record
-    (ceremony-record.md, and ceremony-record.html for paper).
+    (ceremony-record.md, and ceremony-record.html for paper). An imported role, and the
+    other formats, are written by `export_foreign`.
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -156,6 +164,11 @@ def export(
             only; the CLI allows it only with CEREMONY_TEST_MODE=1).
         reopen: write even a file that differs from one of the same name (the same
             version) exported before (`--reopen`: recorded, and said in the record).
+        fmt: auto (an imported file's own kind, else metadata), metadata, tuf-on-ci,
+            rstuf-bootstrap, rstuf-update or rstuf-sign (`export_foreign`).
+        key: the key whose RSTUF sign payload to write (rstuf-sign only).
+        allow_partial: write a partly signed RSTUF bootstrap or update payload (RSTUF's
+            distributed signing then waits for the rest).
 
     Returns:
         An `ExportResult`: the folder, name -> SHA-256 of every file written (0644), each
@@ -164,8 +177,8 @@ def export(
 
     Raises:
         InputError (exit 2): nothing is drafted, --out-of-band without a previous root, a
-            file differs from one exported before without `reopen`, or `reopen` where
-            nothing would differ.
+            file differs from one exported before without `reopen`, `reopen` where
+            nothing would differ, or an option that does not apply to the format.
         ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
         VerificationFailed (exit 1): python-tuf's client logic rejects the result.
         StoreError (exit 2): an output file exists already.
@@ -178,11 +191,29 @@ def export(
         files_read=entry.files_read,
         enforce=not unverified_for_tests,
     )
+    options = ExportOptions(fmt, key, allow_partial, out_of_band)
+    resolved = resolve_format(loaded, options, unverified=unverified_for_tests)
     reports = role_reports(loaded)
     if not any(r.draft for r in reports):
         raise InputError(f"nothing is drafted yet. Next: `ceremony draft {cdir.root}`.")
     if out_of_band and loaded.previous is None:
         raise InputError("--out-of-band is only for a rotation (a plan with previous_root).")
+    if resolved != "metadata" or loaded.imported is not None:
+        if reopen:
+            raise InputError("--reopen applies only to an export of TUF metadata made here.")
+        done = export_foreign(
+            loaded,
+            reports,
+            resolved,
+            options,
+            out,
+            now,
+            entry,
+            record=lambda files: markdown_record(loaded, reports, files, now),
+        )
+        return ExportResult(
+            done.out_dir, done.files, reports, loaded.rehearsal, done.format, done.notes
+        )
     problems = []
     for r in reports:
         if r.draft is None or r.status is None:
@@ -307,5 +338,32 @@ def export(
     )
     entry.files_written["exports.json"] = digests.sha256_hex(add_export(cdir, record))
     return ExportResult(
-        out_dir, written, reports, loaded.rehearsal, warning_lines(loaded), same, differ
+        out_dir,
+        written,
+        reports,
+        loaded.rehearsal,
+        warnings=warning_lines(loaded),
+        same=same,
+        differ=differ,
+    )
+
+
+def next_text(fmt: str) -> str:
+    """What to do with the files an export of `fmt` wrote, as a sentence."""
+    if fmt == "tuf-on-ci":
+        return (
+            "copy metadata/ into the checkout of the signing event's branch, check that "
+            '`git diff` shows only "sig" lines, then `git add metadata && git commit --signoff '
+            '-m "Signature from NAME"` and push, as tuf-on-ci-sign does.'
+        )
+    if fmt.startswith("rstuf-"):
+        verb = {"rstuf-bootstrap": "bootstrap", "rstuf-update": "update", "rstuf-sign": "sign"}
+        return (
+            f"on the connected machine, `rstuf --api-server URL admin send {verb[fmt]} FILE` with "
+            "the file written above."
+        )
+    return (
+        "copy these files to the repository (the .md and .html record are for the archive and "
+        "the printer). Publish the new root BEFORE any online metadata (snapshot, timestamp) "
+        "that depends on it; keep every N.root.json forever."
     )

@@ -18,11 +18,11 @@ from ceremony import digest as digests
 from ceremony.clock import iso
 from ceremony.drafting import Draft
 from ceremony.errors import BadTokenSignature, Declined, InputError, StoreError
-from ceremony.files import json_bytes
+from ceremony.files import MAX_INPUT_BYTES, json_bytes
 from ceremony.keys import short
 from ceremony.services.copies import CopyState, copy_state
 from ceremony.services.drafts import DraftView, signer_line, view
-from ceremony.services.state import Loaded, current_draft, load
+from ceremony.services.state import Loaded, current_draft, load, resolve_key
 from ceremony.services.status import authorities, export_of, next_step, role_status, signed_since
 from ceremony.store import CeremonyDir, check_name
 from ceremony.store.drafts import drafted_roles, load_draft
@@ -89,7 +89,7 @@ def sign(
     Args:
         cdir: the ceremony directory (the caller holds its lock).
         role: root, targets, or a delegated role of the plan.
-        key_name: the enrolled key to sign with (its name in the plan).
+        key_name: the enrolled key to sign with: its name in the plan, or its full keyid.
         open_signer: opens the key's signer (`tokens.select.signer_factory`; a fake in tests).
         confirm: shows the `DraftView` and returns True only for the holder's typed Yes.
         now: the signing time (recorded; timezone-aware UTC).
@@ -115,12 +115,8 @@ def sign(
         raise InputError(no_draft_message(cdir, role, copy))
     d = current_draft(loaded, role, entry.files_read)
     d.check_canonical(f"drafts/{role}.json")
-    key = loaded.keys.get(key_name)
-    if key is None:
-        raise InputError(
-            f"'{key_name}' is not an enrolled key of this ceremony. Enrolled: "
-            f"{', '.join(sorted(loaded.keys)) or 'none'}."
-        )
+    key_name = resolve_key(loaded, key_name)
+    key = loaded.keys[key_name]
     holder = loaded.plan.holder(key_name)
     entry.holder = holder
     auths = authorities(loaded, role, d)
@@ -341,7 +337,7 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                         f"{label}: duplicate ({rec.key_name or short(rec.keyid)} already signed here)"
                     )
                     continue
-                pending[(role, rec.keyid)] = other.read_bytes(path)
+                pending[(role, rec.keyid)] = other.read_bytes(path, max_bytes=MAX_INPUT_BYTES)
                 report.added.append(
                     f"{label}: {rec.key_name or short(rec.keyid)} ({rec.holder or 'unknown holder'})"
                 )

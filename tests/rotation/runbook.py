@@ -13,10 +13,11 @@ Its fenced blocks are steps, in order:
   (whitespace runs count as one space; ``…`` stands for any text within the line).
 
 Only ``ceremony`` commands may appear in a scenario, so everything a runbook tells people to type
-during a ceremony is run by the tests. A runbook test may allow a few other programs by name
-(``allowed``: e.g. ``softhsm2-util`` to make a token, ``bash scripts/install-offline.sh`` and
-``.`` to activate the venv); the runner hands those to its ``external`` function. ``~/`` at
-the start of a word is the runner's HOME, as a shell would expand it.
+during a ceremony is run by the tests. A runner may allow other programs by name (``programs``,
+e.g. ``openssl`` for a key in cold storage): those lines are run as written too, or handed to
+a function of the test (``handlers``: e.g. ``softhsm2-util``, which reads PINs from a
+terminal, or ``.`` to activate a venv). ``~/`` at the start of a word is the runner's HOME,
+as a shell would expand it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Block:
 
 @dataclass(frozen=True)
 class Command:
-    argv: list[str]  # without the leading "ceremony" (another program: with its name)
+    argv: list[str]  # without the leading program name ("ceremony")
     exit_code: int
     source: str  # the line as written
     program: str = "ceremony"
@@ -65,11 +66,11 @@ class Scenario:
     path: Path
     blocks: list[Block]
 
-    def commands(self, allowed: frozenset[str] = frozenset()) -> list[Command]:
+    def commands(self, programs: Sequence[str] = ("ceremony",)) -> list[Command]:
         out: list[Command] = []
         for b in self.blocks:
             if b.kind == "sh":
-                out += parse_commands(b.text, lambda s: s, allowed)
+                out += parse_commands(b.text, lambda s: s, programs)
         return out
 
 
@@ -125,7 +126,7 @@ def _kind(info: str, path: Path, line: int) -> str | None:
 
 
 def parse_commands(
-    text: str, expand: Callable[[str], str], allowed: frozenset[str] = frozenset()
+    text: str, expand: Callable[[str], str], programs: Sequence[str] = ("ceremony",)
 ) -> list[Command]:
     joined: list[str] = []
     buf = ""
@@ -144,13 +145,10 @@ def parse_commands(
             continue
         m = _EXIT.search(stripped)
         argv = shlex.split(expand(stripped), comments=True)
-        code = int(m.group(1)) if m else 0
-        if argv[0] in allowed:
-            out.append(Command(argv, code, stripped, argv[0]))
-            continue
-        if argv[0] != "ceremony":
-            raise ValueError(f"only ceremony commands may appear in a scenario: {stripped!r}")
-        out.append(Command(argv[1:], code, stripped))
+        if argv[0] not in programs:
+            allowed = " and ".join(programs)
+            raise ValueError(f"only {allowed} commands may appear in a scenario: {stripped!r}")
+        out.append(Command(argv[1:], int(m.group(1)) if m else 0, stripped, argv[0]))
     return out
 
 
@@ -195,8 +193,9 @@ class Runner:
     secrets: Sequence[str] = ()
     key_type: str | None = "ed25519"  # None: keygen lines run with the type they say
     log: list[Outcome] = field(default_factory=list)
-    allowed: frozenset[str] = frozenset()  # other programs a scenario may run
-    external: Callable[[list[str]], Outcome] | None = None  # runs them
+    programs: Sequence[str] = ("ceremony",)  # what a scenario may run
+    # program -> a function that runs its line (the whole argv, the program's name first)
+    handlers: Mapping[str, Callable[[list[str]], Outcome]] = field(default_factory=dict)
 
     def home(self, argv: list[str]) -> list[str]:
         """`~/x` as a shell expands it, with the runner's HOME."""
@@ -206,10 +205,13 @@ class Runner:
     def expand(self, line: str) -> str:
         return _VAR.sub(lambda m: self.variables(m.group(1) or m.group(2)), line)
 
-    def run(self, argv: Sequence[str], *, expect: int | None = 0) -> Outcome:
+    def run(
+        self, argv: Sequence[str], *, expect: int | None = 0, program: str = "ceremony"
+    ) -> Outcome:
         argv = list(argv)
+        command = [sys.executable, "-m", "ceremony"] if program == "ceremony" else [program]
         proc = subprocess.run(
-            [sys.executable, "-m", "ceremony", *argv],
+            [*command, *argv],
             input="".join(f"{s}\n" for s in self.stdin_for(argv)),
             capture_output=True,
             text=True,
@@ -235,18 +237,20 @@ class Runner:
         for b in sc.blocks:
             where = b.where(sc.path)
             if b.kind == "sh":
-                for cmd in parse_commands(b.text, self.expand, self.allowed):
+                for cmd in parse_commands(b.text, self.expand, self.programs):
+                    argv = self.home(cmd.argv)
+                    if cmd.program == "ceremony":
+                        argv = self._with_key_type(argv)
                     try:
-                        if cmd.program != "ceremony":
-                            assert self.external is not None, f"no runner for {cmd.program}"
-                            last = self.external(self.home(cmd.argv))
+                        handler = self.handlers.get(cmd.program)
+                        if handler is None:
+                            last = self.run(argv, expect=cmd.exit_code, program=cmd.program)
+                        else:
+                            last = handler([cmd.program, *argv])
                             assert last.code == cmd.exit_code, (
                                 f"`{cmd.source}` exited {last.code}, expected {cmd.exit_code}\n"
                                 f"{last.text}"
                             )
-                        else:
-                            argv = self._with_key_type(self.home(cmd.argv))
-                            last = self.run(argv, expect=cmd.exit_code)
                     except AssertionError as exc:
                         raise AssertionError(f"{where}: {exc}") from None
                     done.append(last)

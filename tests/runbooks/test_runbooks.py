@@ -42,7 +42,7 @@ SCENARIOS = {
     (TOKENS, "imported-key"),
     (TOKENS, "close"),
 }
-EXTERNAL = frozenset({"softhsm2-util", "bash", "."})
+PROGRAMS = ("ceremony", "softhsm2-util", "bash", ".")
 # token-preparation.md: Part A is the YubiKey (ykman, and enrolment through ykcs11 with a
 # real device); Parts B to D are the HSM and SoftHSM2 path, run here.
 TESTED_PARTS = {ROOT: ("",), TARGETS: ("",), TOKENS: ("## Part B", "## Part C", "## Part D")}
@@ -98,23 +98,27 @@ def stdin_for(argv: list[str]) -> Sequence[str]:
 
 
 def softhsm2_util(env: dict[str, str], cwd: Path) -> Callable[[list[str]], Outcome]:
+    """softhsm2-util reads its PINs from the terminal only: run it on one, typing them."""
+
     def run(argv: list[str]) -> Outcome:
-        if argv[0] == "softhsm2-util":
-            screen = run_program_on_tty(
-                argv,
-                answers=[
-                    ("enter SO PIN:", SO_PIN),
-                    ("reenter SO PIN:", SO_PIN),
-                    ("enter user PIN:", USER_PIN),
-                    ("reenter user PIN:", USER_PIN),
-                ],
-                env=env,
-                cwd=cwd,
-            )
-            return Outcome(argv, screen.code, screen.text, "")
-        raise AssertionError(f"{argv[0]} is not expected in this scenario")
+        screen = run_program_on_tty(
+            argv,
+            answers=[
+                ("enter SO PIN:", SO_PIN),
+                ("reenter SO PIN:", SO_PIN),
+                ("enter user PIN:", USER_PIN),
+                ("reenter user PIN:", USER_PIN),
+            ],
+            env=env,
+            cwd=cwd,
+        )
+        return Outcome(argv, screen.code, screen.text, "")
 
     return run
+
+
+def not_here(argv: list[str]) -> Outcome:
+    raise AssertionError(f"{argv[0]} is not expected in this scenario")
 
 
 def place(tmp_path: Path, env: dict[str, str], variables: dict[str, str], **extra: object) -> Place:
@@ -143,8 +147,8 @@ def place(tmp_path: Path, env: dict[str, str], variables: dict[str, str], **extr
         stdin_for,
         secrets=(USER_PIN, SO_PIN),
         key_type=None,
-        allowed=EXTERNAL,
-        external=softhsm2_util(env, cwd),
+        programs=PROGRAMS,
+        handlers={"softhsm2-util": softhsm2_util(env, cwd), "bash": not_here, ".": not_here},
     )
     return Place(cwd, runner, env)
 
@@ -220,7 +224,7 @@ def test_root_ceremony_installation(tmp_path: Path) -> None:
         )
         return Outcome(argv, proc.returncode, proc.stdout, proc.stderr)
 
-    p.runner.external = external
+    p.runner.handlers = {"bash": external, ".": external}
     run(p, ROOT, "install")
     assert (tmp_path / "home" / "ceremony-venv" / "bin" / "ceremony").exists()
 
