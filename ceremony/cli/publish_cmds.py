@@ -164,11 +164,11 @@ def verify(
         checked = f"{n} root{'s' if n != 1 else ''} checked"
         if first.version > 1 and trusted is None:
             ui.say(
-                f"Version {last.version} is valid as a chain that STARTS at version "
-                f"{first.version}, taken as trusted ({checked}). Not checked: that version "
-                f"{first.version - 1}'s keys approved version {first.version}. To check it, "
-                "give the earlier roots too, oldest first (1.root.json ...), or the root you "
-                "already trust with --trusted.",
+                f"The chain is valid up to root version {last.version} from version "
+                f"{first.version}, which was taken as trusted without a check ({checked}). Not "
+                f"checked: that version {first.version - 1}'s keys approved version "
+                f"{first.version}. To check it, give the earlier roots too, oldest first "
+                "(1.root.json ...), or the root you already trust with --trusted.",
                 style="yellow",
             )
         elif trusted is not None:

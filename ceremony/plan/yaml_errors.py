@@ -1,8 +1,9 @@
 """YAML syntax errors in plain words: which line is wrong, what is wrong with it, and the
 line itself with a caret under the place.
 
-PyYAML reports where its parser noticed a problem, in parser terms ("expected <block end>,
-but found '<block mapping start>'"), often on the line AFTER the mistake. The common
+PyYAML and libyaml report where their parser noticed a problem, in parser terms ("expected
+<block end>, but found '<block mapping start>'", "did not find expected key"), often on the
+line AFTER the mistake. The common
 mistakes in a hand-edited plan are told apart here: indentation that does not line up, a
 tab, a missing ':', an unclosed '{', '[' or quote, and an unquoted ': ' in a value.
 """
@@ -59,7 +60,12 @@ def explain(exc: yaml.MarkedYAMLError, text: str) -> Explained | None:
     context = exc.context or ""
     if pm is None:
         return None
-    if "expected <block end>" in problem or "expected <block mapping start>" in problem:
+    indentation = (
+        "expected <block end>" in problem
+        or "expected <block mapping start>" in problem
+        or ("did not find expected key" in problem and "block mapping" in context)  # libyaml
+    )
+    if indentation:
         prev = _previous_content(lines, pm.line)
         if prev is not None and pm.line < len(lines):
             a, b = _indent(lines[prev]), _indent(lines[pm.line])
@@ -72,7 +78,8 @@ def explain(exc: yaml.MarkedYAMLError, text: str) -> Explained | None:
                 "template)",
                 (prev, pm.line),
             )
-    if "found character '\\t'" in problem:
+    at = lines[pm.line][pm.column : pm.column + 1] if pm.line < len(lines) else ""
+    if "found character '\\t'" in problem or ("cannot start any token" in problem and at == "\t"):
         return Explained(
             pm.line, pm.column, "a tab character; YAML indentation must be spaces", (pm.line,)
         )
@@ -88,11 +95,11 @@ def explain(exc: yaml.MarkedYAMLError, text: str) -> Explained | None:
     for opener, closer, kind in (("{", "}", "flow mapping"), ("[", "]", "flow sequence")):
         if context.startswith(f"while parsing a {kind}") and cm is not None:
             found = _words(problem.split("but got ")[-1]) if "but got" in problem else ""
-            where = (
-                f" before {found} on line {pm.line + 1}, column {pm.column + 1}"
-                if pm.line != cm.line or found
-                else ""
-            )
+            where = ""
+            if found:
+                where = f" before {found} on line {pm.line + 1}, column {pm.column + 1}"
+            elif pm.line != cm.line:
+                where = f" (the file goes on without it on line {pm.line + 1})"
             return Explained(
                 cm.line,
                 cm.column,
@@ -107,7 +114,7 @@ def explain(exc: yaml.MarkedYAMLError, text: str) -> Explained | None:
             "this quoted text is never closed: its closing quote is missing",
             (cm.line,),
         )
-    if "mapping values are not allowed here" in problem:
+    if "mapping values are not allowed" in problem:
         return Explained(
             pm.line,
             pm.column,
