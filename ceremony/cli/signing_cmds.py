@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ceremony.cli import DIR_ARG, ROLE_ARG, guarded, recorded, ui
 from ceremony.clock import now_utc as now
@@ -110,12 +111,20 @@ def merge(
         rep = signing.merge(cdir, others, now(), entry)
         out = ui.console()
         out.print(
-            f"Merge into {cdir.root}: {len(rep.added)} added, {len(rep.skipped)} skipped, {len(rep.refused)} refused."
+            f"Merge into {cdir.root}: {len(rep.added)} added, {len(rep.skipped)} skipped, "
+            f"{len(rep.refused)} refused."
+            + (
+                f" The names of {len(rep.names_refused)} file(s) were refused (below)."
+                if rep.names_refused
+                else ""
+            )
         )
         for line in rep.added:
             out.print(f"  [green]added[/green]   {line}")
         for line in rep.skipped:
             out.print(f"  skipped {line}")
         for line in rep.refused:
-            out.print(f"  [red]refused[/red] {line}")
+            out.print(f"  [red]refused[/red] {escape(line)}")
+        for line in rep.names_refused:  # quotes the file's own fields: escaped
+            out.print(f"  [yellow]names refused[/yellow] {escape(line)}")
         out.print(f"Next: `ceremony status {cdir.root}`.")

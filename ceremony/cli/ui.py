@@ -163,9 +163,10 @@ def render_status_block(st: RoleStatus) -> None:
     out = console()
     for t in st.thresholds:
         out.print("  " + threshold_line(t))
-    for rj in st.rejected:
-        who = rj.record.key_name or rj.record.keyid[:8]
-        out.print(f"  [yellow]{rj.reason}[/yellow]: {rj.record.file or who} ({who}): {rj.detail}")
+    for rj in [*st.rejected, *st.disputed]:
+        who = rj.key or rj.record.keyid[:8]  # the enrolled key's name, never the file's
+        text = f"{rj.record.file or who} ({who}): {rj.detail}"  # the detail quotes the file
+        out.print(f"  [yellow]{rj.reason}[/yellow]: {escape(text)}")
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:

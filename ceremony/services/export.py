@@ -22,28 +22,79 @@ from ceremony.attestation import summary
 from ceremony.clientcheck import check_delegation_chain, client_check_root
 from ceremony.clock import iso
 from ceremony.drafting import Draft
-from ceremony.errors import InputError, StoreError, ThresholdNotMet
+from ceremony.errors import InputError, StoreError, ThresholdNotMet, VerificationFailed
 from ceremony.files import write_once
 from ceremony.keys import key_type_of
 from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
-from ceremony.thresholds import RoleStatus
+from ceremony.thresholds import RoleStatus, claim_time_ok
 from ceremony.transcript import Entry
 
 
 @dataclass(frozen=True)
 class ExportResult:
     """Where the files went, name -> SHA-256 of each file written, every role's report,
-    and whether the keys are rehearsal keys (every screen says so)."""
+    whether the keys are rehearsal keys (every screen says so), and the root's
+    consistent_snapshot (which file names clients fetch)."""
 
     out_dir: Path
     files: dict[str, str]
     roles: list[RoleReport]
     rehearsal: bool = False
+    consistent_snapshot: bool = True  # the root's: which names clients fetch
 
 
 COMPACT_ABOVE_ROLES = 256
+
+# An exported role must stay valid at least this long after the export: the files still
+# have to be carried to the repository, and a client refuses metadata that has expired by
+# its next refresh (TUF specification 5.3.10, 5.4.4, 5.6.7). A draft that expires sooner
+# was left too long: draft it again. (The plan's own bounds are CER-EXPIRY-*.)
+PUBLISH_MARGIN = dt.timedelta(hours=1)
+
+
+def published_names(role: str, version: int, consistent_snapshot: bool) -> list[str]:
+    """The files written for a role: first the name clients fetch (TUF specification 5.3,
+    5.5, 5.6), then the versioned copy kept beside it.
+
+    root: VERSION.root.json (clients walk the chain by it) and root.json. Other roles:
+    VERSION.ROLE.json when the root says consistent_snapshot; else ROLE.json, which is what
+    clients fetch, with VERSION.ROLE.json beside it as the versioned copy for the archive
+    (never fetched; serving it does no harm).
+    """
+    if role == "root":
+        return [f"{version}.root.json", "root.json"]
+    if consistent_snapshot:
+        return [f"{version}.{role}.json"]
+    return [f"{role}.json", f"{version}.{role}.json"]
+
+
+def consistent_snapshot_of(loaded: Loaded, reports: Sequence[RoleReport]) -> bool:
+    """What the root clients will hold says about consistent snapshots: the root exported
+    here, else the trusted previous root (a targets-only ceremony); True without either."""
+    for r in reports:
+        if r.role == "root" and r.draft is not None:
+            return bool(r.draft.metadata.signed.consistent_snapshot)
+    prev = loaded.previous_root
+    return bool(prev.consistent_snapshot) if prev is not None else True
+
+
+def expiry_problems(reports: Sequence[RoleReport], now: dt.datetime) -> list[str]:
+    """Each exported role that has expired, or expires within `PUBLISH_MARGIN` of `now`."""
+    out = []
+    for r in reports:
+        if r.draft is None:
+            continue
+        expires = r.draft.metadata.signed.expires
+        if expires <= now:
+            out.append(f"{r.role} version {r.draft.version} expired on {iso(expires)}")
+        elif expires < now + PUBLISH_MARGIN:
+            out.append(
+                f"{r.role} version {r.draft.version} expires at {iso(expires)}, less than an "
+                "hour from now: it would expire before clients can fetch it"
+            )
+    return out
 
 
 def serializer_for(md: Metadata[Any]) -> JSONSerializer:
@@ -122,8 +173,10 @@ def export(
     unverified_for_tests: bool = False,
 ) -> ExportResult:
     """Write the signed metadata once every threshold is met and python-tuf accepts it
-    (`ceremony export`): N.ROLE.json for each drafted role (and root.json), checked as a
-    client would before anything is written, with SHA256SUMS and ceremony-record.md.
+    (`ceremony export`), checked as a client would before anything is written, with
+    SHA256SUMS and ceremony-record.md. File names are the ones clients fetch: N.root.json
+    and root.json; for other roles N.ROLE.json when the root says consistent_snapshot,
+    else ROLE.json (and N.ROLE.json beside it for the archive: `published_names`).
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -143,7 +196,8 @@ def export(
     Raises:
         InputError (exit 2): nothing is drafted, or --out-of-band without a previous root.
         ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
-        VerificationFailed (exit 1): python-tuf's client logic rejects the result.
+        VerificationFailed (exit 1): a role has expired or expires within
+            `PUBLISH_MARGIN`, or python-tuf's client logic rejects the result.
         StoreError (exit 2): an output file exists already.
         PlanError (exit 2): the plan fails a check.
     """
@@ -159,6 +213,15 @@ def export(
         raise InputError(f"nothing is drafted yet. Next: `ceremony draft {cdir.root}`.")
     if out_of_band and loaded.previous is None:
         raise InputError("--out-of-band is only for a rotation (a plan with previous_root).")
+    expired = expiry_problems(reports, now)
+    if expired and not unverified_for_tests:
+        raise VerificationFailed(
+            "a client would refuse this at its next refresh, so nothing was written: "
+            + "; ".join(expired)
+            + ".",
+            hint="Draft the role again (`ceremony draft DIR ROLE`: a new expiry from the plan) "
+            "and collect its signatures again.",
+        )
     problems = []
     for r in reports:
         if r.draft is None or r.status is None:
@@ -189,18 +252,15 @@ def export(
         )
     files: dict[str, bytes] = {}
     exported: dict[str, bytes] = {}
+    consistent = consistent_snapshot_of(loaded, reports)
     for r in reports:
         if r.draft is None or r.status is None:
             continue
         data = exported_bytes(r.draft, r.status)
-        if r.role == "root":
-            if not unverified_for_tests:
-                client_check_root(None if out_of_band else loaded.previous_bytes, data)
-            files[f"{r.draft.version}.root.json"] = data
-            files["root.json"] = data
-        else:
-            # Consistent-snapshot name: clients fetch VERSION.ROLE.json.
-            files[f"{r.draft.version}.{r.role}.json"] = data
+        if r.role == "root" and not unverified_for_tests:
+            client_check_root(None if out_of_band else loaded.previous_bytes, data)
+        for name in published_names(r.role, r.draft.version, consistent):
+            files[name] = data
         exported[r.role] = data
     if not unverified_for_tests:
         entry.notes += check_delegation_chain(
@@ -229,16 +289,17 @@ def export(
         write_once(out_dir / name, files_out[name])
         written[name] = digests.sha256_hex(files_out[name])
         entry.files_written[str(out_dir / name)] = written[name]
-    return ExportResult(out_dir, written, reports, loaded.rehearsal)
+    return ExportResult(out_dir, written, reports, loaded.rehearsal, consistent)
 
 
 def ceremony_record(
     loaded: Loaded, reports: list[RoleReport], files: Mapping[str, bytes], now: dt.datetime
 ) -> str:
     """The Markdown record of an export (ceremony-record.md): each role's version, expiry,
-    digest (hex and PGP words), thresholds and signers, every key with its device and
+    digest (hex and PGP words), thresholds and signers (named from the enrolled key of each
+    signature's keyid, never from the signature file), every key with its device and
     attestation, and the SHA-256 of every file exported."""
-    plan = loaded.plan
+    plan, people = loaded.plan, loaded.people
     lines = [
         f"# Ceremony record: {plan.repository}",
         "",
@@ -261,14 +322,15 @@ def ceremony_record(
             lines.append(f"- {t.label}: {t.count} of {t.threshold} required")
         lines += ["", "| key | holder | signed at | device |", "|---|---|---|---|"]
         for rec in r.status.valid:
-            spec = plan.keys.get(rec.key_name)
-            key = rec.key_name
+            # Who signed is the enrolled key of the keyid; the file's own names are claims.
+            key = people.name(rec.keyid)
+            spec = plan.keys.get(key)
             if spec is not None and spec.status != "active":
                 # Still counts toward the previous root (the spec requires it): say so.
                 key += f" ({spec.status}: counts toward the previous root only)"
-            lines.append(
-                f"| {key} | {rec.holder} | {rec.signed_at} | {rec.extra.get('device', '')} |"
-            )
+            device = people.devices.get(rec.keyid, "not enrolled here")
+            when = rec.signed_at if claim_time_ok(rec.signed_at) else "(not a time)"
+            lines.append(f"| {key} | {people.holder(rec.keyid)} | {when} | {device} |")
     lines += [
         "",
         "## Keys",
@@ -279,8 +341,10 @@ def ceremony_record(
     for name, k in sorted(loaded.keys.items()):
         att = summary(k.attestation, "table") if k.attestation else "none"
         device = k.device() + (" (accepted with --allow-imported-key)" if k.allow_imported else "")
+        # Names and keyids as code: this table lists every key, the one above who signed.
         lines.append(
-            f"| {name} | {plan.holder(name)} | {key_type_of(k.key)} | {k.keyid[:16]} | {device} | {att} |"
+            f"| `{name}` | {plan.holder(name)} | {key_type_of(k.key)} | `{k.keyid[:16]}` | "
+            f"{device} | {att} |"
         )
     lines += ["", "## Files", ""]
     for name, data in sorted(files.items()):
