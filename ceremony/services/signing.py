@@ -275,7 +275,9 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                 # The names shown are the enrolled key's; the file's own are only claims.
                 who = f"{people.name(rec.keyid)} ({people.holder(rec.keyid)})"
                 if counting_signature(cdir, role, rec.keyid, key, d.digest, d.payload, people):
-                    report.skipped.append(f"{label}: duplicate ({who} already signed here)")
+                    report.skipped.append(
+                        f"{label}: duplicate ({people.name(rec.keyid)} already signed here)"
+                    )
                     continue
                 wrong = claim_problem(rec, people)
                 if wrong is None:
