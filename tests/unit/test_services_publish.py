@@ -123,8 +123,8 @@ def test_merge_refuses_a_files_names_and_keeps_its_signature_as_the_enrolled_key
     mine = json.loads(kit.cdir.signature_path("root", bob.record.keyid).read_text())
     assert (mine["key_name"], mine["holder"]) == ("root-bob", "Bob Example")
     assert mine["sig"] == json.loads(theirs.read_text())["sig"]
-    rep = status.status(kit.cdir, NOW).roles[0]
-    assert rep.status is not None and rep.status.complete and rep.status.disputed == []
+    root = status.status(kit.cdir, NOW).roles[0]
+    assert root.status is not None and root.status.complete and root.status.disputed == []
     res = export.export(kit.cdir, None, NOW, Entry("export"))
     record = (res.out_dir / "ceremony-record.md").read_text()
     signers = record.split("| key | holder | signed at | device |")[1].split("\n\n")[0]
