@@ -311,8 +311,10 @@ def evaluate(
             if keyid in valid_ids and ident not in seen:
                 seen.add(ident)
                 signed.append(keyid)
-        for keyid, key in auth.keys.items():
-            if keyid not in signed and key_identity(key) not in seen:
+        for keyid, key in auth.keys.items():  # one entry per distinct key still missing
+            ident = key_identity(key)
+            if keyid not in signed and ident not in seen:
+                seen.add(ident)
                 missing.append(keyid)
         name = {k: auth.names.get(k, k[:8]) for k in auth.keys}
         statuses.append(

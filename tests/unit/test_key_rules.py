@@ -75,6 +75,8 @@ def test_one_ecdsa_key_in_four_spellings_counts_once() -> None:
         if s is not spellings[2]  # securesystemslib cannot verify with a hex point
     ]
     auth = Authority("new", "new root", members, 2, {}, {})
+    nobody = evaluate("root", payload, digest, [auth], [])
+    assert nobody.thresholds[0].missing_keyids == [k.keyid, other.public_key.keyid]  # once each
     st = evaluate("root", payload, digest, [auth], records)
     assert len(st.valid) == 3 and st.thresholds[0].count == 1 and not st.complete
     assert st.thresholds[0].missing_keyids == [other.public_key.keyid]
