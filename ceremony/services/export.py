@@ -87,12 +87,13 @@ def expiry_problems(reports: Sequence[RoleReport], now: dt.datetime) -> list[str
         if r.draft is None:
             continue
         expires = r.draft.metadata.signed.expires
+        what = f"{r.role} version {r.draft.version} (drafts/{r.role}.json)"
         if expires <= now:
-            out.append(f"{r.role} version {r.draft.version} expired on {iso(expires)}")
+            out.append(f"{what} expired on {iso(expires)}")
         elif expires < now + PUBLISH_MARGIN:
             out.append(
-                f"{r.role} version {r.draft.version} expires at {iso(expires)}, less than an "
-                "hour from now: it would expire before clients can fetch it"
+                f"{what} expires at {iso(expires)}, less than an hour from now: it would "
+                "expire before clients can fetch it"
             )
     return out
 

@@ -174,11 +174,14 @@ def test_export_refuses_what_has_expired_by_the_time_it_is_published(tmp_path: P
     res = shifted(tok, 301, "export", d)  # targets (300d) has expired; root (365d) has not
     assert res.code == 1, res.text
     assert "a client would refuse this at its next refresh, so nothing was written" in res.text
-    assert "targets version 1 expired on" in res.text and "root version 1" not in res.text
+    assert (
+        "targets version 1 (drafts/targets.json) expired on" in res.text
+        and "root version 1" not in res.text
+    )
     assert "ceremony draft DIR ROLE" in res.text
     assert snapshot_tree(d) == before and not (d / "published").exists()
     res = shifted(tok, 366, "export", d)
-    assert res.code == 1 and "root version 1 expired on" in res.text, res.text
+    assert res.code == 1 and "root version 1 (drafts/root.json) expired on" in res.text, res.text
     assert snapshot_tree(d) == before
 
 

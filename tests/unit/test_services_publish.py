@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def signed(tmp_path: Path, plan_text: str | None = None) -> Kit:
 @pytest.mark.parametrize(
     ("at", "words"),
     [
-        (EXPIRES + dt.timedelta(seconds=1), "root version 1 expired on"),
+        (EXPIRES + dt.timedelta(seconds=1), "root version 1 (drafts/root.json) expired on"),
         (EXPIRES - PUBLISH_MARGIN + dt.timedelta(minutes=1), "less than an hour from now"),
     ],
 )
@@ -47,7 +48,7 @@ def test_export_refuses_a_root_that_expires_before_it_can_be_published(
 ) -> None:
     kit = signed(tmp_path)
     before = snapshot_tree(kit.root)
-    with pytest.raises(VerificationFailed, match=words) as exc:
+    with pytest.raises(VerificationFailed, match=re.escape(words)) as exc:
         export.export(kit.cdir, None, at, Entry("export"))
     assert exc.value.exit_code == EXIT_CHECK_FAILED
     assert "a client would refuse this at its next refresh, so nothing was written" in str(
@@ -63,7 +64,9 @@ def test_a_targets_draft_expiring_soon_is_refused_too(tmp_path: Path) -> None:
     kit = signed(tmp_path, text)
     drafts.draft(kit.cdir, "targets", NOW, Entry("draft"))
     sign(kit, "targets-alice", "targets")
-    with pytest.raises(VerificationFailed, match="targets version 1 expired on"):
+    with pytest.raises(
+        VerificationFailed, match=re.escape("targets version 1 (drafts/targets.json) expired on")
+    ):
         export.export(kit.cdir, None, NOW + dt.timedelta(days=31), Entry("export"))
     assert not (kit.root / "published").exists()
 
