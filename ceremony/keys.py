@@ -181,6 +181,11 @@ def measure(key: Key) -> Measured | None:
     return Measured(kind, 0, kind, f"a {kind} key", "")
 
 
+# Keytypes older roots use for today's `ecdsa` (TUF spec before 1.0.32; Sigstore's root
+# until v9): securesystemslib still verifies them, and clients accept them.
+LEGACY_KEYTYPES = {"ecdsa-sha2-nistp256": "ecdsa", "ecdsa-sha2-nistp384": "ecdsa"}
+
+
 def key_type_of(key: Key) -> str:
     """The ceremony's key type name of a TUF key, measured from its public key.
 
@@ -193,8 +198,7 @@ def key_type_of(key: Key) -> str:
     m = measure(key)
     if m is None:
         return f"{key.keytype}/{key.scheme} (unreadable public key)"
-    keytypes = {m.kind, m.default_scheme} if m.kind == "ecdsa" else {m.kind}
-    if key.keytype in keytypes and key.scheme == m.default_scheme:
+    if LEGACY_KEYTYPES.get(key.keytype, key.keytype) == m.kind and key.scheme == m.default_scheme:
         return m.name
     return f"{m.name} ({key.keytype}/{key.scheme})"
 
@@ -319,19 +323,31 @@ class EnrolledKey:
                 key=key,
                 source=source,
                 enrolled_at=str(prov.get("enrolled_at", "")),
-                uri=prov.get("uri"),
-                token=prov.get("token"),
-                cka_id=prov.get("cka_id"),
-                attributes=prov.get("attributes"),
+                uri=_optional(prov, "uri", str),
+                token=_optional(prov, "token", dict),
+                cka_id=_optional(prov, "cka_id", str),
+                attributes=_optional(prov, "attributes", dict),
                 allow_imported=bool(prov.get("allow_imported", False)),
-                attestation=prov.get("attestation"),
-                extra=dict(prov.get("extra", {})),
+                attestation=_optional(prov, "attestation", dict),
+                extra=dict(_optional(prov, "extra", dict) or {}),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StoreError(
                 f"{where} is not a valid enrolled-key file ({exc}). It may have been edited by "
                 "hand or damaged; enrol the key again with `ceremony enroll`."
             ) from None
+
+
+def _optional(prov: dict[str, Any], field: str, kind: type) -> Any:
+    """provenance.FIELD if absent, null or of type `kind`; else ValueError (a damaged record)."""
+    value = prov.get(field)
+    if value is not None and not isinstance(value, kind):
+        raise ValueError(
+            f"provenance.{field} must be a JSON {'object' if kind is dict else 'string'}"
+        )
+    if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+        raise ValueError(f"provenance.{field} has keys that are not text")
+    return value
 
 
 @dataclass(frozen=True)

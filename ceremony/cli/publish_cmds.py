@@ -64,14 +64,16 @@ def export(
         )
         for name, sha in res.files.items():
             size = (res.out_dir / name).stat().st_size
-            out.print(f"  {sha}  {name}  ({size:,} bytes)")
+            out.print(f"  {sha}  {ui.value(name)}  ({size:,} bytes)")
         if not res.consistent_snapshot and any(r.role != "root" for r in res.roles if r.draft):
             out.print(
                 "The root says consistent_snapshot: false, so clients fetch ROLE.json (e.g. "
                 "targets.json); VERSION.ROLE.json is the same file, versioned, for the archive."
             )
         if out_of_band:
-            out.print(f"[red bold]OUT OF BAND:[/red bold] {publishing.out_of_band_text(res.roles)}")
+            out.print(
+                f"[red bold]OUT OF BAND:[/red bold] {ui.value(publishing.out_of_band_text(res.roles))}"
+            )
         out.print(
             "Next: copy these files to the repository. Publish the new root BEFORE any online "
             "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
@@ -95,9 +97,9 @@ def verify(
         out = ui.console()
         for step in report.steps:
             mark = "[green]ok  [/green]" if step.ok else "[red]FAIL[/red]"
-            out.print(f"{mark} {step.file}: {step.detail}")
+            out.print(f"{mark} {ui.value(step.file)}: {ui.value(step.detail)}")
         for w in report.warnings:
-            out.print(f"[yellow]warning[/yellow] {w}")
+            out.print(f"[yellow]warning[/yellow] {ui.value(w)}")
         failure = report.failure
         if failure is not None:
             raise VerificationFailed(

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from ceremony.cli import DIR_ARG, ROLE_ARG, guarded, recorded, ui
 from ceremony.clock import now_utc as now
@@ -66,17 +65,17 @@ def sign(
         out = ui.console()
         if outcome.already_signed:
             out.print(
-                f"'{key}' has already signed this draft ({outcome.record.signed_at}); nothing to do."
+                f"'{key}' has already signed this draft ({ui.value(outcome.record.signed_at)}); nothing to do."
             )
         else:
             out.print(
-                f"[green]Signed[/green] {role} as '{key}' ({outcome.record.holder}); the signature was "
+                f"[green]Signed[/green] {role} as '{key}' ({ui.value(outcome.record.holder)}); the signature was "
                 f"verified against the enrolled public key and saved as "
                 f"{cdir.rel(cdir.signature_path(role, outcome.record.keyid))}."
             )
         out.print("[bold]Status now:[/bold]")
         ui.render_status_block(outcome.status)
-        out.print(f"Next: {outcome.next_step}.")
+        out.print(f"Next: {ui.value(outcome.next_step)}.")
 
 
 def status(
@@ -111,8 +110,8 @@ def merge(
         rep = signing.merge(cdir, others, now(), entry)
         out = ui.console()
         out.print(
-            f"Merge into {cdir.root}: {len(rep.added)} added, {len(rep.skipped)} skipped, "
-            f"{len(rep.refused)} refused."
+            f"Merge into {ui.value(cdir.root)}: {len(rep.added)} added, {len(rep.skipped)} "
+            f"skipped, {len(rep.refused)} refused."
             + (
                 f" The names of {len(rep.names_refused)} file(s) were refused (below)."
                 if rep.names_refused
@@ -120,11 +119,11 @@ def merge(
             )
         )
         for line in rep.added:
-            out.print(f"  [green]added[/green]   {line}")
+            out.print(f"  [green]added[/green]   {ui.value(line)}")
         for line in rep.skipped:
-            out.print(f"  skipped {line}")
+            out.print(f"  skipped {ui.value(line)}")
         for line in rep.refused:
-            out.print(f"  [red]refused[/red] {escape(line)}")
+            out.print(f"  [red]refused[/red] {ui.value(line)}")
         for line in rep.names_refused:  # quotes the file's own fields: escaped
-            out.print(f"  [yellow]names refused[/yellow] {escape(line)}")
-        out.print(f"Next: `ceremony status {cdir.root}`.")
+            out.print(f"  [yellow]names refused[/yellow] {ui.value(line)}")
+        out.print(f"Next: `ceremony status {ui.value(cdir.root)}`.")

@@ -18,7 +18,7 @@ from ceremony import digest as digests
 from ceremony.clock import iso
 from ceremony.drafting import Draft
 from ceremony.errors import BadTokenSignature, Declined, InputError, StoreError
-from ceremony.files import json_bytes
+from ceremony.files import MAX_INPUT_BYTES, json_bytes
 from ceremony.keys import short
 from ceremony.services.drafts import DraftView, view
 from ceremony.services.state import Loaded, current_draft, load
@@ -281,7 +281,7 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                     continue
                 wrong = claim_problem(rec, people)
                 if wrong is None:
-                    data = other.read_bytes(path)
+                    data = other.read_bytes(path, max_bytes=MAX_INPUT_BYTES)
                 else:  # the signature is valid; the file's own names are refused, not copied
                     data = _as_enrolled(rec, loaded, d.metadata.signed.version)
                     report.names_refused.append(
