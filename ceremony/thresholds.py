@@ -221,6 +221,24 @@ _ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _CLAIMS = (("key_name", "key name"), ("holder", "holder"), ("device", "device"))
 
 
+# How `add-signature` and `import` describe where a signature came from (their `device`).
+_ORIGIN = re.compile(
+    r"external signature \(made outside tuf-ceremony, verified when added\)"
+    r"|signature found in [A-Za-z0-9._%+-]{1,120} at import"
+)
+
+
+def signature_origin(rec: SignatureRecord) -> str | None:
+    """Where a signature added from a file (`add-signature`) or kept from an imported file
+    (`import`) came from, in the fixed words those commands write; None for any other
+    record, or words that are not those (never shown then)."""
+    device = rec.extra.get("device")
+    came = isinstance(rec.extra.get("external"), dict) or rec.extra.get("imported") is True
+    if came and isinstance(device, str) and _ORIGIN.fullmatch(device):
+        return device
+    return None
+
+
 def claim_time_ok(signed_at: str) -> bool:
     """True for no time or a time in TUF's form (2026-01-31T12:00:00Z): safe to show."""
     return not signed_at or _ISO_UTC.fullmatch(signed_at) is not None
@@ -232,7 +250,9 @@ def claim_problem(rec: SignatureRecord, people: People) -> str | None:
 
     A signature file proves a keyid and a signature, nothing else. Its key_name, holder,
     device and rehearsal_only fields are compared with what the enrolled key of that keyid
-    and the plan say (`people`); a field that is absent or empty claims nothing.
+    and the plan say (`people`); a field that is absent or empty claims nothing, and the
+    device of a signature added from a file or kept from an imported file says where the
+    signature came from, so it is not compared.
     """
     known = {
         "key_name": people.name(rec.keyid),
@@ -240,6 +260,10 @@ def claim_problem(rec: SignatureRecord, people: People) -> str | None:
         "device": people.devices.get(rec.keyid, "not enrolled here"),
     }
     claimed = {"key_name": rec.key_name, "holder": rec.holder, "device": rec.extra.get("device")}
+    if isinstance(rec.extra.get("external"), dict) or rec.extra.get("imported") is True:
+        # `add-signature` and `import` record how the signature came (a file, the imported
+        # metadata) as its device: where it was made, not a claim about the key's token.
+        claimed["device"] = None
     wrong = [
         f"{words} '{str(claimed[f])[:80]}' where the enrolled key of keyid {short(rec.keyid)} "
         f"is '{known[f]}'"

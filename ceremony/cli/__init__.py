@@ -1,7 +1,7 @@
 """The `ceremony` command line. Parses, calls ONE use case (`ceremony.services`), renders.
 No ceremony logic here. Commands are grouped by phase: `setup_cmds` (init, validate,
 enroll, keygen, attestation verify), `draft_cmds` (draft, show), `signing_cmds` (sign,
-status, merge), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
+status, merge), `foreign_cmds` (import, payload, add-signature), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
 `screens` renders what a holder sees, `ui` is the console and the prompts.
 
 Every command runs inside `guarded()`, the ONE place where a CeremonyError becomes a
@@ -117,6 +117,7 @@ def _register() -> None:
     # from this module. The order is the order of `ceremony --help`.
     from ceremony.cli import (
         draft_cmds,
+        foreign_cmds,
         publish_cmds,
         rehearse_cmd,
         setup_cmds,
@@ -127,6 +128,7 @@ def _register() -> None:
     setup_cmds.register(app)
     draft_cmds.register(app)
     signing_cmds.register(app)
+    foreign_cmds.register(app)
     publish_cmds.register(app)
     rehearse_cmd.register(app)
     token_cmds.register(app)

@@ -21,7 +21,25 @@ def register(app: typer.Typer) -> None:
 def export(
     directory: Path = DIR_ARG,
     out_dir: Path | None = typer.Option(
-        None, "--out", help="Where to write (default: DIR/published). Never overwrites."
+        None,
+        "--out",
+        help="Where to write (default: DIR/published): a folder; for the rstuf-* formats, the "
+        "payload file. Never overwrites.",
+    ),
+    fmt: str = typer.Option(
+        "auto",
+        "--format",
+        help="metadata, tuf-on-ci, rstuf-bootstrap, rstuf-update or rstuf-sign (auto: an "
+        "imported file's own kind, else metadata).",
+    ),
+    key: str | None = typer.Option(
+        None, "--key", help="rstuf-sign: whose signature (a plan name or a full keyid)."
+    ),
+    allow_partial: bool = typer.Option(
+        False,
+        "--allow-partial",
+        help="rstuf-bootstrap/rstuf-update: write a payload below threshold (RSTUF then waits "
+        "for sign payloads).",
     ),
     out_of_band: bool = typer.Option(
         False,
@@ -39,7 +57,12 @@ def export(
     """Write the signed metadata, checked as a client would, with SHA256SUMS and a record."""
     from ceremony.services import export as publishing
 
-    args = {"out": str(out_dir) if out_dir else None, "out_of_band": out_of_band}
+    args: dict[str, object] = {
+        "out": str(out_dir) if out_dir else None,
+        "out_of_band": out_of_band,
+    }
+    if fmt != "auto" or key or allow_partial:
+        args.update(format=fmt, key=key, allow_partial=allow_partial)
     if test_only_unverified:
         args["test_only_unverified"] = True
     with guarded(), recorded(directory, "export", args) as (cdir, entry):
@@ -55,29 +78,40 @@ def export(
             entry,
             out_of_band=out_of_band,
             unverified_for_tests=test_only_unverified,
+            fmt=fmt,
+            key=key,
+            allow_partial=allow_partial,
         )
         out = ui.console()
         if res.rehearsal:
             ui.rehearsal_banner()
-        out.print(
-            f"Exported to {res.out_dir} (each file verified as a TUF client would, before writing):"
-        )
+        if res.notes:
+            out.print(
+                f"Exported to {res.out_dir} (every signature verified; not every threshold is met "
+                "yet, see below):"
+            )
+        else:
+            out.print(
+                f"Exported to {res.out_dir} (each file verified as a TUF client would, before writing):"
+            )
         for name, sha in res.files.items():
             size = (res.out_dir / name).stat().st_size
             out.print(f"  {sha}  {ui.value(name)}  ({size:,} bytes)")
-        if not res.consistent_snapshot and any(r.role != "root" for r in res.roles if r.draft):
+        if res.format == "metadata" and any(r.role != "root" for r in res.roles if r.draft):
             out.print(
-                "The root says consistent_snapshot: false, so clients fetch ROLE.json (e.g. "
+                "The root says consistent_snapshot: true, so clients fetch VERSION.ROLE.json "
+                "(e.g. 1.targets.json); ROLE.json is the same file."
+                if res.consistent_snapshot
+                else "The root says consistent_snapshot: false, so clients fetch ROLE.json (e.g. "
                 "targets.json); VERSION.ROLE.json is the same file, versioned, for the archive."
             )
         if out_of_band:
             out.print(
                 f"[red bold]OUT OF BAND:[/red bold] {ui.value(publishing.out_of_band_text(res.roles))}"
             )
-        out.print(
-            "Next: copy these files to the repository. Publish the new root BEFORE any online "
-            "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
-        )
+        for note in res.notes:
+            out.print(note, style="yellow", markup=False)
+        out.print(f"Next: {publishing.next_text(res.format)}")
 
 
 def verify(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +18,18 @@ from tuf.api.metadata import Metadata, Signature
 from tuf.api.serialization.json import JSONSerializer
 
 from ceremony import digest as digests
-from ceremony.attestation import summary
 from ceremony.clientcheck import check_delegation_chain, client_check_root
 from ceremony.clock import iso
 from ceremony.drafting import Draft
 from ceremony.errors import InputError, StoreError, ThresholdNotMet, VerificationFailed
 from ceremony.files import write_once
-from ceremony.keys import key_type_of
+from ceremony.foreign.metadata_file import published_file_names
+from ceremony.services.export_foreign import ExportOptions, export_foreign, resolve_format
+from ceremony.services.record import ceremony_record
 from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
-from ceremony.thresholds import RoleStatus, claim_time_ok
+from ceremony.thresholds import RoleStatus
 from ceremony.transcript import Entry
 
 
@@ -43,6 +44,8 @@ class ExportResult:
     roles: list[RoleReport]
     rehearsal: bool = False
     consistent_snapshot: bool = True  # the root's: which names clients fetch
+    format: str = "metadata"  # `--format` written (export_foreign for the others)
+    notes: list[str] = field(default_factory=list)  # e.g. thresholds still open (partial)
 
 
 COMPACT_ABOVE_ROLES = 256
@@ -54,28 +57,16 @@ COMPACT_ABOVE_ROLES = 256
 PUBLISH_MARGIN = dt.timedelta(hours=1)
 
 
-def published_names(role: str, version: int, consistent_snapshot: bool) -> list[str]:
-    """The files written for a role: first the name clients fetch (TUF specification 5.3,
-    5.5, 5.6), then the versioned copy kept beside it.
-
-    root: VERSION.root.json (clients walk the chain by it) and root.json. Other roles:
-    VERSION.ROLE.json when the root says consistent_snapshot; else ROLE.json, which is what
-    clients fetch, with VERSION.ROLE.json beside it as the versioned copy for the archive
-    (never fetched; serving it does no harm).
-    """
-    if role == "root":
-        return [f"{version}.root.json", "root.json"]
-    if consistent_snapshot:
-        return [f"{version}.{role}.json"]
-    return [f"{role}.json", f"{version}.{role}.json"]
-
-
 def consistent_snapshot_of(loaded: Loaded, reports: Sequence[RoleReport]) -> bool:
     """What the root clients will hold says about consistent snapshots: the root exported
-    here, else the trusted previous root (a targets-only ceremony); True without either."""
+    here, else the root an imported role came with, else the trusted previous root (a
+    targets-only ceremony); True without any."""
     for r in reports:
         if r.role == "root" and r.draft is not None:
             return bool(r.draft.metadata.signed.consistent_snapshot)
+    imp = loaded.imported
+    if imp is not None and imp.delegator is not None:  # the root an imported role came with
+        return bool(imp.delegator.signed.consistent_snapshot)
     prev = loaded.previous_root
     return bool(prev.consistent_snapshot) if prev is not None else True
 
@@ -172,12 +163,17 @@ def export(
     *,
     out_of_band: bool = False,
     unverified_for_tests: bool = False,
+    fmt: str = "auto",
+    key: str | None = None,
+    allow_partial: bool = False,
 ) -> ExportResult:
     """Write the signed metadata once every threshold is met and python-tuf accepts it
     (`ceremony export`), checked as a client would before anything is written, with
-    SHA256SUMS and ceremony-record.md. File names are the ones clients fetch: N.root.json
-    and root.json; for other roles N.ROLE.json when the root says consistent_snapshot,
-    else ROLE.json (and N.ROLE.json beside it for the archive: `published_names`).
+    SHA256SUMS and ceremony-record.md. File names are the ones clients fetch, and the
+    versioned copy beside them (`metadata_file.published_file_names`): N.root.json and
+    root.json; N.ROLE.json and ROLE.json (clients fetch the first when the root says
+    consistent_snapshot, else the second). An imported role, and the other formats, are
+    written by `export_foreign`.
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -189,13 +185,19 @@ def export(
             receive it directly.
         unverified_for_tests: write even what clients must reject (client test suites
             only; the CLI allows it only with CEREMONY_TEST_MODE=1).
+        fmt: auto (an imported file's own kind, else metadata), metadata, tuf-on-ci,
+            rstuf-bootstrap, rstuf-update or rstuf-sign (`export_foreign`).
+        key: the key whose RSTUF sign payload to write (rstuf-sign only).
+        allow_partial: write a partly signed RSTUF bootstrap or update payload (RSTUF's
+            distributed signing then waits for the rest).
 
     Returns:
         An `ExportResult`: the folder, name -> SHA-256 of every file written, each role's
         report, and whether the keys are rehearsal keys.
 
     Raises:
-        InputError (exit 2): nothing is drafted, or --out-of-band without a previous root.
+        InputError (exit 2): nothing is drafted, --out-of-band without a previous root, or
+            an option that does not apply to the format.
         ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
         VerificationFailed (exit 1): a role has expired or expires within
             `PUBLISH_MARGIN`, or python-tuf's client logic rejects the result.
@@ -209,6 +211,8 @@ def export(
         files_read=entry.files_read,
         enforce=not unverified_for_tests,
     )
+    options = ExportOptions(fmt, key, allow_partial, out_of_band)
+    resolved = resolve_format(loaded, options, unverified=unverified_for_tests)
     reports = role_reports(loaded)
     if not any(r.draft for r in reports):
         raise InputError(f"nothing is drafted yet. Next: `ceremony draft {cdir.root}`.")
@@ -222,6 +226,26 @@ def export(
             + ".",
             hint="Draft the role again (`ceremony draft DIR ROLE`: a new expiry from the plan) "
             "and collect its signatures again.",
+        )
+    if resolved != "metadata" or loaded.imported is not None:
+        done = export_foreign(
+            loaded,
+            reports,
+            resolved,
+            options,
+            out,
+            now,
+            entry,
+            record=lambda files: ceremony_record(loaded, reports, files, now),
+        )
+        return ExportResult(
+            done.out_dir,
+            done.files,
+            reports,
+            loaded.rehearsal,
+            consistent_snapshot_of(loaded, reports),
+            done.format,
+            done.notes,
         )
     problems = []
     for r in reports:
@@ -260,7 +284,7 @@ def export(
         data = exported_bytes(r.draft, r.status)
         if r.role == "root" and not unverified_for_tests:
             client_check_root(None if out_of_band else loaded.previous_bytes, data)
-        for name in published_names(r.role, r.draft.version, consistent):
+        for name in published_file_names(r.role, r.draft.version, consistent_snapshot=consistent):
             files[name] = data
         exported[r.role] = data
     if not unverified_for_tests:
@@ -293,61 +317,21 @@ def export(
     return ExportResult(out_dir, written, reports, loaded.rehearsal, consistent)
 
 
-def ceremony_record(
-    loaded: Loaded, reports: list[RoleReport], files: Mapping[str, bytes], now: dt.datetime
-) -> str:
-    """The Markdown record of an export (ceremony-record.md): each role's version, expiry,
-    digest (hex and PGP words), thresholds and signers (named from the enrolled key of each
-    signature's keyid, never from the signature file), every key with its device and
-    attestation, and the SHA-256 of every file exported."""
-    plan, people = loaded.plan, loaded.people
-    lines = [
-        f"# Ceremony record: {plan.repository}",
-        "",
-        f"Exported {iso(now)} by tuf-ceremony.",
-    ]
-    if loaded.rehearsal:
-        lines += ["", "**REHEARSAL: signed with software keys. Never publish these files.**"]
-    for r in reports:
-        if r.draft is None or r.status is None:
-            continue
-        lines += [
-            "",
-            f"## {r.role} version {r.draft.version}",
-            "",
-            f"- expires: {r.draft.expires}",
-            f"- digest (SHA-256 of the canonical signed bytes): {r.draft.digest}",
-            "- digest words: " + " ".join(digests.pgp_words(r.draft.digest)),
-        ]
-        for t in r.status.thresholds:
-            lines.append(f"- {t.label}: {t.count} of {t.threshold} required")
-        lines += ["", "| key | holder | signed at | device |", "|---|---|---|---|"]
-        for rec in r.status.valid:
-            # Who signed is the enrolled key of the keyid; the file's own names are claims.
-            key = people.name(rec.keyid)
-            spec = plan.keys.get(key)
-            if spec is not None and spec.status != "active":
-                # Still counts toward the previous root (the spec requires it): say so.
-                key += f" ({spec.status}: counts toward the previous root only)"
-            device = people.devices.get(rec.keyid, "not enrolled here")
-            when = rec.signed_at if claim_time_ok(rec.signed_at) else "(not a time)"
-            lines.append(f"| {key} | {people.holder(rec.keyid)} | {when} | {device} |")
-    lines += [
-        "",
-        "## Keys",
-        "",
-        "| key | holder | type | keyid | device | attestation |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, k in sorted(loaded.keys.items()):
-        att = summary(k.attestation, "table") if k.attestation else "none"
-        device = k.device() + (" (accepted with --allow-imported-key)" if k.allow_imported else "")
-        # Names and keyids as code: this table lists every key, the one above who signed.
-        lines.append(
-            f"| `{name}` | {plan.holder(name)} | {key_type_of(k.key)} | `{k.keyid[:16]}` | "
-            f"{device} | {att} |"
+def next_text(fmt: str) -> str:
+    """What to do with the files an export of `fmt` wrote, as a sentence."""
+    if fmt == "tuf-on-ci":
+        return (
+            "copy metadata/ into the checkout of the signing event's branch, check that "
+            '`git diff` shows only "sig" lines, then `git add metadata && git commit --signoff '
+            '-m "Signature from NAME"` and push, as tuf-on-ci-sign does.'
         )
-    lines += ["", "## Files", ""]
-    for name, data in sorted(files.items()):
-        lines.append(f"- `{name}` SHA-256 {digests.sha256_hex(data)}")
-    return "\n".join(lines) + "\n"
+    if fmt.startswith("rstuf-"):
+        verb = {"rstuf-bootstrap": "bootstrap", "rstuf-update": "update", "rstuf-sign": "sign"}
+        return (
+            f"on the connected machine, `rstuf --api-server URL admin send {verb[fmt]} FILE` with "
+            "the file written above."
+        )
+    return (
+        "copy these files to the repository. Publish the new root BEFORE any online "
+        "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
+    )

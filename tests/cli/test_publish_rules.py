@@ -133,14 +133,15 @@ def test_export_writes_the_files_clients_fetch(tmp_path: Path, consistent: bool)
     res = tok.ok("export", d)
     pub = d / "published"
     names = sorted(p.name for p in pub.glob("*.json"))
+    assert names == ["1.root.json", "1.targets.json", "root.json", "targets.json"]
+    assert (pub / "targets.json").read_bytes() == (pub / "1.targets.json").read_bytes()
     if consistent:
-        assert names == ["1.root.json", "1.targets.json", "root.json"]
-        assert "clients fetch ROLE.json" not in res.out
+        assert "consistent_snapshot: true, so clients fetch VERSION.ROLE.json" in res.out
     else:
-        assert names == ["1.root.json", "1.targets.json", "root.json", "targets.json"]
         assert "consistent_snapshot: false, so clients fetch ROLE.json" in res.out
     asked = client_refresh(pub, online, tmp_path)
     assert ("1.targets.json" if consistent else "targets.json") in asked, asked
+    assert ("targets.json" if consistent else "1.targets.json") not in asked, asked
 
 
 def shifted(tok: Backend, days: int, *args: str | Path) -> Result:
