@@ -66,6 +66,8 @@ def respell(key: dict[str, Any], spelling: str) -> SSlibKey:
         d["keytype"] = "ecdsa-sha2-nistp256"
     elif spelling == "upper-hex":
         d["keyval"] = {"public": d["keyval"]["public"].upper()}
+    elif spelling == "rsa-pss-sha384":
+        d["scheme"] = "rsassa-pss-sha384"
     return SSlibKey.from_dict(content_keyid(d), dict(d))
 
 
@@ -86,12 +88,11 @@ def previous_root(path: Path, alice: Key, bob: CryptoSigner) -> Path:
     return path
 
 
-# (An RSA key under another scheme is the same key too (tests/unit/test_key_identity.py);
-# re-signing with it waits for issue 9 rule 4: CER-KEY-TYPE refuses a trusted key's scheme.)
 SPELLINGS = {
     "extra-fields": "ecdsa-p256",
     "legacy-keytype": "ecdsa-p256",
     "upper-hex": "ed25519",
+    "rsa-pss-sha384": "rsa-3072",  # trusted with another scheme: CER-KEY-TYPE warns (rule 4)
 }
 
 
