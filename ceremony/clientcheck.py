@@ -28,7 +28,7 @@ from ceremony.clock import iso
 from ceremony.delegations import delegation_problems, delegation_spec
 from ceremony.errors import InputError, VerificationFailed
 from ceremony.files import MAX_ROOT_BYTES, read_input
-from ceremony.keys import EnrolledKey, content_keyid, public_identity, short
+from ceremony.keys import EnrolledKey, content_keyid, key_identity, short
 from ceremony.plan import Plan
 from ceremony.tufread import cause, read_root
 
@@ -43,12 +43,17 @@ class Step:
 
 @dataclass
 class ChainReport:
+    """Each root checked (`steps`, up to the first that fails), what a client would still
+    refuse in a chain whose signatures hold (`errors`: an expired newest root), and
+    `warnings`."""
+
     steps: list[Step] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return bool(self.steps) and all(s.ok for s in self.steps)
+        return bool(self.steps) and all(s.ok for s in self.steps) and not self.errors
 
     @property
     def failure(self) -> Step | None:
@@ -99,15 +104,16 @@ def _double_counted(prev: Root | None, new: _RootFile) -> str | None:
         res = md.signed.get_root_verification_result(prev, md.signed_bytes, md.signatures)
         results = [("previous root", res.first), ("new root", res.second)]
     for label, r in results:
-        groups: dict[tuple[str, str, str], list[str]] = {}
+        groups: dict[str, list[str]] = {}
         for kid, key in r.signed.items():
-            groups.setdefault(public_identity(key), []).append(kid)
+            groups.setdefault(key_identity(key), []).append(kid)
         distinct = len(groups)
         if distinct < r.threshold:
             dup = next(ids for ids in groups.values() if len(ids) > 1)
             return (
-                f"{label} threshold met only by counting one key twice: keyids "
-                f"{', '.join(short(k) for k in sorted(dup))} are the same public key, so there are "
+                f"{label} threshold met only by counting one key twice: "
+                f"{' and '.join(f'key-{short(k)}' for k in sorted(dup))} are the same public key "
+                f"(listed under {len(dup)} keyids), so there are "
                 f"{distinct} distinct signing keys for a threshold of {r.threshold}. Popular clients "
                 "count per keyid and would accept this root; the TUF specification does not"
             )
@@ -131,10 +137,11 @@ def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) 
     Args:
         files: root metadata files, in any order (one per version).
         trusted: the root already trusted; default: the lowest version given.
-        now: the time the newest root's expiry is judged by (an expired one is a warning).
+        now: the time the newest root's expiry is judged by (an expired one is an error).
 
     Returns:
-        A `ChainReport`: one `Step` per root up to the first that fails, and warnings.
+        A `ChainReport`: one `Step` per root up to the first that fails, errors (an expired
+        newest root) and warnings.
 
     Raises:
         InputError (exit 2): no file, a file that cannot be read or is not a root, or two
@@ -217,9 +224,12 @@ def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) 
         )
         prev = rf.md.signed
     if prev.is_expired(now):
-        report.warnings.append(
-            f"the newest root (version {prev.version}) expired on {prev.expires:%Y-%m-%d}: the chain "
-            "is valid, but a client would refuse to use it until a newer root is published."
+        # A client refuses an expired final root at its next refresh (TUF spec 5.3.10).
+        report.errors.append(
+            f"the newest root (version {prev.version}) expired on {iso(prev.expires)}: its "
+            "signatures hold, but a client refuses to use an expired root, so nothing can be "
+            "updated until a newer root is published. Next: a new root signed by its keys "
+            f"(`ceremony init DIR --previous-root {report.steps[-1].file}`)."
         )
     return report
 

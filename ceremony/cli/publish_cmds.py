@@ -112,6 +112,14 @@ def export(
             size = (res.out_dir / name).stat().st_size
             ui.say(f"{name}  ({size:,} bytes)", 2)
             ui.say(f"SHA-256 {sha}", 4)
+        if res.format == "metadata" and any(r.role != "root" for r in res.roles if r.draft):
+            ui.say(
+                "The root says consistent_snapshot: true, so clients fetch VERSION.ROLE.json "
+                "(e.g. 1.targets.json); ROLE.json is the same file."
+                if res.consistent_snapshot
+                else "The root says consistent_snapshot: false, so clients fetch ROLE.json (e.g. "
+                "targets.json); VERSION.ROLE.json is the same file, versioned, for the archive."
+            )
         for w in res.warnings:
             ui.say(f"warning {w}", 0, 2, style="yellow")
         for line in res.same:
@@ -159,6 +167,8 @@ def verify(
                 f"the chain breaks at version {failure.version} ({failure.file}): {failure.detail}. "
                 "A client that trusts the earlier roots will refuse it."
             )
+        if report.errors:
+            raise VerificationFailed(" ".join(report.errors))
         first, last = report.steps[0], report.steps[-1]
         n = len(report.steps)
         checked = f"{n} root{'s' if n != 1 else ''} checked"

@@ -149,6 +149,11 @@ def merge(
         ui.say(
             f"Merge into {cdir.root}: {len(rep.added)} {added}, {len(rep.skipped)} skipped, "
             f"{len(rep.refused)} refused."
+            + (
+                f" The names of {len(rep.names_refused)} file(s) were refused (below)."
+                if rep.names_refused
+                else ""
+            )
         )
         for line in rep.added:
             ui.say(f"{added:<9} {line}", 2, 4, style="green" if rep.written else None)
@@ -156,6 +161,8 @@ def merge(
             ui.say(f"skipped   {line}", 2, 4)
         for line in rep.refused:
             ui.say(f"refused   {line}", 2, 4, style="red")
+        for line in rep.names_refused:  # quotes the file's own fields: escaped by say
+            ui.say(f"names refused {line}", 2, 4, style="yellow")
         if rep.refused:  # raised inside: nothing written, the transcript included
             n = len(rep.refused)
             raise CheckFailed(

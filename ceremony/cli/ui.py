@@ -345,14 +345,16 @@ def render_status_block(st: RoleStatus) -> None:
         say(first, 2, 6)
         for line in rest:
             say(line, 2, 16)
+    # Who signed is the enrolled key of each keyid (as counted above), never the file's names.
+    names = {k: n for t in st.thresholds for k, n in zip(t.signed_keyids, t.signed, strict=True)}
     for rec in st.valid:
-        who = rec.key_name or rec.keyid[:8]
+        who = names.get(rec.keyid, f"key {rec.keyid[:8]}")
         if isinstance(rec.extra.get("external"), dict):
             say(f"{who}: external signature (made outside tuf-ceremony, verified)", 2, 4)
         elif rec.extra.get("imported"):
             say(f"{who}: signature that was already in the imported file (verified)", 2, 4)
-    for rj in st.rejected:
-        who = rj.record.key_name or rj.record.keyid[:8]
+    for rj in [*st.rejected, *st.disputed]:
+        who = rj.key or rj.record.keyid[:8]  # the enrolled key's name, never the file's
         say(f"{rj.reason}: {rj.record.file or who} ({who}): {rj.detail}", 2, 6, style="yellow")
 
 

@@ -21,8 +21,9 @@ from ceremony import digest as digests
 from ceremony.clientcheck import check_delegation_chain, client_check_root
 from ceremony.clock import iso
 from ceremony.drafting import Draft
-from ceremony.errors import InputError, StoreError, ThresholdNotMet
+from ceremony.errors import InputError, StoreError, ThresholdNotMet, VerificationFailed
 from ceremony.files import write_once
+from ceremony.foreign.metadata_file import published_file_names
 from ceremony.services.export_foreign import ExportOptions, export_foreign, resolve_format
 from ceremony.services.record import (
     RecordNote,
@@ -31,7 +32,7 @@ from ceremony.services.record import (
     out_of_band_text,
     warning_lines,
 )
-from ceremony.services.state import draft_is_current, load
+from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
 from ceremony.store.marks import ExportedRole, ExportRecord, add_export, load_exports
@@ -45,15 +46,17 @@ RECORD_FILES = ("ceremony-record.md", "ceremony-record.html")
 @dataclass(frozen=True)
 class ExportResult:
     """Where the files went, name -> SHA-256 of each file written, every role's report,
-    whether the keys are rehearsal keys (every screen says so), the format written and its
-    notes (`export_foreign`), the warnings every screen
-    repeats, how the files compare with earlier exports (`same`: identical bytes; `differ`:
-    a different file for a version exported before, written only with `--reopen`)."""
+    whether the keys are rehearsal keys (every screen says so), the root's consistent_snapshot
+    (which file names clients fetch), the format written and its notes (`export_foreign`),
+    the warnings every screen repeats, and how the files compare with earlier exports
+    (`same`: identical bytes; `differ`: a different file for a version exported before,
+    written only with `--reopen`)."""
 
     out_dir: Path
     files: dict[str, str]
     roles: list[RoleReport]
     rehearsal: bool = False
+    consistent_snapshot: bool = True  # the root's: which names clients fetch
     format: str = "metadata"  # `--format` written (export_foreign for the others)
     notes: list[str] = field(default_factory=list)  # e.g. thresholds still open (partial)
     warnings: list[str] = field(default_factory=list)
@@ -69,7 +72,7 @@ def compare_with_exports(
     same: list[str] = []
     differ: list[str] = []
     for name, data in sorted(files.items()):
-        if name == "root.json":  # the same bytes as N.root.json
+        if not name[:1].isdigit():  # root.json, ROLE.json: copies of a versioned file
             continue
         sha = digests.sha256_hex(data)
         for e in exports:
@@ -87,6 +90,44 @@ def compare_with_exports(
 
 
 COMPACT_ABOVE_ROLES = 256
+
+# An exported role must stay valid at least this long after the export: the files still
+# have to be carried to the repository, and a client refuses metadata that has expired by
+# its next refresh (TUF specification 5.3.10, 5.4.4, 5.6.7). A draft that expires sooner
+# was left too long: draft it again. (The plan's own bounds are CER-EXPIRY-*.)
+PUBLISH_MARGIN = dt.timedelta(hours=1)
+
+
+def consistent_snapshot_of(loaded: Loaded, reports: Sequence[RoleReport]) -> bool:
+    """What the root clients will hold says about consistent snapshots: the root exported
+    here, else the root an imported role came with, else the trusted previous root (a
+    targets-only ceremony); True without any."""
+    for r in reports:
+        if r.role == "root" and r.draft is not None:
+            return bool(r.draft.metadata.signed.consistent_snapshot)
+    imp = loaded.imported
+    if imp is not None and imp.delegator is not None:  # the root an imported role came with
+        return bool(imp.delegator.signed.consistent_snapshot)
+    prev = loaded.previous_root
+    return bool(prev.consistent_snapshot) if prev is not None else True
+
+
+def expiry_problems(reports: Sequence[RoleReport], now: dt.datetime) -> list[str]:
+    """Each exported role that has expired, or expires within `PUBLISH_MARGIN` of `now`."""
+    out = []
+    for r in reports:
+        if r.draft is None:
+            continue
+        expires = r.draft.metadata.signed.expires
+        what = f"{r.role} version {r.draft.version} (drafts/{r.role}.json)"
+        if expires <= now:
+            out.append(f"{what} expired on {iso(expires)}")
+        elif expires < now + PUBLISH_MARGIN:
+            out.append(
+                f"{what} expires at {iso(expires)}, less than an hour from now: it would "
+                "expire before clients can fetch it"
+            )
+    return out
 
 
 def serializer_for(md: Metadata[Any]) -> JSONSerializer:
@@ -147,10 +188,12 @@ def export(
     allow_partial: bool = False,
 ) -> ExportResult:
     """Write the signed metadata once every threshold is met and python-tuf accepts it
-    (`ceremony export`): N.ROLE.json for each drafted role (and root.json), checked as a
-    client would before anything is written, with SHA256SUMS and the ceremony record
-    (ceremony-record.md, and ceremony-record.html for paper). An imported role, and the
-    other formats, are written by `export_foreign`.
+    (`ceremony export`), checked as a client would before anything is written, with
+    SHA256SUMS and the ceremony record (ceremony-record.md, and ceremony-record.html for
+    paper). File names are the ones clients fetch, and the versioned copy beside them
+    (`metadata_file.published_file_names`): N.root.json and root.json; N.ROLE.json and
+    ROLE.json (clients fetch the first when the root says consistent_snapshot, else the
+    second). An imported role, and the other formats, are written by `export_foreign`.
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -180,7 +223,8 @@ def export(
             file differs from one exported before without `reopen`, `reopen` where
             nothing would differ, or an option that does not apply to the format.
         ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
-        VerificationFailed (exit 1): python-tuf's client logic rejects the result.
+        VerificationFailed (exit 1): a role has expired or expires within
+            `PUBLISH_MARGIN`, or python-tuf's client logic rejects the result.
         StoreError (exit 2): an output file exists already.
         PlanError (exit 2): the plan fails a check.
     """
@@ -198,6 +242,15 @@ def export(
         raise InputError(f"nothing is drafted yet. Next: `ceremony draft {cdir.root}`.")
     if out_of_band and loaded.previous is None:
         raise InputError("--out-of-band is only for a rotation (a plan with previous_root).")
+    expired = expiry_problems(reports, now)
+    if expired and not unverified_for_tests:
+        raise VerificationFailed(
+            "a client would refuse this at its next refresh, so nothing was written: "
+            + "; ".join(expired)
+            + ".",
+            hint="Draft the role again (`ceremony draft DIR ROLE`: a new expiry from the plan) "
+            "and collect its signatures again.",
+        )
     if resolved != "metadata" or loaded.imported is not None:
         if reopen:
             raise InputError("--reopen applies only to an export of TUF metadata made here.")
@@ -212,7 +265,13 @@ def export(
             record=lambda files: markdown_record(loaded, reports, files, now),
         )
         return ExportResult(
-            done.out_dir, done.files, reports, loaded.rehearsal, done.format, done.notes
+            done.out_dir,
+            done.files,
+            reports,
+            loaded.rehearsal,
+            consistent_snapshot_of(loaded, reports),
+            done.format,
+            done.notes,
         )
     problems = []
     for r in reports:
@@ -244,18 +303,15 @@ def export(
         )
     files: dict[str, bytes] = {}
     exported: dict[str, bytes] = {}
+    consistent = consistent_snapshot_of(loaded, reports)
     for r in reports:
         if r.draft is None or r.status is None:
             continue
         data = exported_bytes(r.draft, r.status)
-        if r.role == "root":
-            if not unverified_for_tests:
-                client_check_root(None if out_of_band else loaded.previous_bytes, data)
-            files[f"{r.draft.version}.root.json"] = data
-            files["root.json"] = data
-        else:
-            # Consistent-snapshot name: clients fetch VERSION.ROLE.json.
-            files[f"{r.draft.version}.{r.role}.json"] = data
+        if r.role == "root" and not unverified_for_tests:
+            client_check_root(None if out_of_band else loaded.previous_bytes, data)
+        for name in published_file_names(r.role, r.draft.version, consistent_snapshot=consistent):
+            files[name] = data
         exported[r.role] = data
     if not unverified_for_tests:
         entry.notes += check_delegation_chain(
@@ -342,6 +398,7 @@ def export(
         written,
         reports,
         loaded.rehearsal,
+        consistent,
         warnings=warning_lines(loaded),
         same=same,
         differ=differ,

@@ -1,6 +1,9 @@
 """The ceremony record an export writes: `ceremony-record.md` (Markdown, for the archive)
 and `ceremony-record.html` (for paper: one printed page per role, with lines for the
-witnesses' initials).
+witnesses' initials). What witnesses print and sign after an export.
+
+Who signed is named from the enrolled key of each signature's keyid, never from what the
+signature file says (issue 9 rule 6).
 
 Both say, for each role exported: the version and expiry, the digest every key signed (hex
 and PGP words), each threshold with how many signed, who signed with which device and when,
@@ -24,7 +27,13 @@ from ceremony.clock import iso
 from ceremony.keys import key_type_of
 from ceremony.services.state import Loaded
 from ceremony.services.status import RoleReport, status_warnings
-from ceremony.thresholds import RoleStatus, SignatureRecord, ThresholdStatus
+from ceremony.thresholds import (
+    RoleStatus,
+    SignatureRecord,
+    ThresholdStatus,
+    claim_time_ok,
+    signature_origin,
+)
 
 
 @dataclass(frozen=True)
@@ -86,16 +95,19 @@ def warning_lines(loaded: Loaded) -> list[str]:
     return lines + repeated
 
 
-def _signer_key(loaded: Loaded, rec: SignatureRecord) -> tuple[str, str, str]:
-    """The key's name (with its status when not active), keyid (16 hex) and device."""
-    spec = loaded.plan.keys.get(rec.key_name)
-    name = rec.key_name
+def _signer_key(loaded: Loaded, rec: SignatureRecord) -> tuple[str, str, str, str, str]:
+    """Who signed, from the enrolled key of the keyid (the file's own names are claims):
+    the key's name (with its status when not active), its holder, keyid (16 hex), the
+    device (or how the signature came: a file, an import) and when."""
+    people = loaded.people
+    name = people.name(rec.keyid)
+    spec = loaded.plan.keys.get(name)
     if spec is not None and spec.status != "active":
         # Still counts toward the previous root (the spec requires it): say so.
         name += f" ({spec.status}: counts toward the previous root only)"
-    enrolled = loaded.keys.get(rec.key_name)
-    device = str(rec.extra.get("device", "")) or (enrolled.device() if enrolled else "")
-    return name, rec.keyid[:16], device
+    device = signature_origin(rec) or people.devices.get(rec.keyid, "not enrolled here")
+    when = rec.signed_at if claim_time_ok(rec.signed_at) else "(not a time)"
+    return name, people.holder(rec.keyid), rec.keyid[:16], device, when
 
 
 def markdown_record(
@@ -126,8 +138,8 @@ def markdown_record(
         lines += [f"- {threshold_text(t)}" for t in r.status.thresholds]
         lines += ["", "| key | holder | signed at | device |", "|---|---|---|---|"]
         for rec in r.status.valid:
-            name, _keyid, device = _signer_key(loaded, rec)
-            lines.append(f"| {name} | {rec.holder} | {rec.signed_at} | {device} |")
+            name, holder, _keyid, device, when = _signer_key(loaded, rec)
+            lines.append(f"| {name} | {holder} | {when} | {device} |")
     lines += [
         "",
         "## Keys",
@@ -138,8 +150,10 @@ def markdown_record(
     for name, k in sorted(loaded.keys.items()):
         att = summary(k.attestation, "table") if k.attestation else "none"
         device = k.device() + (" (accepted with --allow-imported-key)" if k.allow_imported else "")
+        # Names and keyids as code: this table lists every key, the one above who signed.
         lines.append(
-            f"| {name} | {plan.holder(name)} | {key_type_of(k.key)} | {k.keyid[:16]} | {device} | {att} |"
+            f"| `{name}` | {plan.holder(name)} | {key_type_of(k.key)} | `{k.keyid[:16]}` | "
+            f"{device} | {att} |"
         )
     lines += ["", "## Files", ""]
     for name, data in sorted(files.items()):
@@ -147,6 +161,13 @@ def markdown_record(
     for note in notes:
         lines += ["", f"## {note.title}", "", note.text]
     return "\n".join(lines) + "\n"
+
+
+def ceremony_record(
+    loaded: Loaded, reports: list[RoleReport], files: Mapping[str, bytes], now: dt.datetime
+) -> str:
+    """The Markdown record with no notes (what `export_foreign` writes beside its files)."""
+    return markdown_record(loaded, reports, files, now)
 
 
 CSS = """
@@ -237,18 +258,16 @@ def _role_page(
         + "<th>witness initials</th></tr>",
     ]
     for rec in st.valid:
-        name, keyid, device = _signer_key(loaded, rec)
+        name, holder, keyid, device, when = _signer_key(loaded, rec)
         out.append(
-            f'<tr><td class="key">{_name_html(name)}</td><td>{escape(rec.holder)}</td>'
+            f'<tr><td class="key">{_name_html(name)}</td><td>{escape(holder)}</td>'
             f'<td class="mono keyid">{escape(keyid)}</td><td>{escape(device)}</td>'
-            f'<td class="when">{escape(rec.signed_at)}</td>'
+            f'<td class="when">{escape(when)}</td>'
             + (f"<td>{escape(_counts(st, rec))}</td>" if two else "")
             + '<td class="initials"></td></tr>'
         )
     out.append("</table>")
-    mine = sorted(
-        n for n in files if n.split(".")[1:2] == [r.role] or (n == "root.json" == f"{r.role}.json")
-    )
+    mine = sorted(n for n in files if n.split(".")[1:2] == [r.role] or n == f"{r.role}.json")
     out.append("<h2>Files exported</h2><table><tr><th>file</th><th>SHA-256</th></tr>")
     for name in mine:
         sha = digests.sha256_hex(files[name])

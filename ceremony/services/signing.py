@@ -28,7 +28,13 @@ from ceremony.store import CeremonyDir, check_name
 from ceremony.store.drafts import drafted_roles, load_draft
 from ceremony.store.marks import load_exports
 from ceremony.store.records import counting_signature, parse_signature_record, put_signature
-from ceremony.thresholds import RoleStatus, SignatureRecord, verify_record
+from ceremony.thresholds import (
+    RoleStatus,
+    SignatureRecord,
+    claim_problem,
+    claim_time_ok,
+    verify_record,
+)
 from ceremony.tokens.types import SignerFactory
 from ceremony.transcript import Entry
 
@@ -130,7 +136,7 @@ def sign(
     v = view(loaded, d, auths=auths)
     v = replace(v, signer=signer_line(v, loaded.people.line(key.keyid)))
     exported = export_of(load_exports(cdir), role, d.digest)
-    mine = counting_signature(cdir, role, key.keyid, key.key, d.digest, d.payload)
+    mine = counting_signature(cdir, role, key.keyid, key.key, d.digest, d.payload, loaded.people)
     if mine is not None:
         st = role_status(loaded, role, d, auths)
         since = signed_since(st, exported)
@@ -211,12 +217,37 @@ def sign(
 @dataclass
 class MergeReport:
     """One line per entry of the other copies: added (or, when `written` is False, that
-    would be added), skipped (already here, or not a signature file) or refused (why)."""
+    would be added), skipped (already here, or not a signature file) or refused (why).
+    `names_refused`: of those added, the files whose own names (key_name, holder, device)
+    disagree with the enrolled key: the signature is recorded under the enrolled key's
+    names and the file is not copied (why, in words)."""
 
     added: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    names_refused: list[str] = field(default_factory=list)
     written: bool = True  # False: something was refused, so nothing was written
+
+
+def _as_enrolled(rec: SignatureRecord, loaded: Loaded, version: int) -> bytes:
+    """A signature file holding what `rec` proves (role, keyid, signature, digest) and the
+    enrolled key's names for its keyid, never the names `rec`'s file gave."""
+    people = loaded.people
+    fresh = SignatureRecord(
+        role=rec.role,
+        keyid=rec.keyid,
+        signature=rec.signature,
+        digest=rec.digest,
+        key_name=people.names.get(rec.keyid, ""),
+        holder=people.holders.get(rec.keyid, ""),
+        signed_at=rec.signed_at if claim_time_ok(rec.signed_at) else "",
+        extra={
+            "version": version,
+            "device": people.devices.get(rec.keyid, ""),
+            "rehearsal_only": rec.keyid in people.rehearsal,
+        },
+    )
+    return json_bytes(fresh.to_dict())
 
 
 def _approving_keys(loaded: Loaded, role: str, d: Draft) -> dict[str, Key]:
@@ -236,7 +267,11 @@ def _archived(cdir: CeremonyDir, role: str, digest: str) -> bool:
 def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: Entry) -> MergeReport:
     """Bring the signature files of other copies of this ceremony into `cdir`, each checked
     (its role's draft is here, the digest is the draft's, its key approves the role, it
-    verifies); never overwrite a signature that still counts (`ceremony merge`).
+    verifies); never overwrite a signature that still counts (`ceremony merge`). The report
+    names each signer from the enrolled key of its keyid, never from the file; a file whose
+    own names (key_name, holder, device) disagree with that key is not copied: its
+    signature is recorded under the enrolled key's names and the file's names are refused
+    with the reason (`MergeReport.names_refused`).
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -254,6 +289,7 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
         StoreError (exit 2): an `others` path is not a ceremony directory.
     """
     loaded = load(cdir, now, files_read=entry.files_read, enforce=False)
+    people = loaded.people
     report = MergeReport()
     drafts = {role: load_draft(cdir, role) for role in drafted_roles(cdir)}
     approving: dict[str, dict[str, Key]] = {}  # role -> keys that approve it, made once
@@ -330,17 +366,28 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                 if not verify_record(rec, key, d.payload):
                     report.refused.append(f"{label}: bad signature (does not verify)")
                     continue
+                # The names shown are the enrolled key's; the file's own are only claims.
+                who = f"{people.name(rec.keyid)} ({people.holder(rec.keyid)})"
                 if (role, rec.keyid) in pending or counting_signature(
-                    cdir, role, rec.keyid, key, d.digest, d.payload
+                    cdir, role, rec.keyid, key, d.digest, d.payload, people
                 ):
                     report.skipped.append(
-                        f"{label}: duplicate ({rec.key_name or short(rec.keyid)} already signed here)"
+                        f"{label}: duplicate ({people.name(rec.keyid)} already signed here)"
                     )
                     continue
-                pending[(role, rec.keyid)] = other.read_bytes(path, max_bytes=MAX_INPUT_BYTES)
-                report.added.append(
-                    f"{label}: {rec.key_name or short(rec.keyid)} ({rec.holder or 'unknown holder'})"
-                )
+                wrong = claim_problem(rec, people)
+                if wrong is None:
+                    data = other.read_bytes(path, max_bytes=MAX_INPUT_BYTES)
+                else:  # the signature is valid; the file's own names are refused, not copied
+                    data = _as_enrolled(rec, loaded, d.metadata.signed.version)
+                    report.names_refused.append(
+                        f"{label}: {wrong}. The signature itself is valid and is {who}'s: it was "
+                        "recorded under the enrolled key's names and the file was not copied. "
+                        "Someone edited that file or it comes from another ceremony: ask who "
+                        "handled that copy"
+                    )
+                pending[(role, rec.keyid)] = data
+                report.added.append(f"{label}: {who}")
     if report.refused:  # all or nothing: a refused file stops the whole merge
         report.written = False
         return report
