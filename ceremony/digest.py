@@ -150,6 +150,13 @@ def pgp_words_lines(digest_hex: str, per_line: int = 8) -> list[str]:
     ]
 
 
+def grouped_hex_lines(digest_hex: str, per_line: int = 8) -> list[str]:
+    """The grouped hex in lines of `per_line` groups of four (8: two 39-character lines for
+    SHA-256), so it never wraps on an 80-column screen."""
+    groups = grouped_hex(digest_hex).split()
+    return [" ".join(groups[i : i + per_line]) for i in range(0, len(groups), per_line)]
+
+
 def json_text(signed: dict[str, Any]) -> bytes:
     """Standard JSON of `signed`: sorted keys, no spaces, raw UTF-8 (always valid JSON).
 

@@ -65,11 +65,14 @@ def atomic_write(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def write_once(path: Path, data: bytes) -> None:
-    """Create `path` with `data` atomically; refuse (StoreError) if it already exists."""
+def write_once(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Create `path` with `data` atomically; refuse (StoreError) if it already exists.
+    `mode`: its permission bits (default: readable by its owner only, as mkstemp makes it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_write(path.parent, data)
     try:
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.link(tmp, path)
     except FileExistsError:
         raise StoreError(

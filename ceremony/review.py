@@ -40,6 +40,7 @@ class RoleLine:
 class Change:
     kind: str  # "add" | "remove" | "threshold" | "expires" | "version" | "field" | "other"
     text: str
+    brief: str = ""  # the same in fewer words (no device), for the one-screen sign summary
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,13 @@ def root_diff(previous: Root | None, new: Root, people: People) -> list[Change]:
             out.append(Change("remove", f"{role}: remove {what}"))
         for kid in new_ids:
             if kid not in old_ids and kid not in renamed.values():
-                out.append(Change("add", f"{role}: add {_describe(people, kid, with_device=True)}"))
+                out.append(
+                    Change(
+                        "add",
+                        f"{role}: add {_describe(people, kid, with_device=True)}",
+                        f"{role}: add {_describe(people, kid, with_device=False)}",
+                    )
+                )
         old_t = previous.roles[role].threshold if role in previous.roles else None
         new_t = new.roles[role].threshold if role in new.roles else None
         if old_t != new_t:

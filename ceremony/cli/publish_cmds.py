@@ -23,17 +23,22 @@ def export(
     out_dir: Path | None = typer.Option(
         None,
         "--out",
+        metavar="DIR",
         help="Where to write (default: DIR/published): a folder; for the rstuf-* formats, the "
         "payload file. Never overwrites.",
     ),
     fmt: str = typer.Option(
         "auto",
         "--format",
+        metavar="FORMAT",
         help="metadata, tuf-on-ci, rstuf-bootstrap, rstuf-update or rstuf-sign (auto: an "
         "imported file's own kind, else metadata).",
     ),
     key: str | None = typer.Option(
-        None, "--key", help="rstuf-sign: whose signature (a plan name or a full keyid)."
+        None,
+        "--key",
+        metavar="NAME|KEYID",
+        help="rstuf-sign: whose signature (a plan name or a full keyid).",
     ),
     allow_partial: bool = typer.Option(
         False,
@@ -47,6 +52,12 @@ def export(
         help="Rotation whose previous threshold cannot be met: check the new root by its own "
         "threshold only; clients must receive it directly.",
     ),
+    reopen: bool = typer.Option(
+        False,
+        "--reopen",
+        help="Export a DIFFERENT file for a version exported before (signatures added after "
+        "the first export). Only if the earlier files were never published; recorded.",
+    ),
     test_only_unverified: bool = typer.Option(
         False,
         "--test-only-unverified",
@@ -56,10 +67,12 @@ def export(
 ) -> None:
     """Write the signed metadata, checked as a client would, with SHA256SUMS and a record."""
     from ceremony.services import export as publishing
+    from ceremony.services.record import out_of_band_text
 
     args: dict[str, object] = {
         "out": str(out_dir) if out_dir else None,
         "out_of_band": out_of_band,
+        "reopen": reopen,
     }
     if fmt != "auto" or key or allow_partial:
         args.update(format=fmt, key=key, allow_partial=allow_partial)
@@ -78,48 +91,62 @@ def export(
             entry,
             out_of_band=out_of_band,
             unverified_for_tests=test_only_unverified,
+            reopen=reopen,
             fmt=fmt,
             key=key,
             allow_partial=allow_partial,
         )
-        out = ui.console()
         if res.rehearsal:
             ui.rehearsal_banner()
         if res.notes:
-            out.print(
+            ui.say(
                 f"Exported to {res.out_dir} (every signature verified; not every threshold is met "
                 "yet, see below):"
             )
         else:
-            out.print(
-                f"Exported to {res.out_dir} (each file verified as a TUF client would, before writing):"
+            ui.say(
+                f"Exported to {res.out_dir} (each file verified as a TUF client would, before "
+                "writing):"
             )
         for name, sha in res.files.items():
             size = (res.out_dir / name).stat().st_size
-            out.print(f"  {sha}  {ui.value(name)}  ({size:,} bytes)")
+            ui.say(f"{name}  ({size:,} bytes)", 2)
+            ui.say(f"SHA-256 {sha}", 4)
         if res.format == "metadata" and any(r.role != "root" for r in res.roles if r.draft):
-            out.print(
+            ui.say(
                 "The root says consistent_snapshot: true, so clients fetch VERSION.ROLE.json "
                 "(e.g. 1.targets.json); ROLE.json is the same file."
                 if res.consistent_snapshot
                 else "The root says consistent_snapshot: false, so clients fetch ROLE.json (e.g. "
                 "targets.json); VERSION.ROLE.json is the same file, versioned, for the archive."
             )
-        if out_of_band:
-            out.print(
-                f"[red bold]OUT OF BAND:[/red bold] {ui.value(publishing.out_of_band_text(res.roles))}"
+        for w in res.warnings:
+            ui.say(f"warning {w}", 0, 2, style="yellow")
+        for line in res.same:
+            ui.say(f"identical: {line}", 0, 2, style="green")
+        for line in res.differ:
+            ui.say(
+                f"RE-OPENED: {line}. Only one of the two may ever be published; destroy the other.",
+                0,
+                2,
+                style="red bold",
             )
+        if out_of_band:
+            ui.say(f"OUT OF BAND: {out_of_band_text(res.roles)}", style="red bold")
         for note in res.notes:
-            out.print(note, style="yellow", markup=False)
-        out.print(f"Next: {publishing.next_text(res.format)}")
+            ui.say(note, 0, 2, style="yellow")
+        ui.say(f"Next: {publishing.next_text(res.format)}")
 
 
 def verify(
     root_files: list[Path] = typer.Argument(
-        ..., help="Root files, e.g. published/*.root.json (any order)."
+        ..., metavar="FILE", help="Root files, e.g. published/*.root.json (any order)."
     ),
     trusted: Path | None = typer.Option(
-        None, "--trusted", help="The root you already trust (default: the lowest version given)."
+        None,
+        "--trusted",
+        metavar="FILE",
+        help="The root you already trust (default: the lowest version given).",
     ),
 ) -> None:
     """Verify a chain of roots like a TUF client: each version N+1 signed by a threshold of
@@ -142,7 +169,22 @@ def verify(
             )
         if report.errors:
             raise VerificationFailed(" ".join(report.errors))
-        last = report.steps[-1]
-        out.print(
-            f"The chain is valid up to root version {last.version} ({len(report.steps)} roots checked)."
-        )
+        first, last = report.steps[0], report.steps[-1]
+        n = len(report.steps)
+        checked = f"{n} root{'s' if n != 1 else ''} checked"
+        if first.version > 1 and trusted is None:
+            ui.say(
+                f"The chain is valid up to root version {last.version} from version "
+                f"{first.version}, which was taken as trusted without a check ({checked}). Not "
+                f"checked: that version {first.version - 1}'s keys approved version "
+                f"{first.version}. To check it, give the earlier roots too, oldest first "
+                "(1.root.json ...), or the root you already trust with --trusted.",
+                style="yellow",
+            )
+        elif trusted is not None:
+            ui.say(
+                f"The chain is valid from the root you trust (version {first.version}) up to "
+                f"root version {last.version} ({checked})."
+            )
+        else:
+            ui.say(f"The chain is valid up to root version {last.version} ({checked}).")

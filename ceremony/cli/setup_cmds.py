@@ -25,11 +25,15 @@ def register(app: typer.Typer) -> None:
 def init(
     directory: Path = DIR_ARG,
     previous_root: Path | None = typer.Option(
-        None, "--previous-root", help="The trusted previous root.json, for a rotation."
+        None,
+        "--previous-root",
+        metavar="FILE",
+        help="The trusted previous root.json, for a rotation.",
     ),
     previous_ceremony: Path | None = typer.Option(
         None,
         "--previous-ceremony",
+        metavar="DIR",
         help="The ceremony directory that produced the previous root: key names, holders and token URIs are carried over.",
     ),
     trusted_chain: list[Path] = typer.Option(
@@ -46,7 +50,10 @@ def init(
     with guarded():
         from ceremony import transcript
 
-        args: dict[str, object] = {"previous_root": str(previous_root) if previous_root else None}
+        args: dict[str, object] = {
+            "previous_root": str(previous_root) if previous_root else None,
+            "directory": str(directory.absolute()),  # how a copy tells it is one
+        }
         if trusted_chain:
             args["trusted_chain"] = [str(p) for p in trusted_chain]
         entry = transcript.Entry("init", args)
@@ -62,8 +69,10 @@ def init(
         out = ui.console()
         out.print(f"Created the ceremony directory {ui.value(res.path)}.")
         if res.previous_copy:
-            out.print(
-                f"The trusted previous root was copied to {res.previous_copy} and pinned by its SHA-256."
+            ui.say(
+                f"The trusted previous root was copied to {res.previous_copy} and pinned by its "
+                f"SHA-256 {res.previous_sha256}: CHECK it against the last ceremony record "
+                "(SHA256SUMS)."
             )
             for note in res.notes:
                 out.print(f"  - {ui.value(note[0].upper() + note[1:])}")
@@ -109,16 +118,25 @@ def validate(directory: Path = DIR_ARG) -> None:
 
 def enroll(
     directory: Path = DIR_ARG,
-    name: str = typer.Argument(..., help="The key's name in the plan, e.g. root-alice."),
+    name: str = typer.Argument(
+        ..., metavar="NAME", help="The key's name in the plan, e.g. root-alice."
+    ),
     uri: str | None = typer.Option(
-        None, "--uri", help="pkcs11: URI of the key on a token (with the token serial)."
+        None,
+        "--uri",
+        metavar="URI",
+        help="pkcs11: URI of the key on a token (with the token serial).",
     ),
     module: str | None = typer.Option(
-        None, "--module", help="PKCS#11 module path (default: from the URI or the known list)."
+        None,
+        "--module",
+        metavar="FILE",
+        help="PKCS#11 module path (default: from the URI or the known list).",
     ),
     public_key: Path | None = typer.Option(
         None,
         "--public-key",
+        metavar="FILE",
         help="A PEM or TUF key JSON file, for a key not on a token here (e.g. the online key).",
     ),
     allow_imported_key: bool = typer.Option(
@@ -132,19 +150,27 @@ def enroll(
     attestation: Path | None = typer.Option(
         None,
         "--attestation",
+        metavar="FILE",
         help="The key's attestation certificate file (instead of reading it from the token).",
     ),
     attestation_intermediate: Path | None = typer.Option(
-        None, "--attestation-intermediate", help="The device (slot f9) certificate file."
+        None,
+        "--attestation-intermediate",
+        metavar="FILE",
+        help="The device (slot f9) certificate file.",
     ),
     attestation_chain: list[Path] = typer.Option(
         [],
         "--attestation-chain",
+        metavar="FILE",
         help="Intermediate CA certificates between the device certificate and the trusted root "
         "(firmware 5.7.4+; repeatable; used to build the path, never trusted by themselves).",
     ),
     attestation_ca: list[Path] = typer.Option(
-        [], "--attestation-ca", help="Extra trusted attestation CA certificate (repeatable)."
+        [],
+        "--attestation-ca",
+        metavar="FILE",
+        help="Extra trusted attestation CA certificate (repeatable).",
     ),
 ) -> None:
     """Record a key's PUBLIC part (read from a token, or from a file) under its plan name."""
@@ -187,16 +213,19 @@ def enroll(
 
 def keygen(
     directory: Path = DIR_ARG,
-    name: str = typer.Argument(..., help="The key's name in the plan."),
+    name: str = typer.Argument(..., metavar="NAME", help="The key's name in the plan."),
     uri: str = typer.Option(
         ...,
         "--uri",
+        metavar="URI",
         help="pkcs11: URI of the token (serial or label) and the new key's label (object=).",
     ),
     key_type: str = typer.Option(
-        ..., "--type", help="ed25519, ecdsa-p256, ecdsa-p384 or rsa-3072."
+        ..., "--type", metavar="TYPE", help="ed25519, ecdsa-p256, ecdsa-p384 or rsa-3072."
     ),
-    module: str | None = typer.Option(None, "--module", help="PKCS#11 module path."),
+    module: str | None = typer.Option(
+        None, "--module", metavar="FILE", help="PKCS#11 module path."
+    ),
     attest: bool = typer.Option(
         False,
         "--attest",
@@ -230,9 +259,12 @@ def keygen(
 
 
 def attestation_verify(
-    directory: Path = typer.Argument(..., help="The ceremony directory."),
+    directory: Path = DIR_ARG,
     attestation_ca: list[Path] = typer.Option(
-        [], "--attestation-ca", help="Extra trusted attestation CA certificate (repeatable)."
+        [],
+        "--attestation-ca",
+        metavar="FILE",
+        help="Extra trusted attestation CA certificate (repeatable).",
     ),
 ) -> None:
     """Re-check every enrolled key's attestation: chain, key, recorded facts, plan policy."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,19 +25,32 @@ from ceremony.errors import InputError, StoreError, ThresholdNotMet, Verificatio
 from ceremony.files import write_once
 from ceremony.foreign.metadata_file import published_file_names
 from ceremony.services.export_foreign import ExportOptions, export_foreign, resolve_format
-from ceremony.services.record import ceremony_record
+from ceremony.services.record import (
+    RecordNote,
+    html_record,
+    markdown_record,
+    out_of_band_text,
+    warning_lines,
+)
 from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
+from ceremony.store.marks import ExportedRole, ExportRecord, add_export, load_exports
 from ceremony.thresholds import RoleStatus
 from ceremony.transcript import Entry
+
+PUBLISHED_MODE = 0o644  # published files are world-readable: a web server must serve them
+RECORD_FILES = ("ceremony-record.md", "ceremony-record.html")
 
 
 @dataclass(frozen=True)
 class ExportResult:
     """Where the files went, name -> SHA-256 of each file written, every role's report,
-    whether the keys are rehearsal keys (every screen says so), and the root's
-    consistent_snapshot (which file names clients fetch)."""
+    whether the keys are rehearsal keys (every screen says so), the root's consistent_snapshot
+    (which file names clients fetch), the format written and its notes (`export_foreign`),
+    the warnings every screen repeats, and how the files compare with earlier exports
+    (`same`: identical bytes; `differ`: a different file for a version exported before,
+    written only with `--reopen`)."""
 
     out_dir: Path
     files: dict[str, str]
@@ -46,6 +59,34 @@ class ExportResult:
     consistent_snapshot: bool = True  # the root's: which names clients fetch
     format: str = "metadata"  # `--format` written (export_foreign for the others)
     notes: list[str] = field(default_factory=list)  # e.g. thresholds still open (partial)
+    warnings: list[str] = field(default_factory=list)
+    same: list[str] = field(default_factory=list)
+    differ: list[str] = field(default_factory=list)
+
+
+def compare_with_exports(
+    exports: Sequence[ExportRecord], files: Mapping[str, bytes]
+) -> tuple[list[str], list[str]]:
+    """Each metadata file against every earlier export of a file of the same name (same
+    version): (identical, different), as lines naming the earlier export."""
+    same: list[str] = []
+    differ: list[str] = []
+    for name, data in sorted(files.items()):
+        if not name[:1].isdigit():  # root.json, ROLE.json: copies of a versioned file
+            continue
+        sha = digests.sha256_hex(data)
+        for e in exports:
+            old = e.files.get(name)
+            if old is None:
+                continue
+            if old == sha:
+                same.append(f"{name} is byte for byte the one exported {e.at} to {e.out}")
+            else:
+                differ.append(
+                    f"{name} would DIFFER from the {name} exported {e.at} to {e.out} "
+                    f"(SHA-256 {old[:16]}…, now {sha[:16]}…)"
+                )
+    return same, differ
 
 
 COMPACT_ABOVE_ROLES = 256
@@ -133,28 +174,6 @@ def exported_bytes(d: Draft, st: RoleStatus) -> bytes:
     return b'{"signatures":' + head + b',"signed":' + d.text + b"}"
 
 
-def out_of_band_text(reports: Sequence[RoleReport]) -> str:
-    """What an out-of-band export means: it depends on whether the previous threshold was met."""
-    met = any(
-        t.of == "previous" and t.met
-        for r in reports
-        if r.role == "root" and r.status is not None
-        for t in r.status.thresholds
-    )
-    if met:
-        return (
-            "the previous root's threshold was met, so clients that trust it will follow the chain, "
-            "but a competing root signed with the compromised keys may exist: this root must ALSO "
-            "be given to every client directly (shipped with the client as its new trusted root), "
-            "as PEP 458 says for a compromise of a threshold of root keys."
-        )
-    return (
-        "the previous root's threshold was NOT met, so existing clients will refuse this root: it "
-        "must be given to every client directly (shipped with the client as its new trusted root), "
-        "as PEP 458 says when a threshold of root keys is compromised or lost."
-    )
-
-
 def export(
     cdir: CeremonyDir,
     out: Path | None,
@@ -163,17 +182,18 @@ def export(
     *,
     out_of_band: bool = False,
     unverified_for_tests: bool = False,
+    reopen: bool = False,
     fmt: str = "auto",
     key: str | None = None,
     allow_partial: bool = False,
 ) -> ExportResult:
     """Write the signed metadata once every threshold is met and python-tuf accepts it
     (`ceremony export`), checked as a client would before anything is written, with
-    SHA256SUMS and ceremony-record.md. File names are the ones clients fetch, and the
-    versioned copy beside them (`metadata_file.published_file_names`): N.root.json and
-    root.json; N.ROLE.json and ROLE.json (clients fetch the first when the root says
-    consistent_snapshot, else the second). An imported role, and the other formats, are
-    written by `export_foreign`.
+    SHA256SUMS and the ceremony record (ceremony-record.md, and ceremony-record.html for
+    paper). File names are the ones clients fetch, and the versioned copy beside them
+    (`metadata_file.published_file_names`): N.root.json and root.json; N.ROLE.json and
+    ROLE.json (clients fetch the first when the root says consistent_snapshot, else the
+    second). An imported role, and the other formats, are written by `export_foreign`.
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -185,6 +205,8 @@ def export(
             receive it directly.
         unverified_for_tests: write even what clients must reject (client test suites
             only; the CLI allows it only with CEREMONY_TEST_MODE=1).
+        reopen: write even a file that differs from one of the same name (the same
+            version) exported before (`--reopen`: recorded, and said in the record).
         fmt: auto (an imported file's own kind, else metadata), metadata, tuf-on-ci,
             rstuf-bootstrap, rstuf-update or rstuf-sign (`export_foreign`).
         key: the key whose RSTUF sign payload to write (rstuf-sign only).
@@ -192,12 +214,14 @@ def export(
             distributed signing then waits for the rest).
 
     Returns:
-        An `ExportResult`: the folder, name -> SHA-256 of every file written, each role's
-        report, and whether the keys are rehearsal keys.
+        An `ExportResult`: the folder, name -> SHA-256 of every file written (0644), each
+        role's report, whether the keys are rehearsal keys, and how the files compare with
+        earlier exports. The export is recorded in exports.json.
 
     Raises:
-        InputError (exit 2): nothing is drafted, --out-of-band without a previous root, or
-            an option that does not apply to the format.
+        InputError (exit 2): nothing is drafted, --out-of-band without a previous root, a
+            file differs from one exported before without `reopen`, `reopen` where
+            nothing would differ, or an option that does not apply to the format.
         ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
         VerificationFailed (exit 1): a role has expired or expires within
             `PUBLISH_MARGIN`, or python-tuf's client logic rejects the result.
@@ -228,6 +252,8 @@ def export(
             "and collect its signatures again.",
         )
     if resolved != "metadata" or loaded.imported is not None:
+        if reopen:
+            raise InputError("--reopen applies only to an export of TUF metadata made here.")
         done = export_foreign(
             loaded,
             reports,
@@ -236,7 +262,7 @@ def export(
             out,
             now,
             entry,
-            record=lambda files: ceremony_record(loaded, reports, files, now),
+            record=lambda files: markdown_record(loaded, reports, files, now),
         )
         return ExportResult(
             done.out_dir,
@@ -291,30 +317,92 @@ def export(
         entry.notes += check_delegation_chain(
             loaded.plan, loaded.keys, loaded.previous, exported, now
         )
+    exports = load_exports(cdir)
+    same, differ = compare_with_exports(exports, files)
+    if differ and not reopen:
+        raise InputError(
+            "this export would make a different file for a version that was exported before:\n"
+            "  - "
+            + "\n  - ".join(differ)
+            + "\nClients must never meet two different files for one version (signatures made "
+            "after the first export, or a new draft, change the bytes). Nothing was written.",
+            hint="Publish the earlier files as they are. Only if they were never published and "
+            "you mean to replace them: run again with --reopen (recorded), then destroy the "
+            "earlier files.",
+        )
+    if reopen and not differ:
+        raise InputError(
+            "--reopen is for exporting a different file for a version exported before, and "
+            "this export would not make one"
+            + (f" ({'; '.join(same)})" if same else " (nothing was exported before)")
+            + ". Run it without --reopen."
+        )
     out_dir = out if out is not None else cdir.path("published")
     out_dir.mkdir(parents=True, exist_ok=True)
-    clash = [n for n in [*files, "SHA256SUMS", "ceremony-record.md"] if (out_dir / n).exists()]
+    clash = [n for n in [*files, "SHA256SUMS", *RECORD_FILES] if (out_dir / n).exists()]
     if clash:
+        earlier = [e for e in exports if cdir.root / e.out == out_dir.absolute()]
+        why = (
+            f" They are the files exported {earlier[-1].at}, and this export would make the same "
+            f"bytes: {cdir.root} is exported and finished; nothing to do."
+            if earlier and same and not differ
+            else " Was this already exported? Choose another --out folder to export again."
+        )
         raise StoreError(
-            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file. Was this "
-            "already exported? Choose another --out folder to export again."
+            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file.{why}"
+        )
+    notes: list[RecordNote] = []
+    if out_of_band:
+        note = out_of_band_text(reports)
+        notes.append(RecordNote("OUT OF BAND", f"{note[0].upper()}{note[1:]}"))
+    if differ:
+        notes.append(
+            RecordNote(
+                "RE-OPENED",
+                "Exported again with --reopen after an earlier export: "
+                + "; ".join(differ)
+                + ". Only one of the two may ever be published; destroy the other.",
+            )
+        )
+        entry.notes.append("re-opened export: " + "; ".join(differ))
+    if unverified_for_tests:
+        notes.append(
+            RecordNote("TEST-ONLY UNVERIFIED EXPORT", "Not checked: for client test suites only.")
         )
     sums = "".join(f"{digests.sha256_hex(b)}  {n}\n" for n, b in sorted(files.items()))
     files_out = dict(files)
-    record = ceremony_record(loaded, reports, files, now)
-    if out_of_band:
-        note = out_of_band_text(reports)
-        record += f"\n## OUT OF BAND\n\n{note[0].upper()}{note[1:]}\n"
-    if unverified_for_tests:
-        record += "\n## TEST-ONLY UNVERIFIED EXPORT\n\nNot checked: for client test suites only.\n"
-    files_out["ceremony-record.md"] = record.encode()
+    files_out["ceremony-record.md"] = markdown_record(loaded, reports, files, now, notes).encode()
+    files_out["ceremony-record.html"] = html_record(loaded, reports, files, now, notes).encode()
     files_out["SHA256SUMS"] = sums.encode()
     written: dict[str, str] = {}
     for name in sorted(files_out, key=lambda n: (n == "SHA256SUMS", n)):
-        write_once(out_dir / name, files_out[name])
+        write_once(out_dir / name, files_out[name], mode=PUBLISHED_MODE)
         written[name] = digests.sha256_hex(files_out[name])
         entry.files_written[str(out_dir / name)] = written[name]
-    return ExportResult(out_dir, written, reports, loaded.rehearsal, consistent)
+    record = ExportRecord(
+        iso(now),
+        cdir.rel(out_dir.absolute()),
+        written,
+        {
+            r.role: ExportedRole(
+                r.draft.version, r.draft.digest, tuple(sorted(v.keyid for v in r.status.valid))
+            )
+            for r in reports
+            if r.draft is not None and r.status is not None
+        },
+        bool(differ),
+    )
+    entry.files_written["exports.json"] = digests.sha256_hex(add_export(cdir, record))
+    return ExportResult(
+        out_dir,
+        written,
+        reports,
+        loaded.rehearsal,
+        consistent,
+        warnings=warning_lines(loaded),
+        same=same,
+        differ=differ,
+    )
 
 
 def next_text(fmt: str) -> str:
@@ -332,6 +420,7 @@ def next_text(fmt: str) -> str:
             "the file written above."
         )
     return (
-        "copy these files to the repository. Publish the new root BEFORE any online "
-        "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
+        "copy these files to the repository (the .md and .html record are for the archive and "
+        "the printer). Publish the new root BEFORE any online metadata (snapshot, timestamp) "
+        "that depends on it; keep every N.root.json forever."
     )

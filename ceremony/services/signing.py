@@ -20,11 +20,13 @@ from ceremony.drafting import Draft
 from ceremony.errors import BadTokenSignature, Declined, InputError, StoreError
 from ceremony.files import MAX_INPUT_BYTES, json_bytes
 from ceremony.keys import short
-from ceremony.services.drafts import DraftView, view
+from ceremony.services.copies import CopyState, copy_state
+from ceremony.services.drafts import DraftView, signer_line, view
 from ceremony.services.state import Loaded, current_draft, load, resolve_key
-from ceremony.services.status import authorities, next_step, role_status
-from ceremony.store import CeremonyDir
+from ceremony.services.status import authorities, export_of, next_step, role_status, signed_since
+from ceremony.store import CeremonyDir, check_name
 from ceremony.store.drafts import drafted_roles, load_draft
+from ceremony.store.marks import load_exports
 from ceremony.store.records import counting_signature, parse_signature_record, put_signature
 from ceremony.thresholds import (
     RoleStatus,
@@ -50,6 +52,26 @@ class SignOutcome:
     already_signed: bool
     view: DraftView
     next_step: str
+    copy: CopyState | None = None  # a holder's copy: it goes back for `ceremony merge`
+    exported_at: str | None = None  # the draft was exported then (signing re-opened it)
+
+
+def no_draft_message(cdir: CeremonyDir, role: str, copy: CopyState | None) -> str:
+    """Why a holder cannot sign or see a draft that is not in this directory, and what to do:
+    never draft in a copy (a new draft has a different digest: its signatures never merge)."""
+    if copy is not None:
+        made = f"copied {copy.since} from {copy.origin}" if copy.certain else "probably a copy"
+        return (
+            f"there is no draft of {role} yet in this directory ({made}), so there is "
+            "nothing to sign here. Take a fresh copy of the administrator's directory after "
+            "the administrator has drafted it (`ceremony copy`). Never draft in a copy: a new "
+            "draft has a different digest, and its signatures could never be merged."
+        )
+    return (
+        f"there is no draft of {role} yet. The administrator drafts it in the administrator's "
+        f"directory (`ceremony draft {cdir.root} {role}`) and reads out its digest; a holder "
+        "with a copy then takes a fresh copy. Never draft in a copy."
+    )
 
 
 def sign(
@@ -60,6 +82,8 @@ def sign(
     confirm: Confirm,
     now: dt.datetime,
     entry: Entry,
+    *,
+    reopen: bool = False,
 ) -> SignOutcome:
     """Sign the current draft of `role` with the enrolled key `key_name` (`ceremony sign`).
 
@@ -76,19 +100,25 @@ def sign(
         confirm: shows the `DraftView` and returns True only for the holder's typed Yes.
         now: the signing time (recorded; timezone-aware UTC).
         entry: the transcript entry; receives the files read and written and the holder.
+        reopen: sign a draft that was exported already (`--reopen`; recorded).
 
     Returns:
         A `SignOutcome`; `already_signed` when the key's signature here still counts
-        (then nothing is asked, signed or written).
+        (then nothing is asked, signed or written). Its view's `signer` is the holder's
+        key, with whether their signature is extra (every threshold met already).
 
     Raises:
-        InputError (exit 2): no current draft, or the key is not enrolled or does not
-            approve `role`.
+        InputError (exit 2): no current draft (a copy is told to take a fresh copy), the
+            key is not enrolled or does not approve `role`, the draft was exported and
+            `reopen` was not given, or `reopen` was given for a draft not exported.
         Declined (exit 1): the holder did not confirm; nothing was signed or written.
         BadTokenSignature (exit 3): the token's signature does not verify (not written).
         TokenError (exit 3): the token, the key or the PIN is not right.
     """
     loaded = load(cdir, now, require_enrolled=True, files_read=entry.files_read)
+    copy = copy_state(cdir)
+    if load_draft(cdir, role) is None:
+        raise InputError(no_draft_message(cdir, role, copy))
     d = current_draft(loaded, role, entry.files_read)
     d.check_canonical(f"drafts/{role}.json")
     key_name = resolve_key(loaded, key_name)
@@ -104,10 +134,32 @@ def sign(
             + ". Nothing to sign with it."
         )
     v = view(loaded, d, auths=auths)
+    v = replace(v, signer=signer_line(v, loaded.people.line(key.keyid)))
+    exported = export_of(load_exports(cdir), role, d.digest)
     mine = counting_signature(cdir, role, key.keyid, key.key, d.digest, d.payload, loaded.people)
     if mine is not None:
         st = role_status(loaded, role, d, auths)
-        return SignOutcome(mine, st, True, v, next_step(cdir, role, st, False))
+        since = signed_since(st, exported)
+        step = next_step(cdir, role, st, False, exported=exported, since=since)
+        at = exported.at if exported else None
+        return SignOutcome(mine, st, True, v, step, copy, at)
+    if exported is not None and not reopen:
+        version = d.metadata.signed.version
+        raise InputError(
+            f"{role} version {version} was exported {exported.at} to {exported.out}: this "
+            "ceremony is finished, and a signature made now would be in no exported file. "
+            "Nothing was signed.",
+            hint=f"Nothing to do if the exported files are published or on their way. Only to "
+            "re-open the ceremony before anything was published, run the same command with "
+            f"--reopen (recorded); a later export then makes a different {version}.{role}.json.",
+        )
+    if reopen and exported is None:
+        raise InputError(
+            f"--reopen is for signing a draft that was exported already, and this {role} draft "
+            "was not exported. Run the command without --reopen."
+        )
+    if exported is not None:  # --reopen
+        entry.notes.append(f"re-opened: {key_name} signs {role} after its export {exported.at}")
     confirmed = False
 
     def gate() -> None:
@@ -119,7 +171,10 @@ def sign(
             raise Declined(f"{key_name} ({holder}) did not confirm; nothing was signed or written.")
         confirmed = True
 
-    purpose = f"sign {role} v{d.metadata.signed.version} (digest {d.digest[:16]}…) as {key_name}"
+    purpose = (
+        f"sign {role} v{d.metadata.signed.version} "
+        f"(digest {digests.grouped_hex(d.digest[:16])} …) as {key_name}"
+    )
     spec = loaded.plan.keys.get(key_name)
     if key.uri is None and spec is not None and spec.uri:
         key = replace(key, uri=spec.uri)  # where the plan says the key lives
@@ -154,20 +209,24 @@ def sign(
     entry.files_written[cdir.rel(path)] = digests.sha256_hex(data)
     entry.notes.append(f"{key_name} signed {role} digest {d.digest}")
     st = role_status(loaded, role, d, auths)  # read back from the files, the new one included
-    return SignOutcome(rec, st, False, v, next_step(cdir, role, st, False))
+    since = signed_since(st, exported)
+    step = next_step(cdir, role, st, False, exported=exported, since=since)
+    return SignOutcome(rec, st, False, v, step, copy, exported.at if exported else None)
 
 
 @dataclass
 class MergeReport:
-    """One line per signature file seen: added, skipped (already here) or refused (why).
+    """One line per entry of the other copies: added (or, when `written` is False, that
+    would be added), skipped (already here, or not a signature file) or refused (why).
     `names_refused`: of those added, the files whose own names (key_name, holder, device)
-    disagree with the enrolled key: the signature was recorded under the enrolled key's
-    names and the file was not copied (why, in words)."""
+    disagree with the enrolled key: the signature is recorded under the enrolled key's
+    names and the file is not copied (why, in words)."""
 
     added: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     names_refused: list[str] = field(default_factory=list)
+    written: bool = True  # False: something was refused, so nothing was written
 
 
 def _as_enrolled(rec: SignatureRecord, loaded: Loaded, version: int) -> bytes:
@@ -198,6 +257,13 @@ def _approving_keys(loaded: Loaded, role: str, d: Draft) -> dict[str, Key]:
     return keys
 
 
+def _archived(cdir: CeremonyDir, role: str, digest: str) -> bool:
+    """Is `digest` that of an earlier draft of `role` in this directory (drafts/archive/)?"""
+    if len(digest) < 16 or not all(c in "0123456789abcdef" for c in digest[:16]):
+        return False
+    return cdir.path(f"drafts/archive/{role}.{digest[:16]}.json").exists()
+
+
 def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: Entry) -> MergeReport:
     """Bring the signature files of other copies of this ceremony into `cdir`, each checked
     (its role's draft is here, the digest is the draft's, its key approves the role, it
@@ -213,7 +279,9 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
         now: the time the plan's checks judge expiry by; entry: the transcript entry.
 
     Returns:
-        A `MergeReport`; a file that does not qualify is refused with the reason, not raised.
+        A `MergeReport`; a file that does not qualify is refused with the reason, not
+        raised; every entry not merged is listed with why (symbolic links included). All
+        or nothing: when anything is refused, nothing is written (`written` False).
 
     Raises:
         InputError (exit 2): an `others` path is this directory itself, or a role's signers
@@ -225,20 +293,44 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
     report = MergeReport()
     drafts = {role: load_draft(cdir, role) for role in drafted_roles(cdir)}
     approving: dict[str, dict[str, Key]] = {}  # role -> keys that approve it, made once
+    pending: dict[tuple[str, str], bytes] = {}  # (role, keyid) -> the file to add
     for other_path in others:
         other = CeremonyDir(other_path)
         if other.root == cdir.root:
             raise InputError(
                 f"{other_path} is this ceremony directory itself; name the other copies."
             )
-        for role_dir in (
-            sorted(p for p in other.path("signatures").glob("*") if p.is_dir())
-            if other.path("signatures").is_dir()
-            else []
-        ):
+        sig_root = other.root / "signatures"
+        if sig_root.is_symlink():
+            report.refused.append(f"{other_path.name}/signatures: a symbolic link (never followed)")
+            continue
+        for role_dir in sorted(sig_root.iterdir()) if sig_root.is_dir() else []:
             role = role_dir.name
-            if role == "stale":
+            where = f"{other_path.name}/signatures/{role}"
+            if role_dir.is_symlink():
+                report.refused.append(f"{where}: a symbolic link (never followed)")
                 continue
+            if not role_dir.is_dir():
+                report.skipped.append(f"{where}: not a folder of signatures")
+                continue
+            if role == "stale":
+                report.skipped.append(
+                    f"{where}: signatures of earlier drafts (kept in that copy, never merged)"
+                )
+                continue
+            try:
+                check_name("role", role)
+            except StoreError:
+                report.refused.append(f"{where}: not a role name")
+                continue
+            for entry_path in sorted(role_dir.iterdir()):
+                label = f"{where}/{entry_path.name}"
+                if entry_path.is_symlink():
+                    report.refused.append(f"{label}: a symbolic link (never followed)")
+                elif entry_path.name.startswith(".") or entry_path.suffix != ".json":
+                    report.skipped.append(f"{label}: not a signature file (KEYID.json)")
+                elif not entry_path.is_file():
+                    report.refused.append(f"{label}: not a regular file")
             for path in other.list_json(f"signatures/{role}"):
                 label = f"{other_path.name}/{other.rel(path)}"
                 try:
@@ -252,6 +344,12 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                     continue
                 if rec.role != role or path.stem != rec.keyid:
                     report.refused.append(f"{label}: its role/keyid does not match its file name")
+                    continue
+                if rec.digest != d.digest and _archived(cdir, role, rec.digest):
+                    report.skipped.append(
+                        f"{label}: stale: it signs an earlier draft of {role} "
+                        f"({rec.digest[:16]}…, archived here); only the current draft counts"
+                    )
                     continue
                 if rec.digest != d.digest:
                     report.refused.append(
@@ -270,7 +368,9 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                     continue
                 # The names shown are the enrolled key's; the file's own are only claims.
                 who = f"{people.name(rec.keyid)} ({people.holder(rec.keyid)})"
-                if counting_signature(cdir, role, rec.keyid, key, d.digest, d.payload, people):
+                if (role, rec.keyid) in pending or counting_signature(
+                    cdir, role, rec.keyid, key, d.digest, d.payload, people
+                ):
                     report.skipped.append(
                         f"{label}: duplicate ({people.name(rec.keyid)} already signed here)"
                     )
@@ -286,7 +386,12 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                         "Someone edited that file or it comes from another ceremony: ask who "
                         "handled that copy"
                     )
-                target = put_signature(cdir, role, rec.keyid, data)
-                entry.files_written[cdir.rel(target)] = digests.sha256_hex(data)
+                pending[(role, rec.keyid)] = data
                 report.added.append(f"{label}: {who}")
+    if report.refused:  # all or nothing: a refused file stops the whole merge
+        report.written = False
+        return report
+    for (role, keyid), data in pending.items():
+        target = put_signature(cdir, role, keyid, data)
+        entry.files_written[cdir.rel(target)] = digests.sha256_hex(data)
     return report

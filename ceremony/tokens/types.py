@@ -80,6 +80,13 @@ class TokenInfo:
         """Human description: label, model and serial (never the slot number alone)."""
         return f"token '{self.label}' ({self.manufacturer} {self.model}, serial {self.serial})"
 
+    @property
+    def is_softhsm(self) -> bool:
+        """SoftHSM2, a software token for rehearsals. SoftHSM 2.6 sets CKF_USER_PIN_COUNT_LOW
+        after ANY wrong PIN, clears it at the next right one, and never sets FINAL_TRY or
+        LOCKED: its user PIN never locks (tried: eight wrong PINs, then the right one works)."""
+        return self.manufacturer.startswith("SoftHSM")
+
 
 @dataclass(frozen=True)
 class TokenKeyInfo:

@@ -59,6 +59,7 @@ USE_CASES = {
     "ceremony.services.importing": ["import_file"],
     "ceremony.services.external": ["payload", "add_signature"],
     "ceremony.services.attestation": ["reverify_attestations"],
+    "ceremony.services.copies": ["copy", "copy_state"],
 }
 
 

@@ -154,7 +154,13 @@ def test_export_writes_once_and_never_overwrites(drafted: Kit) -> None:
     sign(drafted, "root-bob")
     res = export.export(drafted.cdir, None, NOW, Entry("export"))
     assert res.rehearsal and res.out_dir == drafted.root / "published"
-    assert sorted(res.files) == ["1.root.json", "SHA256SUMS", "ceremony-record.md", "root.json"]
+    assert sorted(res.files) == [  # the .html record is new with issue 11
+        "1.root.json",
+        "SHA256SUMS",
+        "ceremony-record.html",
+        "ceremony-record.md",
+        "root.json",
+    ]
     record = (res.out_dir / "ceremony-record.md").read_text()
     assert "**REHEARSAL: signed with software keys. Never publish these files.**" in record
     with pytest.raises(StoreError, match="export never overwrites a file"):

@@ -51,7 +51,11 @@ def resolve_module(uri: Pkcs11Uri | None, module: str | None) -> str:
 
 @guarded("listing the tokens")
 def list_tokens(
-    module: str, *, pin_provider: PinProvider | None = None, login: bool = False
+    module: str,
+    *,
+    pin_provider: PinProvider | None = None,
+    login: bool = False,
+    only: str | None = None,
 ) -> list[TokenListing]:
     """Every slot with a token (also uninitialised ones) and the keys on each.
 
@@ -59,11 +63,23 @@ def list_tokens(
     With login (and a pin_provider): also the private keys' attributes; one PIN prompt per
     token that needs it. Returns one TokenListing per token, in slot order, its keys sorted
     by CKA_ID. Raises ModuleLoadError, and TokenError subclasses (PinIncorrect, PinLocked,
-    DeviceRemoved, ...).
+    DeviceRemoved, ...). `only`: just the token whose label or serial it is (so one holder
+    logs in to their own token only); TokenNotFound naming the tokens present if none is.
     """
     ctx = Ctx("listing the tokens", module)
     out: list[TokenListing] = []
-    for tok in present_tokens(module, ctx):
+    present = present_tokens(module, ctx)
+    if only is not None:
+        chosen = [t for t in present if only in (t.info.label, t.info.serial)]
+        if not chosen:
+            names = ", ".join(f"'{t.info.label}' (serial {t.info.serial})" for t in present)
+            raise TokenNotFound(
+                f"no token with the label or serial '{only}' is present in {module}. Present: "
+                f"{names or 'none'}. Nothing was asked or read.",
+                hint="Give --token the label or the serial exactly as `ceremony tokens` prints it.",
+            )
+        present = chosen
+    for tok in present:
         ctx.token = tok.info
         if not tok.info.initialized:
             out.append(TokenListing(tok.info, []))
@@ -74,7 +90,7 @@ def list_tokens(
             if login and tok.info.login_required and not tok.info.pin_locked:
                 acquire_login(
                     tok,
-                    f"list the keys on {tok.info.describe()}",
+                    "list the keys on it",
                     pin_provider,
                     ctx,
                     keep_pin=False,
