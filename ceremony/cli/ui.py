@@ -11,20 +11,23 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from ceremony import digest as digests
 from ceremony.errors import CeremonyError, InputError, Interrupted
 
 if TYPE_CHECKING:  # keep `ceremony --help` light: these pull in securesystemslib and pkcs11
+    from rich.console import Console
+    from rich.table import Table
+
     from ceremony.thresholds import RoleStatus, ThresholdStatus
     from ceremony.tokens.types import PinRequest
+
+# rich (0.03 s to import) is imported by the functions that render with it, so a command
+# that prints plain lines (`verify`) or nothing styled never loads it.
 
 
 def console() -> Console:
     """The one console (made per call so tests that swap sys.stdout see the output)."""
+    from rich.console import Console
+
     tty = sys.stdout.isatty()
     width = None if tty else int(os.environ.get("COLUMNS", "110"))
     # Not a terminal (logs, scripts, tests): never break a sentence across lines.
@@ -32,6 +35,8 @@ def console() -> Console:
 
 
 def err_console() -> Console:
+    from rich.console import Console
+
     tty = sys.stderr.isatty()
     width = None if tty else 110
     return Console(file=sys.stderr, highlight=False, width=width, soft_wrap=not tty)
@@ -129,6 +134,8 @@ def rehearsal_banner() -> None:
 
 
 def digest_block(digest_hex: str) -> list[str]:
+    from ceremony import digest as digests
+
     return [
         "SHA-256 of the exact bytes every key signs (compare aloud and on paper):",
         f"  {digests.grouped_hex(digest_hex)}",
@@ -156,6 +163,8 @@ def _who(t: ThresholdStatus, name: str) -> str:
     elif note:
         base += f" [{note}]"
     # Printed as rich markup: escape, or "[compromised: ...]" is taken for a style tag and vanishes.
+    from rich.markup import escape
+
     return escape(base)
 
 
@@ -169,6 +178,8 @@ def render_status_block(st: RoleStatus) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left", show_lines=False)
     for c in columns:
         t.add_column(c)

@@ -1,0 +1,419 @@
+"""A chain of roots walked as a TUF client walks it (TUF spec 5.3): `ceremony verify`.
+
+Each root N+1 must be version N+1 and signed by a threshold of root N's root keys AND a
+threshold of its own; the file `N.root.json` must hold version N; two different files must
+not claim one version; the newest root must not be expired. Each file is read, parsed and
+canonically encoded once, the chain walked once (linear in its length), and a failure
+explained in words: which link, which threshold, which keys are missing.
+
+python-tuf decides every threshold (`Root.get_root_verification_result`: what
+`tuf.ngclient`'s `TrustedMetadataSet.update_root` checks, tuf 7.0.1
+`trusted_metadata_set.py`, without importing the ngclient and its HTTP stack) and
+securesystemslib verifies every signature; a cache in front of it (`_VerifiedOnce`) makes
+each (public key, signature, payload) verified once when a key is listed by both the
+previous and the new root. The export's client check of a new root (`clientcheck`) uses the
+same reading and judging.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import Key, Signature
+from tuf.api.metadata import Metadata, Root, RootVerificationResult, VerificationResult
+from tuf.api.serialization import DeserializationError
+
+from ceremony import digest as digests
+from ceremony.clock import iso
+from ceremony.errors import InputError
+from ceremony.files import read_input
+from ceremony.keys import content_keyid, public_identity, short
+
+ROOT_FILE_NAME = re.compile(r"^([0-9]+)\.root\.json$")  # what clients fetch: N.root.json
+
+
+@dataclass(frozen=True)
+class Step:
+    version: int
+    file: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class ChainReport:
+    """One `Step` per root walked (up to the first that fails), warnings, and what a client
+    would still refuse or what was not checked:
+
+    - `expired`: the newest root has expired (a client refuses to use it): a failure;
+    - `unchecked_predecessor`: no trusted root was given and the lowest version is above 1,
+      so that root was checked by its own threshold only (its predecessor was not given).
+    """
+
+    steps: list[Step] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    expired: str | None = None
+    unchecked_predecessor: int | None = None
+    own_threshold: str = ""  # the first root's own threshold, e.g. "2 of 3"
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.steps) and all(s.ok for s in self.steps) and self.expired is None
+
+    @property
+    def failure(self) -> Step | None:
+        return next((s for s in self.steps if not s.ok), None)
+
+    def summary(self) -> str:
+        """The one line `ceremony verify` prints when every root verifies and none expired."""
+        first, last = self.steps[0].version, self.steps[-1].version
+        n = len(self.steps)
+        if self.unchecked_predecessor is None:
+            return f"The chain is valid up to root version {last} ({n} roots checked)."
+        before = self.unchecked_predecessor
+        if n == 1:
+            return (
+                f"Not a chain: root version {first} is signed by its own threshold "
+                f"({self.own_threshold}), but its predecessor (version {before}) was not given, so "
+                "whether clients that trust an earlier root accept it was NOT checked. Give the "
+                "earlier roots too (or --trusted FILE)."
+            )
+        return (
+            f"The chain from root version {first} is valid up to root version {last} ({n} roots "
+            f"checked); version {first} was checked by its own threshold only: its predecessor "
+            f"(version {before}) was not given."
+        )
+
+
+# --- each signature verified once -------------------------------------------------------
+
+
+class _Cache:
+    """What one walk learns once: each (key material, signature, payload) verified (None,
+    or the exception securesystemslib raised), each key object wrapped, each key's identity,
+    and whether each keyid is the SHA-256 of its key object."""
+
+    def __init__(self) -> None:
+        self.verified: dict[tuple[tuple[str, ...], str, bytes], Exception | None] = {}
+        self.keys: dict[tuple[str, tuple[str, ...], str], _VerifiedOnce] = {}
+        self.identities: dict[tuple[str, ...], tuple[str, str, str]] = {}
+        self.keyid_ok: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+    def wrap(self, key: Key) -> _VerifiedOnce:
+        material = (
+            type(key).__name__,
+            key.keytype,
+            key.scheme,
+            *(f"{k}={v!r}" for k, v in sorted(key.keyval.items())),
+        )
+        k = (key.keyid, material, repr(sorted(key.unrecognized_fields.items())))
+        found = self.keys.get(k)
+        if found is None:  # the same key object in root after root: one wrapper
+            found = self.keys[k] = _VerifiedOnce(key, material, self)
+        return found
+
+
+class _VerifiedOnce(Key):
+    """A key of a parsed root, with a cache in front of its own `verify_signature`.
+
+    python-tuf verifies each signature of root N+1 once for root N's threshold and once for
+    its own: a key listed by both would be verified twice for the same (public key,
+    signature, payload). The first answer (None, or the exception securesystemslib raised)
+    is kept and given again; the verifying itself is the wrapped key's.
+    """
+
+    def __init__(self, inner: Key, material: tuple[str, ...], cache: _Cache) -> None:
+        super().__init__(
+            inner.keyid, inner.keytype, inner.scheme, inner.keyval, inner.unrecognized_fields
+        )
+        self.inner = inner
+        self.material = material
+        self._cache = cache
+
+    @classmethod
+    def from_dict(cls, keyid: str, key_dict: dict[str, Any]) -> Key:
+        raise NotImplementedError("a wrapper, never deserialised")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.inner.to_dict()
+
+    def verify_signature(self, signature: Signature, data: bytes) -> None:
+        done = self._cache.verified
+        k = (self.material, signature.signature, data)
+        if k not in done:
+            try:
+                self.inner.verify_signature(signature, data)
+                done[k] = None
+            except Exception as exc:  # noqa: BLE001 - kept and raised again as it was
+                done[k] = exc
+        err = done[k]
+        if err is not None:
+            raise err
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        found = self._cache.identities.get(self.material)
+        if found is None:
+            found = self._cache.identities[self.material] = key_identity(self.inner)
+        return found
+
+
+def key_identity(key: Key) -> tuple[str, str, str]:
+    """What makes two key objects one key when counting toward a threshold (issue 9 rule 1:
+    the public key material, whatever its spelling): the ONE place verify decides it."""
+    return public_identity(key)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RootFile:
+    """A root file read once: its path, bytes, python-tuf metadata (keys wrapped by
+    `_VerifiedOnce`) and the canonical bytes of its signed part."""
+
+    path: Path
+    data: bytes
+    md: Metadata[Root]
+    payload: bytes  # the canonical bytes of `signed` that every key signs, computed once
+
+    @property
+    def version(self) -> int:
+        return int(self.md.signed.version)
+
+
+def parse_root(data: bytes, path: Path, cache: _Cache | None = None) -> RootFile:
+    """Parse a root file's bytes ONCE: python-tuf's model from the JSON, then the canonical
+    bytes of what it parsed (a client verifies exactly those: `signed_bytes`), encoded once.
+    Raises InputError (exit 2) when they are not TUF root metadata."""
+    try:
+        md = Metadata[Root].from_dict(json.loads(data.decode("utf-8")))
+    except Exception:  # noqa: BLE001 - python-tuf's own deserializer says what is wrong
+        try:
+            md = Metadata[Root].from_bytes(data)
+        except (DeserializationError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path} is not TUF root metadata: {exc}.") from None
+    if md.signed.type != "root":
+        raise InputError(f"{path} is '{md.signed.type}' metadata, not a root.")
+    payload = digests.canonical_bytes(md.signed.to_dict())
+    keys = md.signed.keys
+    walk = _Cache() if cache is None else cache
+    for kid, key in list(keys.items()):
+        keys[kid] = walk.wrap(key)
+    return RootFile(path, data, md, payload)
+
+
+# --- judging ----------------------------------------------------------------------------
+
+
+def _threshold_text(label: str, r: VerificationResult) -> str:
+    missing = ", ".join(short(k) for k in r.unsigned)
+    return (
+        f"{label} threshold not met: {len(r.signed)} of {r.threshold} valid signatures "
+        f"(keys that did not sign: {missing or 'none'})"
+    )
+
+
+def _double_counted(results: Sequence[tuple[str, VerificationResult]]) -> str | None:
+    """A threshold met only by counting one public key under several keyids.
+
+    Both python-tuf and tuf-js count signatures per keyid, so they accept such a root; the
+    spec means distinct keys, and so does this tool (`key_identity`).
+    """
+    for label, r in results:
+        groups: dict[tuple[str, str, str], list[str]] = {}
+        for kid, key in r.signed.items():
+            ident = key.identity if isinstance(key, _VerifiedOnce) else key_identity(key)
+            groups.setdefault(ident, []).append(kid)
+        distinct = len(groups)
+        if distinct < r.threshold:
+            dup = next(ids for ids in groups.values() if len(ids) > 1)
+            return (
+                f"{label} threshold met only by counting one key twice: keyids "
+                f"{', '.join(short(k) for k in sorted(dup))} are the same public key, so there are "
+                f"{distinct} distinct signing keys for a threshold of {r.threshold}. Popular clients "
+                "count per keyid and would accept this root; the TUF specification does not"
+            )
+    return None
+
+
+def _judge(results: Sequence[tuple[str, VerificationResult]]) -> str | None:
+    """Why these thresholds do not accept the root (None: they do)."""
+    unmet = [_threshold_text(label, r) for label, r in results if not r.verified]
+    if unmet:
+        return "; ".join(unmet)
+    return _double_counted(results)
+
+
+def judge_own(rf: RootFile) -> str | None:
+    """Why root `rf` does not verify by its own threshold (None: it does), as a client
+    loading it as its trusted root checks (and distinct keys, `_double_counted`)."""
+    try:
+        own = rf.md.signed.get_verification_result("root", rf.payload, rf.md.signatures)
+    except ValueError as exc:
+        return str(exc)
+    return _judge([("its own root role", own)])
+
+
+def judge_link(prev: RootFile, new: RootFile) -> tuple[str | None, RootVerificationResult | None]:
+    """Why a client that trusts `prev` refuses `new` (None: it accepts it), and python-tuf's
+    result: the version must be the next one, and both thresholds met (the previous root's
+    and the new root's own) by distinct keys."""
+    if new.version != prev.version + 1:
+        return (
+            f"version {new.version} does not follow version {prev.version} "
+            f"(expected {prev.version + 1}): a client refuses to skip or go back"
+        ), None
+    try:
+        res = new.md.signed.get_root_verification_result(
+            prev.md.signed, new.payload, new.md.signatures
+        )
+    except ValueError as exc:
+        return str(exc), None
+    return _judge([("previous root", res.first), ("new root", res.second)]), res
+
+
+def _name_problem(rf: RootFile) -> str | None:
+    m = ROOT_FILE_NAME.match(rf.path.name)
+    if m is None or int(m.group(1)) == rf.version:
+        return None
+    return (
+        f"the file {rf.path.name} holds root version {rf.version}: a client that fetches "
+        f"{rf.path.name} expects version {int(m.group(1))} and refuses it"
+    )
+
+
+def _keyid_warnings(md: Metadata[Root], seen: dict[tuple[str, tuple[str, ...]], bool]) -> list[str]:
+    """Keyids that are not the SHA-256 of their key object (each distinct key hashed once)."""
+    out = []
+    for kid, key in md.signed.keys.items():
+        k = (kid, key.material if isinstance(key, _VerifiedOnce) else ())
+        ok = seen.get(k)
+        if ok is None:
+            ok = seen[k] = content_keyid(key.to_dict()) == kid
+        if not ok:
+            out.append(
+                f"root version {md.signed.version}: keyid {short(kid)} is not the SHA-256 of its key "
+                "object; clients that recompute keyids (e.g. tough, sigstore-rs) may reject it"
+            )
+    return out
+
+
+def _conflict(a: RootFile, b: RootFile, what: str) -> Step:
+    return Step(
+        b.version,
+        str(b.path),
+        False,
+        f"{b.path} and {what} {a.path} are two different roots that both claim version "
+        f"{b.version}: a root version is one file, and a client that trusts one refuses the other",
+    )
+
+
+def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) -> ChainReport:
+    """Walk a chain of root files as a TUF client does (`ceremony verify`).
+
+    Args:
+        files: root metadata files, in any order (one per version; the same file given twice
+            counts once).
+        trusted: the root already trusted; default: the lowest version given (then, above
+            version 1, its predecessor is reported as not checked).
+        now: the time the newest root's expiry is judged by.
+
+    Returns:
+        A `ChainReport`: one `Step` per root up to the first that fails (a threshold not
+        met, a key counted twice, a version that does not follow, a file `N.root.json` that
+        does not hold version N, two different files of one version), warnings, and
+        `expired` when the newest root has expired (a client refuses it). Work: one read,
+        parse and canonical encoding per file; each signature verified once per link.
+
+    Raises:
+        InputError (exit 2): no file, or a file that cannot be read or is not a root.
+    """
+    if not files:
+        raise InputError("give at least one root file to verify.")
+    cache = _Cache()
+    report = ChainReport()
+    anchor = parse_root(read_input(trusted), trusted, cache) if trusted is not None else None
+    by_version: dict[int, RootFile] = {}
+    conflict: Step | None = None
+    for rf in sorted((parse_root(read_input(p), p, cache) for p in files), key=lambda r: r.version):
+        seen = by_version.get(rf.version)
+        if anchor is not None and rf.version == anchor.version and rf.data != anchor.data:
+            conflict = conflict or _conflict(anchor, rf, "the trusted root")
+        elif seen is not None and seen.data != rf.data:
+            conflict = conflict or _conflict(seen, rf, "")
+        by_version.setdefault(rf.version, rf)
+    chain = list(by_version.values())
+    if anchor is None:
+        anchor, chain = chain[0], chain[1:]
+        if anchor.version > 1:
+            report.unchecked_predecessor = anchor.version - 1
+    keyids_seen = cache.keyid_ok
+    signed = anchor.md.signed
+    why = judge_own(anchor)
+    why = why or _name_problem(anchor)
+    if why is not None:
+        report.steps.append(
+            Step(
+                anchor.version,
+                str(anchor.path),
+                False,
+                f"trusted root does not verify by itself: {why}",
+            )
+        )
+        return report
+    role = signed.roles["root"]
+    report.own_threshold = f"{role.threshold} of {len(role.keyids)}"
+    report.steps.append(
+        Step(
+            anchor.version,
+            str(anchor.path),
+            True,
+            f"trusted start: version {anchor.version}, signed by its own threshold "
+            f"({report.own_threshold})",
+        )
+    )
+    report.warnings.extend(_keyid_warnings(anchor.md, keyids_seen))
+    prev = anchor
+    for rf in chain:
+        if rf.version <= prev.version:
+            continue  # covered by the trusted root
+        if conflict is not None and conflict.version == rf.version:
+            report.steps.append(conflict)
+            return report
+        why = _name_problem(rf)
+        res = None
+        if why is None:
+            why, res = judge_link(prev, rf)
+        if why is not None or res is None:
+            report.steps.append(Step(rf.version, str(rf.path), False, why or "rejected"))
+            return report
+        report.warnings.extend(_keyid_warnings(rf.md, keyids_seen))
+        report.steps.append(
+            Step(
+                rf.version,
+                str(rf.path),
+                True,
+                f"version {prev.version} -> {rf.version}: previous root "
+                f"{len(res.first.signed)}/{res.first.threshold}, new root "
+                f"{len(res.second.signed)}/{res.second.threshold}",
+            )
+        )
+        prev = rf
+    if conflict is not None and conflict.version <= anchor.version:
+        report.steps.append(conflict)
+        return report
+    newest = prev.md.signed
+    if newest.is_expired(now):
+        report.expired = (
+            f"the newest root (version {newest.version}, {prev.path}) expired on "
+            f"{iso(newest.expires)}: a client refuses to use an expired root (TUF spec 5.3.10) "
+            "until a newer one is published"
+        )
+    return report
