@@ -251,6 +251,8 @@ def test_rotation_shows_both_thresholds_and_exports(
 
     chain = [first_root / "published" / "1.root.json", d / "published" / "2.root.json"]
     res = cli.ok("verify", *chain)
+    assert res.out.strip() == "The chain is valid up to root version 2 (2 roots checked)."
+    res = cli.ok("verify", "--verbose", *chain)
     assert "version 1 -> 2: previous root 3/2, new root 3/3" in res.out
 
     # python-tuf's client, bootstrapped with v1, updates to v2 from a loopback repository.
