@@ -94,6 +94,14 @@ class Draft:
         return self._version
 
     @property
+    def derived_content(self) -> dict[str, Any] | None:
+        """The signed dict the plan re-derived for this draft (`adopt`), while no parse has
+        consumed it: equal to the draft's content, and `payload` is its canonical form."""
+        if self._derived is None or not self._derived[1]:
+            return None
+        return self._derived[1]
+
+    @property
     def metadata(self) -> Metadata[Any]:
         """The python-tuf metadata of the draft, parsed once (from the re-derived content
         when the plan re-derived it, else from the text)."""

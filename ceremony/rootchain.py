@@ -48,13 +48,9 @@ class Step:
 
 @dataclass
 class ChainReport:
-    """One `Step` per root walked (up to the first that fails), warnings, and what a client
-    would still refuse or what was not checked:
-
-    - `expired`: the newest root has expired (a client refuses to use it): a failure;
-    - `unchecked_predecessor`: no trusted root was given and the lowest version is above 1,
-      so that root was checked by its own threshold only (its predecessor was not given).
-    """
+    """One `Step` per root walked (up to the first that fails), warnings, `expired` (the
+    newest root has expired: a client refuses it) and `unchecked_predecessor` (no trusted
+    root and the lowest version above 1: that root was checked by its own threshold only)."""
 
     steps: list[Step] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -69,26 +65,6 @@ class ChainReport:
     @property
     def failure(self) -> Step | None:
         return next((s for s in self.steps if not s.ok), None)
-
-    def summary(self) -> str:
-        """The one line `ceremony verify` prints when every root verifies and none expired."""
-        first, last = self.steps[0].version, self.steps[-1].version
-        n = len(self.steps)
-        if self.unchecked_predecessor is None:
-            return f"The chain is valid up to root version {last} ({n} roots checked)."
-        before = self.unchecked_predecessor
-        if n == 1:
-            return (
-                f"Not a chain: root version {first} is signed by its own threshold "
-                f"({self.own_threshold}), but its predecessor (version {before}) was not given, so "
-                "whether clients that trust an earlier root accept it was NOT checked. Give the "
-                "earlier roots too (or --trusted FILE)."
-            )
-        return (
-            f"The chain from root version {first} is valid up to root version {last} ({n} roots "
-            f"checked); version {first} was checked by its own threshold only: its predecessor "
-            f"(version {before}) was not given."
-        )
 
 
 # --- each signature verified once -------------------------------------------------------

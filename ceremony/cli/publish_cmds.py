@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from ceremony.rootchain import ChainReport
 
 from ceremony.cli import DIR_ARG, guarded, recorded, ui
 from ceremony.clock import now_utc as now
@@ -108,4 +112,25 @@ def verify(
                 f"every link verifies, but {report.expired}. Publish a newer root (an "
                 "expiry-only rotation) before clients update."
             )
-        print(report.summary())
+        print(_summary(report))
+
+
+def _summary(report: ChainReport) -> str:
+    """The one line `ceremony verify` prints when every root verifies and none expired."""
+    first, last = report.steps[0].version, report.steps[-1].version
+    n = len(report.steps)
+    if report.unchecked_predecessor is None:
+        return f"The chain is valid up to root version {last} ({n} roots checked)."
+    before = report.unchecked_predecessor
+    if n == 1:
+        return (
+            f"Not a chain: root version {first} is signed by its own threshold "
+            f"({report.own_threshold}), but its predecessor (version {before}) was not given, so "
+            "whether clients that trust an earlier root accept it was NOT checked. Give the "
+            "earlier roots too (or --trusted FILE)."
+        )
+    return (
+        f"The chain from root version {first} is valid up to root version {last} ({n} roots "
+        f"checked); version {first} was checked by its own threshold only: its predecessor "
+        f"(version {before}) was not given."
+    )

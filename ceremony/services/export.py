@@ -203,8 +203,13 @@ def export(
             files[f"{r.draft.version}.{r.role}.json"] = data
         exported[r.role] = data
     if not unverified_for_tests:
+        known = {
+            r.role: (r.draft.payload, content)
+            for r in reports
+            if r.draft is not None and (content := r.draft.derived_content) is not None
+        }
         entry.notes += check_delegation_chain(
-            loaded.plan, loaded.keys, loaded.previous, exported, now
+            loaded.plan, loaded.keys, loaded.previous, exported, now, known
         )
     out_dir = out if out is not None else cdir.path("published")
     out_dir.mkdir(parents=True, exist_ok=True)
