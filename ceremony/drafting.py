@@ -96,8 +96,11 @@ class Draft:
     @property
     def derived_content(self) -> dict[str, Any] | None:
         """The signed dict the plan re-derived for this draft (`adopt`), while no parse has
-        consumed it: equal to the draft's content, and `payload` is its canonical form."""
+        consumed it, when `payload` is exactly its canonical form (the text needs no escape
+        and holds no float: `digest.is_canonical_text`); else None."""
         if self._derived is None or not self._derived[1]:
+            return None
+        if self.payload != self.text or not digests.is_canonical_text(self.text):
             return None
         return self._derived[1]
 

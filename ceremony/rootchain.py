@@ -82,13 +82,10 @@ class _Cache:
         self.keyid_ok: dict[tuple[str, tuple[str, ...]], bool] = {}
 
     def wrap(self, key: Key) -> _VerifiedOnce:
-        material = (
-            type(key).__name__,
-            key.keytype,
-            key.scheme,
-            *(f"{k}={v!r}" for k, v in sorted(key.keyval.items())),
-        )
-        k = (key.keyid, material, repr(sorted(key.unrecognized_fields.items())))
+        # repr: a different key object can never give the same text (a key written twice
+        # with its fields in another order just gets a second wrapper).
+        material = (type(key).__name__, key.keytype, key.scheme, repr(key.keyval))
+        k = (key.keyid, material, repr(key.unrecognized_fields))
         found = self.keys.get(k)
         if found is None:  # the same key object in root after root: one wrapper
             found = self.keys[k] = _VerifiedOnce(key, material, self)
