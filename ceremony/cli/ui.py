@@ -6,7 +6,6 @@ PIN are read as lines from it. A PIN is never echoed, printed, logged or kept.
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -92,6 +91,8 @@ def read_pin(request: PinRequest) -> str:
             raise Interrupted("stopped before the final PIN try; nothing was signed or written.")
     if interactive():
         try:
+            import getpass
+
             pin = getpass.getpass("PIN (not shown): ")
         except EOFError:
             raise Interrupted("no PIN was given; nothing was written.") from None
