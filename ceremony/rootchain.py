@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from securesystemslib.exceptions import FormatError
 from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root, RootVerificationResult, VerificationResult
 from tuf.api.serialization import DeserializationError
@@ -82,8 +83,7 @@ class _Cache:
         self.keyid_ok: dict[tuple[str, tuple[str, ...]], bool] = {}
 
     def wrap(self, key: Key) -> _VerifiedOnce:
-        # repr: a different key object can never give the same text (a key written twice
-        # with its fields in another order just gets a second wrapper).
+        # repr: two different keys never give one text (fields reordered: a second wrapper).
         material = (type(key).__name__, key.keytype, key.scheme, repr(key.keyval))
         k = (key.keyid, material, repr(key.unrecognized_fields))
         found = self.keys.get(k)
@@ -155,6 +155,7 @@ class RootFile:
     data: bytes
     md: Metadata[Root]
     payload: bytes  # the canonical bytes of `signed` that every key signs, computed once
+    unencodable: str | None = None  # why `signed` has no canonical form (then payload is b"")
 
     @property
     def version(self) -> int:
@@ -174,12 +175,15 @@ def parse_root(data: bytes, path: Path, cache: _Cache | None = None) -> RootFile
             raise InputError(f"{path} is not TUF root metadata: {exc}.") from None
     if md.signed.type != "root":
         raise InputError(f"{path} is '{md.signed.type}' metadata, not a root.")
-    payload = digests.canonical_bytes(md.signed.to_dict())
+    try:
+        payload, unencodable = digests.canonical_bytes(md.signed.to_dict()), None
+    except (FormatError, ValueError, TypeError) as exc:  # e.g. a float: a client refuses it
+        payload, unencodable = b"", f"its signed part has no canonical JSON form ({exc})"
     keys = md.signed.keys
     walk = _Cache() if cache is None else cache
     for kid, key in list(keys.items()):
         keys[kid] = walk.wrap(key)
-    return RootFile(path, data, md, payload)
+    return RootFile(path, data, md, payload, unencodable)
 
 
 # --- judging ----------------------------------------------------------------------------
@@ -227,6 +231,8 @@ def _judge(results: Sequence[tuple[str, VerificationResult]]) -> str | None:
 def judge_own(rf: RootFile) -> str | None:
     """Why root `rf` does not verify by its own threshold (None: it does), as a client
     loading it as its trusted root checks (and distinct keys, `_double_counted`)."""
+    if rf.unencodable is not None:
+        return rf.unencodable
     try:
         own = rf.md.signed.get_verification_result("root", rf.payload, rf.md.signatures)
     except ValueError as exc:
@@ -238,6 +244,8 @@ def judge_link(prev: RootFile, new: RootFile) -> tuple[str | None, RootVerificat
     """Why a client that trusts `prev` refuses `new` (None: it accepts it), and python-tuf's
     result: the version must be the next one, and both thresholds met (the previous root's
     and the new root's own) by distinct keys."""
+    if new.unencodable is not None:
+        return new.unencodable, None
     if new.version != prev.version + 1:
         return (
             f"version {new.version} does not follow version {prev.version} "

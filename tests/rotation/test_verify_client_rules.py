@@ -110,3 +110,14 @@ def test_verbose_lists_every_root(tmp_path: Path) -> None:
     assert "trusted start: version 1" in lines[0]
     assert "version 2 -> 3: previous root 2/2, new root 2/2" in lines[2]
     assert lines[3] == "The chain is valid up to root version 3 (3 roots checked)."
+
+
+def test_a_root_with_no_canonical_form_fails_cleanly(tmp_path: Path) -> None:
+    """A float in a root (case 09's kind): no canonical JSON, so no client can verify it."""
+    c = Chain(2)
+    c.mds[1].signed.unrecognized_fields["x-ratio"] = 1.5
+    c.mds[1].signatures.clear()
+    files = c.write(tmp_path / "c", {2: []})  # unsigned: nothing can sign it canonically
+    res = verify(*files)
+    assert res.returncode == 1, text(res)
+    assert "no canonical JSON form" in text(res) and "Internal error" not in text(res)
