@@ -128,12 +128,18 @@ def check_partition(prefixes_by_role: Mapping[str, Sequence[str]]) -> Partition:
     )
     # Fast path (PEP 458 bins: 65,536 prefixes of one length): the sorted prefixes are
     # exactly 0 .. 16^digits - 1. Anything else takes the slow path, which names the problem.
-    if every and HEX_RE.match("".join(every)):
-        digits = len(every[0])
-        # As many prefixes as there are hex strings of that length, and all of them: each
-        # exactly once (equal sizes and equal sets leave no room for a duplicate).
-        if len(every) == 16**digits and all_hex_set(digits) == set(every):
-            return Partition(True, n_roles, n_prefixes, ok_text)
+    # Every hex string of that length, in order (bins as drafted: one list comparison), or in
+    # any order, each exactly once (equal sizes and equal sets leave no room for a duplicate).
+    digits = len(every[0]) if every else 0
+    if (
+        every
+        and len(every) == 16**digits
+        and (
+            tuple(every) == all_hex(digits)
+            or (HEX_RE.match("".join(every)) and all_hex_set(digits) == set(every))
+        )
+    ):
+        return Partition(True, n_roles, n_prefixes, ok_text)
     for role, prefixes in prefixes_by_role.items():
         for p in prefixes:
             if not HEX_RE.match(p):

@@ -246,13 +246,15 @@ def summarize(targets: Targets) -> DelegationsSummary:
         )
     roles = dele.roles or {}
     hashed = {n: r for n, r in roles.items() if r.path_hash_prefixes is not None}
-    others = [r for r in roles.values() if r.path_hash_prefixes is None]
+    others = (
+        [r for r in roles.values() if r.path_hash_prefixes is None]
+        if len(hashed) < len(roles)
+        else []
+    )
     group = None
     if hashed:
         first = next(iter(hashed.values()))
-        uniform = all(
-            r.threshold == first.threshold and r.keyids == first.keyids for r in hashed.values()
-        )
+        uniform = len({(r.threshold, *r.keyids) for r in hashed.values()}) == 1
         # In C where it can be (16,384 bins): the keyids in order of first use, prefix lengths.
         keyids = list(dict.fromkeys(chain.from_iterable(r.keyids for r in hashed.values())))
         prefixes = {n: r.path_hash_prefixes or [] for n, r in hashed.items()}

@@ -185,3 +185,9 @@ def test_full_size_partition_with_a_duplicate_is_not_a_partition() -> None:
 def test_all_hex_is_every_hex_string_in_order() -> None:
     for digits in (1, 2, 3, 4):
         assert dlg.all_hex(digits) == tuple(format(i, f"0{digits}x") for i in range(16**digits))
+
+
+def test_full_size_partition_in_any_order_is_a_partition() -> None:
+    every = list(dlg.all_hex(4))
+    every.reverse()
+    assert dlg.check_partition({"a": every[:100], "b": every[100:]}).ok
