@@ -77,8 +77,6 @@ def test_is_canonical_text_only_says_yes_for_the_canonical_encoding(
     text = json_text(signed)
     if is_canonical_text(text):  # never wrong when it says yes (a backslash: it says no)
         assert text == _canonical(signed)
-    if "\\" not in text.decode():  # and without escapes it always knows
-        assert is_canonical_text(text)
 
 
 @settings(max_examples=100, deadline=None)
@@ -89,7 +87,14 @@ def test_a_float_is_never_canonical_text(signed: dict[str, Any], f: float) -> No
 
 
 def test_is_canonical_text_examples() -> None:
-    assert is_canonical_text(b'{"a":"1.0.31","b":[1,2],"c":"e5"}')
+    assert is_canonical_text(b'{"a":"1.0.31","b":[1,2],"c":"e5","d":-3,"e":[10,{"f":0}]}')
+    assert is_canonical_text(
+        json_text({"spec_version": "1.0.31", "expires": "2030-01-01T00:00:00Z"})
+    )
+    assert not is_canonical_text(b'{"a":[1,2.5]}')
+    assert not is_canonical_text(b'{"a":[2.5]}')
+    assert not is_canonical_text(b'{"a":-0.0}')
+    assert not is_canonical_text(json_text({"a": 1e16}))
     assert not is_canonical_text(b'{"a":1.5}')
     assert not is_canonical_text(b'{"a":1e5}')
     assert not is_canonical_text(b'{"a":"line\\nbreak"}')
