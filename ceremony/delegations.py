@@ -264,8 +264,11 @@ def delegation_problems(targets: Targets, partition: Partition | None = None) ->
         seen_problems = len(out)
         # Hash bins share one key set; checking each of 16,384 roles again would say the
         # same thing 16,384 times, so stop at the first role with a problem.
+        firsts: dict[tuple[tuple[str, ...], int], str] = {}  # each combination's first role
         for name, r in dele.roles.items():
-            meetable(name, r.keyids, r.threshold)
+            firsts.setdefault((tuple(r.keyids), r.threshold), name)
+        for (keyids, threshold), name in firsts.items():
+            meetable(name, keyids, threshold)
             if len(out) > seen_problems:
                 break
         part = partition

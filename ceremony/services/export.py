@@ -219,9 +219,10 @@ def export(
             f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file. Was this "
             "already exported? Choose another --out folder to export again."
         )
-    sums = "".join(f"{digests.sha256_hex(b)}  {n}\n" for n, b in sorted(files.items()))
+    hashes = {n: digests.sha256_hex(b) for n, b in files.items()}  # once per file (3 MB bins)
+    sums = "".join(f"{hashes[n]}  {n}\n" for n in sorted(files))
     files_out = dict(files)
-    record = ceremony_record(loaded, reports, files, now)
+    record = ceremony_record(loaded, reports, files, now, hashes)
     if out_of_band:
         note = out_of_band_text(reports)
         record += f"\n## OUT OF BAND\n\n{note[0].upper()}{note[1:]}\n"
@@ -232,17 +233,22 @@ def export(
     written: dict[str, str] = {}
     for name in sorted(files_out, key=lambda n: (n == "SHA256SUMS", n)):
         write_once(out_dir / name, files_out[name])
-        written[name] = digests.sha256_hex(files_out[name])
+        written[name] = hashes.get(name) or digests.sha256_hex(files_out[name])
         entry.files_written[str(out_dir / name)] = written[name]
     return ExportResult(out_dir, written, reports, loaded.rehearsal)
 
 
 def ceremony_record(
-    loaded: Loaded, reports: list[RoleReport], files: Mapping[str, bytes], now: dt.datetime
+    loaded: Loaded,
+    reports: list[RoleReport],
+    files: Mapping[str, bytes],
+    now: dt.datetime,
+    hashes: Mapping[str, str] | None = None,
 ) -> str:
     """The Markdown record of an export (ceremony-record.md): each role's version, expiry,
     digest (hex and PGP words), thresholds and signers, every key with its device and
-    attestation, and the SHA-256 of every file exported."""
+    attestation, and the SHA-256 of every file exported (`hashes`: name -> SHA-256 hex, when
+    the caller has them)."""
     plan = loaded.plan
     lines = [
         f"# Ceremony record: {plan.repository}",
@@ -289,5 +295,6 @@ def ceremony_record(
         )
     lines += ["", "## Files", ""]
     for name, data in sorted(files.items()):
-        lines.append(f"- `{name}` SHA-256 {digests.sha256_hex(data)}")
+        sha = (hashes or {}).get(name) or digests.sha256_hex(data)
+        lines.append(f"- `{name}` SHA-256 {sha}")
     return "\n".join(lines) + "\n"
