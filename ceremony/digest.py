@@ -98,8 +98,9 @@ PGP_ODD: tuple[str, ...] = (
 # fmt: on
 
 
-_JSON_STRING = re.compile(r'"[^"]*"')
-_FLOAT_MARK = re.compile(r"[.]|[0-9][eE]")
+# In compact JSON (no spaces) a number follows ":", "," or "["; a float has "." or "e" after
+# its first digits. Inside a string the same characters make a harmless false alarm.
+_FLOAT_TOKEN = re.compile(rb"[:,\[]-?[0-9]+[.eE]")
 
 
 def canonical_bytes(signed: dict[str, Any]) -> bytes:
@@ -109,26 +110,21 @@ def canonical_bytes(signed: dict[str, Any]) -> bytes:
     same bytes as securesystemslib's (pure-Python) `encode_canonical` whenever no string
     needs an escape and no number is a float: canonical JSON escapes only `"` and `\\`
     (json escapes those and control characters, each with a backslash) and has no floats.
-    So the fast result is used only if it holds no backslash and, outside strings, no
-    float; otherwise `encode_canonical` decides (and refuses floats). 16,384 hash bins:
-    0.05 s instead of 0.22 s.
+    So the fast result is used only if it holds no backslash and no float
+    (`is_canonical_text`); otherwise `encode_canonical` decides (and refuses floats). 16,384
+    hash bins: 0.05 s instead of 0.22 s.
     """
     try:
         fast = json.dumps(
             signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        ).encode("utf-8")
     except (TypeError, ValueError):
         fast = None
-    if fast is not None and "\\" not in fast and not _FLOAT_MARK.search(_JSON_STRING.sub("", fast)):
-        return fast.encode("utf-8")
+    if fast is not None and is_canonical_text(fast):
+        return fast
     data = encode_canonical(signed)
     assert isinstance(data, str)
     return data.encode("utf-8")
-
-
-# In compact JSON (no spaces) a number follows ":", "," or "["; a float has "." or "e" after
-# its first digits. Inside a string the same characters make a harmless false alarm.
-_FLOAT_TOKEN = re.compile(rb"[:,\[]-?[0-9]+[.eE]")
 
 
 def is_canonical_text(text: bytes) -> bool:
