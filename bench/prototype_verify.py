@@ -36,11 +36,11 @@ def main(argv: list[str]) -> int:
     import hashlib
     import json
 
-    from ceremony.keyrecord import content_keyid, public_identity
     from securesystemslib.signer import SSlibKey
     from tuf.api.metadata import Metadata, Root
 
     from ceremony.digest import canonical_bytes
+    from ceremony.keyrecord import content_keyid, public_identity
 
     verified: dict[tuple[str, str, str, str, str], BaseException | None] = {}
     counts = {"crypto": 0, "lookups": 0}

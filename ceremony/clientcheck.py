@@ -17,6 +17,7 @@ from typing import Any
 
 from tuf.api.exceptions import RepositoryError
 from tuf.api.metadata import Metadata, Root
+from tuf.api.serialization import DeserializationError
 
 from ceremony import digest as digests
 from ceremony.clock import iso
@@ -37,6 +38,7 @@ __all__ = [
     "ChainReport",
     "Step",
     "check_delegation_chain",
+    "client_check_delegate",
     "client_check_root",
     "verify_chain",
 ]
@@ -148,4 +150,27 @@ def client_check_root(previous_bytes: bytes | None, new_bytes: bytes) -> None:
     if why is not None:
         raise VerificationFailed(
             f"python-tuf's client logic rejects the new root: {why}. Nothing was written."
+        )
+
+
+def client_check_delegate(
+    delegator: Metadata[Any], role: str, new_bytes: bytes, now: dt.datetime
+) -> None:
+    """Load `new_bytes` (metadata of `role`) as a client would once it trusts `delegator`:
+    not expired, and a threshold of the delegated keys sign it (python-tuf's
+    `verify_delegate` over the canonical bytes of the parsed file).
+
+    Raises VerificationFailed (exit 1).
+    """
+    try:
+        md: Metadata[Any] = Metadata.from_bytes(new_bytes)
+        delegator.signed.verify_delegate(role, md.signed_bytes, md.signatures)
+    except (RepositoryError, DeserializationError, ValueError, KeyError, TypeError) as exc:
+        raise VerificationFailed(
+            f"python-tuf's client logic rejects {role}: {exc}. Nothing was written."
+        ) from None
+    if md.signed.is_expired(now):
+        raise VerificationFailed(
+            f"{role} expired on {iso(md.signed.expires)}: a client would refuse it. Nothing was "
+            "written."
         )

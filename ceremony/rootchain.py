@@ -18,7 +18,6 @@ same reading and judging.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,13 +27,13 @@ from typing import Any
 from securesystemslib.exceptions import FormatError
 from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root, RootVerificationResult, VerificationResult
-from tuf.api.serialization import DeserializationError
 
 from ceremony import digest as digests
 from ceremony.clock import iso
 from ceremony.errors import InputError
-from ceremony.files import read_input
+from ceremony.files import MAX_ROOT_BYTES, read_input
 from ceremony.keys import content_keyid, public_identity, short
+from ceremony.tufread import read_root
 
 ROOT_FILE_NAME = re.compile(r"^([0-9]+)\.root\.json$")  # what clients fetch: N.root.json
 
@@ -163,18 +162,11 @@ class RootFile:
 
 
 def parse_root(data: bytes, path: Path, cache: _Cache | None = None) -> RootFile:
-    """Parse a root file's bytes ONCE: python-tuf's model from the JSON, then the canonical
-    bytes of what it parsed (a client verifies exactly those: `signed_bytes`), encoded once.
-    Raises InputError (exit 2) when they are not TUF root metadata."""
-    try:
-        md = Metadata[Root].from_dict(json.loads(data.decode("utf-8")))
-    except Exception:  # noqa: BLE001 - python-tuf's own deserializer says what is wrong
-        try:
-            md = Metadata[Root].from_bytes(data)
-        except (DeserializationError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{path} is not TUF root metadata: {exc}.") from None
-    if md.signed.type != "root":
-        raise InputError(f"{path} is '{md.signed.type}' metadata, not a root.")
+    """Parse a root file's bytes ONCE (`tufread.read_root`: the JSON checked, then
+    python-tuf's model from that same value), then the canonical bytes of what python-tuf
+    parsed (a client verifies exactly those: `signed_bytes`), encoded once. Raises InputError
+    (exit 2) when they are not TUF root metadata, with python-tuf's own cause."""
+    md = read_root(data, str(path))
     try:
         payload, unencodable = digests.canonical_bytes(md.signed.to_dict()), None
     except (FormatError, ValueError, TypeError) as exc:  # e.g. a float: a client refuses it
@@ -320,10 +312,17 @@ def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) 
         raise InputError("give at least one root file to verify.")
     cache = _Cache()
     report = ChainReport()
-    anchor = parse_root(read_input(trusted), trusted, cache) if trusted is not None else None
+    anchor = (
+        parse_root(read_input(trusted, limit=MAX_ROOT_BYTES), trusted, cache)
+        if trusted is not None
+        else None
+    )
     by_version: dict[int, RootFile] = {}
     conflict: Step | None = None
-    for rf in sorted((parse_root(read_input(p), p, cache) for p in files), key=lambda r: r.version):
+    for rf in sorted(
+        (parse_root(read_input(p, limit=MAX_ROOT_BYTES), p, cache) for p in files),
+        key=lambda r: r.version,
+    ):
         seen = by_version.get(rf.version)
         if anchor is not None and rf.version == anchor.version and rf.data != anchor.data:
             conflict = conflict or _conflict(anchor, rf, "the trusted root")

@@ -1,7 +1,7 @@
 """The `ceremony` command line. Parses, calls ONE use case (`ceremony.services`), renders.
 No ceremony logic here. Commands are grouped by phase: `setup_cmds` (init, validate,
 enroll, keygen, attestation verify), `draft_cmds` (draft, show), `signing_cmds` (sign,
-status, merge), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
+status, merge), `foreign_cmds` (import, payload, add-signature), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
 `screens` renders what a holder sees, `ui` is the console and the prompts.
 
 Every command runs inside `guarded()`, the ONE place where a CeremonyError becomes a
@@ -63,7 +63,7 @@ def guarded() -> Iterator[None]:
         if ui.debug_enabled():
             raise
         ui.err_console().print(
-            f"[red bold]Internal error:[/red bold] {type(exc).__name__}: {exc}. This is a bug in "
+            f"[red bold]Internal error:[/red bold] {type(exc).__name__}: {ui.value(exc)}. This is a bug in "
             "tuf-ceremony, not something you did. Nothing more was written. Run again with "
             "CEREMONY_DEBUG=1 to see the details, and report it."
         )
@@ -124,6 +124,9 @@ COMMAND_MODULES = {
     "sign": "signing_cmds",
     "status": "signing_cmds",
     "merge": "signing_cmds",
+    "import": "foreign_cmds",
+    "payload": "foreign_cmds",
+    "add-signature": "foreign_cmds",
     "export": "publish_cmds",
     "verify": "publish_cmds",
     "rehearse": "rehearse_cmd",

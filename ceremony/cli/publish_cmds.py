@@ -25,7 +25,25 @@ def register(app: typer.Typer) -> None:
 def export(
     directory: Path = DIR_ARG,
     out_dir: Path | None = typer.Option(
-        None, "--out", help="Where to write (default: DIR/published). Never overwrites."
+        None,
+        "--out",
+        help="Where to write (default: DIR/published): a folder; for the rstuf-* formats, the "
+        "payload file. Never overwrites.",
+    ),
+    fmt: str = typer.Option(
+        "auto",
+        "--format",
+        help="metadata, tuf-on-ci, rstuf-bootstrap, rstuf-update or rstuf-sign (auto: an "
+        "imported file's own kind, else metadata).",
+    ),
+    key: str | None = typer.Option(
+        None, "--key", help="rstuf-sign: whose signature (a plan name or a full keyid)."
+    ),
+    allow_partial: bool = typer.Option(
+        False,
+        "--allow-partial",
+        help="rstuf-bootstrap/rstuf-update: write a payload below threshold (RSTUF then waits "
+        "for sign payloads).",
     ),
     out_of_band: bool = typer.Option(
         False,
@@ -43,7 +61,12 @@ def export(
     """Write the signed metadata, checked as a client would, with SHA256SUMS and a record."""
     from ceremony.services import export as publishing
 
-    args = {"out": str(out_dir) if out_dir else None, "out_of_band": out_of_band}
+    args: dict[str, object] = {
+        "out": str(out_dir) if out_dir else None,
+        "out_of_band": out_of_band,
+    }
+    if fmt != "auto" or key or allow_partial:
+        args.update(format=fmt, key=key, allow_partial=allow_partial)
     if test_only_unverified:
         args["test_only_unverified"] = True
     with guarded(), recorded(directory, "export", args) as (cdir, entry):
@@ -59,22 +82,32 @@ def export(
             entry,
             out_of_band=out_of_band,
             unverified_for_tests=test_only_unverified,
+            fmt=fmt,
+            key=key,
+            allow_partial=allow_partial,
         )
         out = ui.console()
         if res.rehearsal:
             ui.rehearsal_banner()
-        out.print(
-            f"Exported to {res.out_dir} (each file verified as a TUF client would, before writing):"
-        )
+        if res.notes:
+            out.print(
+                f"Exported to {res.out_dir} (every signature verified; not every threshold is met "
+                "yet, see below):"
+            )
+        else:
+            out.print(
+                f"Exported to {res.out_dir} (each file verified as a TUF client would, before writing):"
+            )
         for name, sha in res.files.items():
             size = (res.out_dir / name).stat().st_size
-            out.print(f"  {sha}  {name}  ({size:,} bytes)")
+            out.print(f"  {sha}  {ui.value(name)}  ({size:,} bytes)")
         if out_of_band:
-            out.print(f"[red bold]OUT OF BAND:[/red bold] {publishing.out_of_band_text(res.roles)}")
-        out.print(
-            "Next: copy these files to the repository. Publish the new root BEFORE any online "
-            "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
-        )
+            out.print(
+                f"[red bold]OUT OF BAND:[/red bold] {ui.value(publishing.out_of_band_text(res.roles))}"
+            )
+        for note in res.notes:
+            out.print(note, style="yellow", markup=False)
+        out.print(f"Next: {publishing.next_text(res.format)}")
 
 
 def verify(
@@ -92,13 +125,15 @@ def verify(
         from ceremony.rootchain import verify_chain
 
         report = verify_chain(root_files, trusted, now())
-        # Plain lines (no rich): a chain of 1,000 roots is 1,000 lines with --verbose.
+        # Plain lines (no rich): a chain of 1,000 roots is 1,000 lines with --verbose. Values
+        # are escaped as on every screen (ui.plain_value: controls, bidi, separators).
         lines = [
-            f"{'ok  ' if step.ok else 'FAIL'} {step.file}: {step.detail}"
+            f"{'ok  ' if step.ok else 'FAIL'} {ui.plain_value(step.file)}: "
+            f"{ui.plain_value(step.detail)}"
             for step in report.steps
             if verbose or not step.ok
         ]
-        lines += [f"warning {w}" for w in report.warnings]
+        lines += [f"warning {ui.plain_value(w)}" for w in report.warnings]
         if lines:
             print("\n".join(lines), flush=True)
         failure = report.failure

@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
 def sign(
     directory: Path = DIR_ARG,
     role: str = ROLE_ARG,
-    key: str = typer.Option(..., "--key", help="The name of your key in the plan."),
+    key: str = typer.Option(
+        ..., "--key", help="Your key: its name in the plan, or its full keyid (64 hex digits)."
+    ),
     uri: str | None = typer.Option(
         None,
         "--uri",
@@ -65,17 +67,18 @@ def sign(
         out = ui.console()
         if outcome.already_signed:
             out.print(
-                f"'{key}' has already signed this draft ({outcome.record.signed_at}); nothing to do."
+                f"'{key}' has already signed this draft ({ui.value(outcome.record.signed_at)}); nothing to do."
             )
         else:
             out.print(
-                f"[green]Signed[/green] {role} as '{key}' ({outcome.record.holder}); the signature was "
+                f"[green]Signed[/green] {role} as '{ui.value(outcome.record.key_name)}' "
+                f"({ui.value(outcome.record.holder)}); the signature was "
                 f"verified against the enrolled public key and saved as "
                 f"{cdir.rel(cdir.signature_path(role, outcome.record.keyid))}."
             )
         out.print("[bold]Status now:[/bold]")
         ui.render_status_block(outcome.status)
-        out.print(f"Next: {outcome.next_step}.")
+        out.print(f"Next: {ui.value(outcome.next_step)}.")
 
 
 def status(
@@ -110,12 +113,12 @@ def merge(
         rep = signing.merge(cdir, others, now(), entry)
         out = ui.console()
         out.print(
-            f"Merge into {cdir.root}: {len(rep.added)} added, {len(rep.skipped)} skipped, {len(rep.refused)} refused."
+            f"Merge into {ui.value(cdir.root)}: {len(rep.added)} added, {len(rep.skipped)} skipped, {len(rep.refused)} refused."
         )
         for line in rep.added:
-            out.print(f"  [green]added[/green]   {line}")
+            out.print(f"  [green]added[/green]   {ui.value(line)}")
         for line in rep.skipped:
-            out.print(f"  skipped {line}")
+            out.print(f"  skipped {ui.value(line)}")
         for line in rep.refused:
-            out.print(f"  [red]refused[/red] {line}")
-        out.print(f"Next: `ceremony status {cdir.root}`.")
+            out.print(f"  [red]refused[/red] {ui.value(line)}")
+        out.print(f"Next: `ceremony status {ui.value(cdir.root)}`.")

@@ -29,11 +29,13 @@ from ceremony.plan.fields import (
 from ceremony.plan.model import (
     DEFAULT_MAX_EXPIRY_DAYS,
     DEFAULT_MIN_EXPIRY_DAYS,
+    IMPORT_FORMATS,
     KEY_STATUSES,
     TOP_LEVEL_ROLES,
     AttestationPolicy,
     DelegationSpec,
     HashBinsSpec,
+    ImportedSpec,
     KeySpec,
     Plan,
     Policy,
@@ -45,6 +47,10 @@ from ceremony.plan.model import (
 from ceremony.plan.strict_yaml import load_yaml
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
+
+
+def _shown(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else kind_of(value)
 
 
 def _parse_keys(raw: Any, p: Problems) -> dict[str, KeySpec]:
@@ -74,12 +80,12 @@ def _parse_keys(raw: Any, p: Problems) -> dict[str, KeySpec]:
                     "the PIN is typed on the signing machine",
                 )
         key_type = d.get("type")
-        if key_type is not None and key_type not in KEY_TYPES:
-            p.add(f"{path}.type", f"'{key_type}' is not one of {', '.join(KEY_TYPES)}")
+        if key_type is not None and (not isinstance(key_type, str) or key_type not in KEY_TYPES):
+            p.add(f"{path}.type", f"{_shown(key_type)} is not one of {', '.join(KEY_TYPES)}")
             key_type = None
         status = d.get("status", "active")
-        if status not in KEY_STATUSES:
-            p.add(f"{path}.status", f"'{status}' is not one of {', '.join(KEY_STATUSES)}")
+        if not isinstance(status, str) or status not in KEY_STATUSES:
+            p.add(f"{path}.status", f"{_shown(status)} is not one of {', '.join(KEY_STATUSES)}")
             status = "active"
         note = read_text(d.get("note"), f"{path}.note", p, optional=True)
         req = d.get("require_attestation", False)
@@ -250,6 +256,47 @@ def _parse_policy(raw: Any, p: Problems) -> Policy:
     return Policy(max_days, min_days, att)
 
 
+def _parse_pin(raw: Any, path: str, p: Problems) -> PreviousRoot | None:
+    """A file in the directory pinned by its SHA-256: {path, sha256}."""
+    pr = read_mapping(raw, path, p, {"path", "sha256"}, {"path", "sha256"})
+    if pr is None:
+        return None
+    file = read_text(pr.get("path"), f"{path}.path", p)
+    sha = pr.get("sha256")
+    if isinstance(sha, int | float):
+        p.add(
+            f"{path}.sha256",
+            'YAML read this as a number; put the 64 hex digits in quotes (sha256: "...")',
+        )
+        return None
+    if not isinstance(sha, str) or not SHA256_RE.match(sha.lower()):
+        p.add(f"{path}.sha256", "expected the 64 hex digits of the file's SHA-256")
+        return None
+    return PreviousRoot(file, sha.lower()) if file is not None else None
+
+
+def _parse_imported(raw: Any, p: Problems) -> ImportedSpec | None:
+    allowed = {"role", "path", "sha256", "format", "delegator"}
+    d = read_mapping(raw, "imported", p, allowed, {"role", "path", "sha256", "format"})
+    if d is None:
+        return None
+    pin = _parse_pin({"path": d.get("path"), "sha256": d.get("sha256")}, "imported", p)
+    role = d.get("role")
+    if not isinstance(role, str) or not NAME_RE.match(role):
+        p.add("imported.role", f"{kind_of(role)} is not a usable role name")
+        role = None
+    fmt = d.get("format")
+    if fmt not in IMPORT_FORMATS:
+        p.add("imported.format", f"{kind_of(fmt)} is not one of {', '.join(IMPORT_FORMATS)}")
+        fmt = None
+    delegator = None
+    if d.get("delegator") is not None:
+        delegator = _parse_pin(d["delegator"], "imported.delegator", p)
+    if role is None or fmt is None or pin is None:
+        return None
+    return ImportedSpec(role, pin.path, pin.sha256, str(fmt), delegator)
+
+
 PLAN_FIELDS = {
     "repository",
     "previous_root",
@@ -259,6 +306,7 @@ PLAN_FIELDS = {
     "targets",
     "policy",
     "rehearsal",
+    "imported",
 }
 
 
@@ -274,23 +322,7 @@ def parse_plan(text: str, source: str = "ceremony.yaml") -> Plan:
 
     previous = None
     if d.get("previous_root") is not None:
-        pr = read_mapping(
-            d["previous_root"], "previous_root", p, {"path", "sha256"}, {"path", "sha256"}
-        )
-        if pr is not None:
-            path = read_text(pr.get("path"), "previous_root.path", p)
-            sha = pr.get("sha256")
-            if isinstance(sha, int | float):
-                p.add(
-                    "previous_root.sha256",
-                    'YAML read this as a number; put the 64 hex digits in quotes (sha256: "...")',
-                )
-                sha = None
-            elif not isinstance(sha, str) or not SHA256_RE.match(sha.lower()):
-                p.add("previous_root.sha256", "expected the 64 hex digits of the file's SHA-256")
-                sha = None
-            if path is not None and sha is not None:
-                previous = PreviousRoot(path, sha.lower())
+        previous = _parse_pin(d["previous_root"], "previous_root", p)
 
     root = None
     r = read_mapping(
@@ -310,6 +342,7 @@ def parse_plan(text: str, source: str = "ceremony.yaml") -> Plan:
     targets = _parse_targets(d["targets"], p) if d.get("targets") is not None else None
     policy = _parse_policy(d["policy"], p) if d.get("policy") is not None else Policy()
     rehearsal = bool(read_bool(d.get("rehearsal", False), "rehearsal", p))
+    imported = _parse_imported(d["imported"], p) if d.get("imported") is not None else None
 
     # Every key named by a role must be described under keys (and vice versa, a warning
     # at most: unused keys are legitimate, e.g. previous-root keys that are removed).
@@ -346,4 +379,4 @@ def parse_plan(text: str, source: str = "ceremony.yaml") -> Plan:
             problems=p.items,
             hint="Fix each line in ceremony.yaml, then run `ceremony validate DIR` again.",
         )
-    return Plan(repository, previous, root, roles, keys, targets, policy, rehearsal)
+    return Plan(repository, previous, root, roles, keys, targets, policy, rehearsal, imported)

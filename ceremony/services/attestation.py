@@ -24,7 +24,7 @@ from ceremony.attestation import (
     verify_attestation,
 )
 from ceremony.errors import CeremonyError, InputError, StoreError
-from ceremony.files import read_input
+from ceremony.files import MAX_INPUT_BYTES, MAX_SMALL_FILE_BYTES, read_input
 from ceremony.keys import TokenKeyRead, key_type_of
 from ceremony.services.state import load
 from ceremony.store import CeremonyDir
@@ -71,14 +71,17 @@ def attested(
                 raise InputError(
                     "--attestation needs --attestation-intermediate (the slot f9 device certificate)."
                 )
-            kc, dc = read_input(files.key_cert), read_input(files.device_cert)
+            kc = read_input(files.key_cert, "the attestation certificate ", MAX_SMALL_FILE_BYTES)
+            dc = read_input(files.device_cert, "the device certificate ", MAX_SMALL_FILE_BYTES)
         else:
             notify(
                 "Reading the attestation certificate and the device (f9) certificate from the token ..."
             )
             kc, dc = read_attestation(got.uri or uri)
-        cas = [read_input(p) for p in files.extra_cas]
-        inters = [read_input(p) for p in files.chain]
+        cas = [read_input(p, "the attestation CA file ", MAX_INPUT_BYTES) for p in files.extra_cas]
+        inters = [
+            read_input(p, "the attestation chain file ", MAX_INPUT_BYTES) for p in files.chain
+        ]
         info = verify_attestation(kc, dc, got.public_key, extra_cas=cas, intermediates=inters)
         evidence = {"attestation.pem": _pem(kc) + _pem(dc)}
         if cas:
@@ -122,7 +125,7 @@ def reverify_attestations(
         InputError (exit 2): an `extra_cas` file cannot be read.
         PlanError or StoreError (exit 2): the plan or a key record cannot be read.
     """
-    ca_files = [read_input(p) for p in extra_cas]
+    ca_files = [read_input(p, "the attestation CA file ", MAX_INPUT_BYTES) for p in extra_cas]
     loaded = load(cdir, now, files_read=entry.files_read, enforce=False)
     out: list[AttestationCheck] = []
     for name, key in sorted(loaded.keys.items()):
@@ -137,7 +140,9 @@ def reverify_attestations(
             continue
         ev_path = cdir.path(f"keys/{name}.attestation.pem")
         try:
-            certs = x509.load_pem_x509_certificates(cdir.read_bytes(ev_path))
+            certs = x509.load_pem_x509_certificates(
+                cdir.read_bytes(ev_path, max_bytes=MAX_INPUT_BYTES)
+            )
         except (StoreError, ValueError) as exc:
             out.append(
                 AttestationCheck(
@@ -153,9 +158,11 @@ def reverify_attestations(
         cas = list(ca_files)
         ca_path = cdir.path(f"keys/{name}.attestation-cas.pem")
         if ca_path.exists():
-            cas.append(cdir.read_bytes(ca_path))
+            cas.append(cdir.read_bytes(ca_path, max_bytes=MAX_INPUT_BYTES))
         chain_path = cdir.path(f"keys/{name}.attestation-chain.pem")
-        inters = [cdir.read_bytes(chain_path)] if chain_path.exists() else []
+        inters = (
+            [cdir.read_bytes(chain_path, max_bytes=MAX_INPUT_BYTES)] if chain_path.exists() else []
+        )
         try:
             assert isinstance(key.key, SSlibKey)
             info = verify_attestation(

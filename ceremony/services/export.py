@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from ceremony.drafting import Draft
 from ceremony.errors import InputError, StoreError, ThresholdNotMet
 from ceremony.files import write_once
 from ceremony.keys import key_type_of
+from ceremony.services.export_foreign import ExportOptions, export_foreign, resolve_format
 from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
@@ -41,6 +42,8 @@ class ExportResult:
     files: dict[str, str]
     roles: list[RoleReport]
     rehearsal: bool = False
+    format: str = "metadata"  # `--format` written (export_foreign for the others)
+    notes: list[str] = field(default_factory=list)  # e.g. thresholds still open (partial)
 
 
 COMPACT_ABOVE_ROLES = 256
@@ -120,10 +123,14 @@ def export(
     *,
     out_of_band: bool = False,
     unverified_for_tests: bool = False,
+    fmt: str = "auto",
+    key: str | None = None,
+    allow_partial: bool = False,
 ) -> ExportResult:
     """Write the signed metadata once every threshold is met and python-tuf accepts it
     (`ceremony export`): N.ROLE.json for each drafted role (and root.json), checked as a
-    client would before anything is written, with SHA256SUMS and ceremony-record.md.
+    client would before anything is written, with SHA256SUMS and ceremony-record.md. An
+    imported role, and the other formats, are written by `export_foreign`.
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -135,13 +142,19 @@ def export(
             receive it directly.
         unverified_for_tests: write even what clients must reject (client test suites
             only; the CLI allows it only with CEREMONY_TEST_MODE=1).
+        fmt: auto (an imported file's own kind, else metadata), metadata, tuf-on-ci,
+            rstuf-bootstrap, rstuf-update or rstuf-sign (`export_foreign`).
+        key: the key whose RSTUF sign payload to write (rstuf-sign only).
+        allow_partial: write a partly signed RSTUF bootstrap or update payload (RSTUF's
+            distributed signing then waits for the rest).
 
     Returns:
         An `ExportResult`: the folder, name -> SHA-256 of every file written, each role's
         report, and whether the keys are rehearsal keys.
 
     Raises:
-        InputError (exit 2): nothing is drafted, or --out-of-band without a previous root.
+        InputError (exit 2): nothing is drafted, --out-of-band without a previous root, or
+            an option that does not apply to the format.
         ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
         VerificationFailed (exit 1): python-tuf's client logic rejects the result.
         StoreError (exit 2): an output file exists already.
@@ -154,11 +167,27 @@ def export(
         files_read=entry.files_read,
         enforce=not unverified_for_tests,
     )
+    options = ExportOptions(fmt, key, allow_partial, out_of_band)
+    resolved = resolve_format(loaded, options, unverified=unverified_for_tests)
     reports = role_reports(loaded)
     if not any(r.draft for r in reports):
         raise InputError(f"nothing is drafted yet. Next: `ceremony draft {cdir.root}`.")
     if out_of_band and loaded.previous is None:
         raise InputError("--out-of-band is only for a rotation (a plan with previous_root).")
+    if resolved != "metadata" or loaded.imported is not None:
+        done = export_foreign(
+            loaded,
+            reports,
+            resolved,
+            options,
+            out,
+            now,
+            entry,
+            record=lambda files: ceremony_record(loaded, reports, files, now),
+        )
+        return ExportResult(
+            done.out_dir, done.files, reports, loaded.rehearsal, done.format, done.notes
+        )
     problems = []
     for r in reports:
         if r.draft is None or r.status is None:
@@ -298,3 +327,23 @@ def ceremony_record(
         sha = (hashes or {}).get(name) or digests.sha256_hex(data)
         lines.append(f"- `{name}` SHA-256 {sha}")
     return "\n".join(lines) + "\n"
+
+
+def next_text(fmt: str) -> str:
+    """What to do with the files an export of `fmt` wrote, as a sentence."""
+    if fmt == "tuf-on-ci":
+        return (
+            "copy metadata/ into the checkout of the signing event's branch, check that "
+            '`git diff` shows only "sig" lines, then `git add metadata && git commit --signoff '
+            '-m "Signature from NAME"` and push, as tuf-on-ci-sign does.'
+        )
+    if fmt.startswith("rstuf-"):
+        verb = {"rstuf-bootstrap": "bootstrap", "rstuf-update": "update", "rstuf-sign": "sign"}
+        return (
+            f"on the connected machine, `rstuf --api-server URL admin send {verb[fmt]} FILE` with "
+            "the file written above."
+        )
+    return (
+        "copy these files to the repository. Publish the new root BEFORE any online "
+        "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
+    )

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from tuf.api.metadata import Metadata, Root
-from tuf.api.serialization import DeserializationError
 
 from ceremony import __version__, drafting
 from ceremony import digest as digests
@@ -22,13 +21,16 @@ from ceremony.checks import CheckContext, CheckResult, errors, run_checks
 from ceremony.clock import iso
 from ceremony.drafting import Draft
 from ceremony.errors import InputError, PlanError, StoreError
+from ceremony.files import MAX_INPUT_BYTES, MAX_ROOT_BYTES
 from ceremony.keys import EnrolledKey
 from ceremony.plan import Plan
 from ceremony.plan.parse import parse_plan
 from ceremony.review import People, people_of
+from ceremony.services.imported import Imported, read_imported
 from ceremony.store import PLAN_FILE, CeremonyDir
 from ceremony.store.drafts import load_draft
 from ceremony.store.records import load_keys
+from ceremony.tufread import judge_root, read_root
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Loaded:
     previous: Metadata[Root] | None
     previous_bytes: bytes | None
     checks: list[CheckResult]
+    imported: Imported | None = None  # the role made by another tool (`ceremony import`)
 
     @property
     def previous_root(self) -> Root | None:
@@ -64,18 +67,18 @@ class Loaded:
 
 
 def read_previous_root(data: bytes, where: str) -> Metadata[Root]:
-    """The trusted previous root from its file's bytes; StoreError (exit 2) naming `where`
-    when they are not TUF root metadata."""
+    """The trusted previous root from the bytes of the plan's `previous_root.path` file.
+
+    Raises StoreError (exit 2) naming `where` and python-tuf's own cause
+    (`tufread.read_root`) when a client could not read it as a root.
+    """
     try:
-        md = Metadata[Root].from_bytes(data)
-    except (DeserializationError, ValueError, KeyError, TypeError) as exc:
+        return read_root(data, where, error=StoreError)
+    except StoreError as exc:
         raise StoreError(
-            f"{where} is not a TUF root metadata file ({exc}). Check that the plan's "
-            "previous_root.path names the trusted root.json."
+            f"the previous root {exc.message} Check that the plan's previous_root.path names the "
+            "trusted root.json the plan's reviewers approved."
         ) from None
-    if md.signed.type != "root":
-        raise StoreError(f"{where} is '{md.signed.type}' metadata, not a root.")
-    return md
 
 
 def load(
@@ -99,9 +102,10 @@ def load(
     Raises:
         PlanError (exit 2): the plan is not UTF-8, does not parse, or (with `enforce`) fails
             a check, listing every failed check.
-        StoreError (exit 2): a key file or the previous root is missing or malformed.
+        StoreError (exit 2): a key file or the previous root is missing or malformed, or
+            an imported file no longer matches the plan's pin.
     """
-    plan_bytes = cdir.read_bytes(PLAN_FILE, max_bytes=1024 * 1024)
+    plan_bytes = cdir.read_bytes(PLAN_FILE, max_bytes=MAX_INPUT_BYTES)
     if files_read is not None:
         files_read[PLAN_FILE] = digests.sha256_hex(plan_bytes)
     try:
@@ -114,7 +118,7 @@ def load(
     previous_bytes = None
     previous_sha = None
     if plan.previous_root is not None:
-        previous_bytes = cdir.read_bytes(plan.previous_root.path)
+        previous_bytes = cdir.read_bytes(plan.previous_root.path, max_bytes=MAX_ROOT_BYTES)
         previous_sha = digests.sha256_hex(previous_bytes)
         if files_read is not None:
             files_read[plan.previous_root.path] = previous_sha
@@ -126,9 +130,11 @@ def load(
         previous_sha,
         now,
         require_enrolled=require_enrolled,
+        previous_verdict=judge_root(previous) if previous else None,
     )
     results = run_checks(ctx)
-    loaded = Loaded(cdir, plan, plan_bytes, keys, previous, previous_bytes, results)
+    imported = read_imported(cdir, plan, files_read)
+    loaded = Loaded(cdir, plan, plan_bytes, keys, previous, previous_bytes, results, imported)
     bad = errors(results)
     if enforce and bad:
         raise PlanError(
@@ -163,8 +169,11 @@ def draft_is_current(loaded: Loaded, d: Draft, *, thorough: bool = True) -> bool
     `thorough` (draft, show, sign, export): rebuild the bytes from the plan and compare, so a
     draft edited after drafting (even with its recorded digest edited too) is refused.
     Otherwise (status, informational): trust the recorded fingerprint of the inputs when
-    they are unchanged, and rebuild only when they changed.
+    they are unchanged, and rebuild only when they changed. An imported role is current when
+    it is the imported file's signed part: it is never rebuilt from the plan.
     """
+    if loaded.imported is not None and d.role == loaded.imported.role:
+        return loaded.imported.is_current(d)
     if (
         not thorough
         and d.inputs is not None
@@ -201,3 +210,29 @@ def current_draft(
             "(earlier signatures will become stale), then show it to the holders again."
         )
     return d
+
+
+def resolve_key(loaded: Loaded, given: str) -> str:
+    """The plan name of the enrolled key `given` names: a plan name, or a full keyid (64 hex
+    digits, either case): holders of an imported root know their keyid, not our names.
+
+    Raises InputError (exit 2) naming the enrolled keys when nothing matches.
+    """
+    if given in loaded.keys:
+        return given
+    wanted = given.strip().lower()
+    if len(wanted) == 64 and all(c in "0123456789abcdef" for c in wanted):
+        for name, key in loaded.keys.items():
+            if key.keyid == wanted:
+                return name
+        raise InputError(
+            f"no enrolled key has the keyid {wanted[:16]}…. Enrolled: "
+            + ", ".join(f"{n} ({k.keyid[:8]}…)" for n, k in sorted(loaded.keys.items()))
+            + "."
+        )
+    raise InputError(
+        f"'{given}' is not an enrolled key of this ceremony (give its name in the plan or its "
+        "full keyid, 64 hex digits). Enrolled: "
+        + (", ".join(f"{n} ({k.keyid[:8]}…)" for n, k in sorted(loaded.keys.items())) or "none")
+        + "."
+    )

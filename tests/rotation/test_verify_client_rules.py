@@ -119,5 +119,6 @@ def test_a_root_with_no_canonical_form_fails_cleanly(tmp_path: Path) -> None:
     c.mds[1].signatures.clear()
     files = c.write(tmp_path / "c", {2: []})  # unsigned: nothing can sign it canonically
     res = verify(*files)
-    assert res.returncode == 1, text(res)
-    assert "no canonical JSON form" in text(res) and "Internal error" not in text(res)
+    assert res.returncode == 2, text(res)  # refused when read (issue 9 rule 2), with where
+    assert "holds a float (1.5) at signed.x-ratio" in text(res)
+    assert "Internal error" not in text(res)
