@@ -1,18 +1,15 @@
 """A chain of roots walked as a TUF client walks it (TUF spec 5.3): `ceremony verify`.
 
-Each root N+1 must be version N+1 and signed by a threshold of root N's root keys AND a
-threshold of its own; the file `N.root.json` must hold version N; two different files must
-not claim one version; the newest root must not be expired. Each file is read, parsed and
-canonically encoded once, the chain walked once (linear in its length), and a failure
-explained in words: which link, which threshold, which keys are missing.
+Root N+1 must be version N+1, signed by a threshold of root N's root keys AND of its own;
+`N.root.json` must hold version N; two different files must not claim one version; the
+newest root must not be expired. Each file is read, parsed and encoded once, the chain
+walked once (linear), a failure explained: which link, which threshold, which keys.
 
-python-tuf decides every threshold (`Root.get_root_verification_result`: what
-`tuf.ngclient`'s `TrustedMetadataSet.update_root` checks, tuf 7.0.1
-`trusted_metadata_set.py`, without importing the ngclient and its HTTP stack) and
-securesystemslib verifies every signature; a cache in front of it (`_VerifiedOnce`) makes
-each (public key, signature, payload) verified once when a key is listed by both the
-previous and the new root. The export's client check of a new root (`clientcheck`) uses the
-same reading and judging.
+python-tuf decides every threshold (`Root.get_root_verification_result`: what tuf 7.0.1's
+`TrustedMetadataSet.update_root` checks, without the ngclient's HTTP stack) and
+securesystemslib verifies every signature, behind a cache (`_VerifiedOnce`): a key in both
+roots verifies each (signature, payload) once. `clientcheck` judges an export's new root
+with the same functions.
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ from typing import Any
 
 from securesystemslib.exceptions import FormatError
 from securesystemslib.signer import Key, Signature
+from tuf.api.exceptions import RepositoryError
 from tuf.api.metadata import Metadata, Root, RootVerificationResult, VerificationResult
 
 from ceremony import digest as digests
@@ -33,7 +31,7 @@ from ceremony.clock import iso
 from ceremony.errors import InputError
 from ceremony.files import MAX_ROOT_BYTES, read_input
 from ceremony.keys import content_keyid, public_identity, short
-from ceremony.tufread import read_root
+from ceremony.tufread import cause, read_root
 
 ROOT_FILE_NAME = re.compile(r"^([0-9]+)\.root\.json$")  # what clients fetch: N.root.json
 
@@ -92,13 +90,9 @@ class _Cache:
 
 
 class _VerifiedOnce(Key):
-    """A key of a parsed root, with a cache in front of its own `verify_signature`.
-
-    python-tuf verifies each signature of root N+1 once for root N's threshold and once for
-    its own: a key listed by both would be verified twice for the same (public key,
-    signature, payload). The first answer (None, or the exception securesystemslib raised)
-    is kept and given again; the verifying itself is the wrapped key's.
-    """
+    """A root's key with a cache in front of its `verify_signature`: python-tuf checks root
+    N+1's signatures for root N's threshold and for its own, so a key in both would verify
+    one (signature, payload) twice. The first answer (None, or the exception) is kept."""
 
     def __init__(self, inner: Key, material: tuple[str, ...], cache: _Cache) -> None:
         super().__init__(
@@ -162,10 +156,9 @@ class RootFile:
 
 
 def parse_root(data: bytes, path: Path, cache: _Cache | None = None) -> RootFile:
-    """Parse a root file's bytes ONCE (`tufread.read_root`: the JSON checked, then
-    python-tuf's model from that same value), then the canonical bytes of what python-tuf
-    parsed (a client verifies exactly those: `signed_bytes`), encoded once. Raises InputError
-    (exit 2) when they are not TUF root metadata, with python-tuf's own cause."""
+    """A root file's bytes parsed ONCE (`tufread.read_root`: the JSON checked, then
+    python-tuf's model from that value) and the canonical bytes of what python-tuf parsed
+    (what a client verifies), encoded once. InputError (exit 2) with python-tuf's cause."""
     md = read_root(data, str(path))
     try:
         payload, unencodable = digests.canonical_bytes(md.signed.to_dict()), None
@@ -190,11 +183,8 @@ def _threshold_text(label: str, r: VerificationResult) -> str:
 
 
 def _double_counted(results: Sequence[tuple[str, VerificationResult]]) -> str | None:
-    """A threshold met only by counting one public key under several keyids.
-
-    Both python-tuf and tuf-js count signatures per keyid, so they accept such a root; the
-    spec means distinct keys, and so does this tool (`key_identity`).
-    """
+    """A threshold met only by counting one public key under several keyids (python-tuf and
+    tuf-js count per keyid and accept it; the spec means distinct keys: `key_identity`)."""
     for label, r in results:
         groups: dict[tuple[str, str, str], list[str]] = {}
         for kid, key in r.signed.items():
@@ -215,9 +205,7 @@ def _double_counted(results: Sequence[tuple[str, VerificationResult]]) -> str | 
 def _judge(results: Sequence[tuple[str, VerificationResult]]) -> str | None:
     """Why these thresholds do not accept the root (None: they do)."""
     unmet = [_threshold_text(label, r) for label, r in results if not r.verified]
-    if unmet:
-        return "; ".join(unmet)
-    return _double_counted(results)
+    return "; ".join(unmet) if unmet else _double_counted(results)
 
 
 def judge_own(rf: RootFile) -> str | None:
@@ -228,8 +216,8 @@ def judge_own(rf: RootFile) -> str | None:
     try:
         own = rf.md.signed.get_verification_result("root", rf.payload, rf.md.signatures)
     except ValueError as exc:
-        return str(exc)
-    return _judge([("its own root role", own)])
+        return cause(exc)
+    return _with_pythontuf_words(_judge([("its own root role", own)]), rf, [rf])
 
 
 def judge_link(prev: RootFile, new: RootFile) -> tuple[str | None, RootVerificationResult | None]:
@@ -248,8 +236,23 @@ def judge_link(prev: RootFile, new: RootFile) -> tuple[str | None, RootVerificat
             prev.md.signed, new.payload, new.md.signatures
         )
     except ValueError as exc:
-        return str(exc), None
-    return _judge([("previous root", res.first), ("new root", res.second)]), res
+        return cause(exc), None
+    why = _judge([("previous root", res.first), ("new root", res.second)])
+    return _with_pythontuf_words(why, new, [prev, new]), res
+
+
+def _with_pythontuf_words(why: str | None, new: RootFile, by: Sequence[RootFile]) -> str | None:
+    """`why`, followed by python-tuf's own words for the refusal, in the order a client
+    checks (`verify_delegate` by the previous root, then by the new one): e.g. "root was
+    signed by 1/2 keys". Only on a refusal; the signatures come from the cache."""
+    if why is None:
+        return None
+    for root in by:
+        try:
+            root.md.signed.verify_delegate("root", new.payload, new.md.signatures)
+        except (RepositoryError, ValueError) as exc:
+            return f"{why} (python-tuf: {cause(exc)})"
+    return why
 
 
 def _name_problem(rf: RootFile) -> str | None:
@@ -292,18 +295,15 @@ def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) 
     """Walk a chain of root files as a TUF client does (`ceremony verify`).
 
     Args:
-        files: root metadata files, in any order (one per version; the same file given twice
-            counts once).
-        trusted: the root already trusted; default: the lowest version given (then, above
-            version 1, its predecessor is reported as not checked).
+        files: root files, in any order (one per version; a file given twice counts once).
+        trusted: the root already trusted; default: the lowest version given (above
+            version 1, its predecessor is then reported as not checked).
         now: the time the newest root's expiry is judged by.
 
     Returns:
-        A `ChainReport`: one `Step` per root up to the first that fails (a threshold not
-        met, a key counted twice, a version that does not follow, a file `N.root.json` that
-        does not hold version N, two different files of one version), warnings, and
-        `expired` when the newest root has expired (a client refuses it). Work: one read,
-        parse and canonical encoding per file; each signature verified once per link.
+        A `ChainReport`: a `Step` per root up to the first that fails (threshold, key counted
+        twice, version, `N.root.json` not version N, two files of one version), warnings,
+        `expired`. One read, parse and encoding per file; each signature verified once.
 
     Raises:
         InputError (exit 2): no file, or a file that cannot be read or is not a root.
