@@ -31,7 +31,7 @@ from itertools import chain
 
 from tuf.api.metadata import Targets
 
-from ceremony.keys import public_identity
+from ceremony.keys import key_identity
 from ceremony.plan import DelegationSpec, HashBinsSpec, Plan
 
 HEX_RE = re.compile(r"^[0-9a-f]+$")
@@ -250,7 +250,7 @@ def delegation_problems(targets: Targets, partition: Partition | None = None) ->
         unknown = [k for k in keyids if k not in dele.keys]
         if unknown:
             out.append(f"{name}: keyid {unknown[0][:16]}… is not in the delegations' keys")
-        idents = {public_identity(dele.keys[k]) for k in keyids if k in dele.keys}
+        idents = {key_identity(dele.keys[k]) for k in keyids if k in dele.keys}
         if len(idents) < threshold:
             out.append(
                 f"{name}: threshold {threshold} but only {len(idents)} distinct key(s): it could "

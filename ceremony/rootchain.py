@@ -30,7 +30,7 @@ from ceremony import digest as digests
 from ceremony.clock import iso
 from ceremony.errors import InputError
 from ceremony.files import MAX_ROOT_BYTES, read_input
-from ceremony.keys import content_keyid, public_identity, short
+from ceremony.keys import content_keyid, key_identity, short
 from ceremony.tufread import cause, read_root
 
 ROOT_FILE_NAME = re.compile(r"^([0-9]+)\.root\.json$")  # what clients fetch: N.root.json
@@ -76,7 +76,7 @@ class _Cache:
     def __init__(self) -> None:
         self.verified: dict[tuple[tuple[str, ...], str, bytes], Exception | None] = {}
         self.keys: dict[tuple[str, tuple[str, ...], str], _VerifiedOnce] = {}
-        self.identities: dict[tuple[str, ...], tuple[str, str, str]] = {}
+        self.identities: dict[tuple[str, ...], str] = {}
         self.keyid_ok: dict[tuple[str, tuple[str, ...]], bool] = {}
 
     def wrap(self, key: Key) -> _VerifiedOnce:
@@ -123,17 +123,11 @@ class _VerifiedOnce(Key):
             raise err
 
     @property
-    def identity(self) -> tuple[str, str, str]:
+    def identity(self) -> str:
         found = self._cache.identities.get(self.material)
         if found is None:
             found = self._cache.identities[self.material] = key_identity(self.inner)
         return found
-
-
-def key_identity(key: Key) -> tuple[str, str, str]:
-    """What makes two key objects one key when counting toward a threshold (issue 9 rule 1:
-    the public key material, whatever its spelling): the ONE place verify decides it."""
-    return public_identity(key)
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -184,9 +178,10 @@ def _threshold_text(label: str, r: VerificationResult) -> str:
 
 def _double_counted(results: Sequence[tuple[str, VerificationResult]]) -> str | None:
     """A threshold met only by counting one public key under several keyids (python-tuf and
-    tuf-js count per keyid and accept it; the spec means distinct keys: `key_identity`)."""
+    tuf-js count per keyid and accept it; the spec means distinct keys: `keys.key_identity`,
+    issue 9 rule 1, computed once per key)."""
     for label, r in results:
-        groups: dict[tuple[str, str, str], list[str]] = {}
+        groups: dict[str, list[str]] = {}
         for kid, key in r.signed.items():
             ident = key.identity if isinstance(key, _VerifiedOnce) else key_identity(key)
             groups.setdefault(ident, []).append(kid)
@@ -194,8 +189,9 @@ def _double_counted(results: Sequence[tuple[str, VerificationResult]]) -> str | 
         if distinct < r.threshold:
             dup = next(ids for ids in groups.values() if len(ids) > 1)
             return (
-                f"{label} threshold met only by counting one key twice: keyids "
-                f"{', '.join(short(k) for k in sorted(dup))} are the same public key, so there are "
+                f"{label} threshold met only by counting one key twice: "
+                f"{' and '.join(f'key-{short(k)}' for k in sorted(dup))} are the same public key "
+                f"(listed under {len(dup)} keyids), so there are "
                 f"{distinct} distinct signing keys for a threshold of {r.threshold}. Popular clients "
                 "count per keyid and would accept this root; the TUF specification does not"
             )
@@ -391,9 +387,11 @@ def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) 
         return report
     newest = prev.md.signed
     if newest.is_expired(now):
+        # A client refuses an expired final root at its next refresh (TUF spec 5.3.10).
         report.expired = (
-            f"the newest root (version {newest.version}, {prev.path}) expired on "
-            f"{iso(newest.expires)}: a client refuses to use an expired root (TUF spec 5.3.10) "
-            "until a newer one is published"
+            f"the newest root (version {newest.version}) expired on {iso(newest.expires)}: its "
+            "signatures hold, but a client refuses to use an expired root, so nothing can be "
+            "updated until a newer root is published. Next: a new root signed by its keys "
+            f"(`ceremony init DIR --previous-root {prev.path}`)."
         )
     return report

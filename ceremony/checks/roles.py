@@ -7,7 +7,7 @@ Pure: no I/O. The caller supplies the previous root and the digest of its file.
 from __future__ import annotations
 
 from ceremony.checks.base import ERROR, OK, WARNING, CheckContext, CheckResult
-from ceremony.keys import public_identity, short
+from ceremony.keys import key_identity, short
 from ceremony.tufread import RootVerdict
 
 
@@ -230,13 +230,13 @@ def check_rotation(ctx: CheckContext) -> list[CheckResult]:
     out: list[CheckResult] = []
     role = prev.roles["root"]
     by_id = {k.keyid: k.name for k in ctx.keys.values()}
-    clean: set[tuple[str, str, str]] = set()
-    usable: set[tuple[str, str, str]] = set()
+    clean: set[str] = set()
+    usable: set[str] = set()
     dropped = ctx.previous_verdict.dropped() if ctx.previous_verdict else set()
     for kid in role.keyids:  # distinct keys: one key under two keyids counts once
         if kid not in prev.keys or kid in dropped:
             continue  # no key object, or one no client can load: it can never sign
-        ident = public_identity(prev.keys[kid])
+        ident = key_identity(prev.keys[kid])
         name = by_id.get(kid)
         status = plan.keys[name].status if name and name in plan.keys else "active"
         if status != "lost":

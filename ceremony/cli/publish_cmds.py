@@ -101,6 +101,14 @@ def export(
         for name, sha in res.files.items():
             size = (res.out_dir / name).stat().st_size
             out.print(f"  {sha}  {ui.value(name)}  ({size:,} bytes)")
+        if res.format == "metadata" and any(r.role != "root" for r in res.roles if r.draft):
+            out.print(
+                "The root says consistent_snapshot: true, so clients fetch VERSION.ROLE.json "
+                "(e.g. 1.targets.json); ROLE.json is the same file."
+                if res.consistent_snapshot
+                else "The root says consistent_snapshot: false, so clients fetch ROLE.json (e.g. "
+                "targets.json); VERSION.ROLE.json is the same file, versioned, for the archive."
+            )
         if out_of_band:
             out.print(
                 f"[red bold]OUT OF BAND:[/red bold] {ui.value(publishing.out_of_band_text(res.roles))}"
@@ -143,10 +151,7 @@ def verify(
                 "A client that trusts the earlier roots will refuse it."
             )
         if report.expired is not None:
-            raise VerificationFailed(
-                f"every link verifies, but {report.expired}. Publish a newer root (an "
-                "expiry-only rotation) before clients update."
-            )
+            raise VerificationFailed(report.expired)
         print(_summary(report))
 
 

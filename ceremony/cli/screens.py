@@ -189,6 +189,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             "invalid": [
                 f"{rj.record.file}: {rj.detail}" for rj in r.status.rejected if rj.reason != "stale"
             ],
+            "names_refused": [f"{rj.record.file}: {rj.detail}" for rj in r.status.disputed],
             "next_step": r.next_step,
             "external": [
                 rec.key_name

@@ -113,7 +113,13 @@ def merge(
         rep = signing.merge(cdir, others, now(), entry)
         out = ui.console()
         out.print(
-            f"Merge into {ui.value(cdir.root)}: {len(rep.added)} added, {len(rep.skipped)} skipped, {len(rep.refused)} refused."
+            f"Merge into {ui.value(cdir.root)}: {len(rep.added)} added, {len(rep.skipped)} "
+            f"skipped, {len(rep.refused)} refused."
+            + (
+                f" The names of {len(rep.names_refused)} file(s) were refused (below)."
+                if rep.names_refused
+                else ""
+            )
         )
         for line in rep.added:
             out.print(f"  [green]added[/green]   {ui.value(line)}")
@@ -121,4 +127,6 @@ def merge(
             out.print(f"  skipped {ui.value(line)}")
         for line in rep.refused:
             out.print(f"  [red]refused[/red] {ui.value(line)}")
+        for line in rep.names_refused:  # quotes the file's own fields: escaped
+            out.print(f"  [yellow]names refused[/yellow] {ui.value(line)}")
         out.print(f"Next: `ceremony status {ui.value(cdir.root)}`.")

@@ -243,16 +243,16 @@ def render_status_block(st: RoleStatus) -> None:
     out = console()
     for t in st.thresholds:
         out.print("  " + threshold_line(t))
+    # Who signed is the enrolled key of each keyid (as counted above), never the file's names.
+    names = {k: n for t in st.thresholds for k, n in zip(t.signed_keyids, t.signed, strict=True)}
     for rec in st.valid:
-        who = rec.key_name or rec.keyid[:8]
+        who = names.get(rec.keyid, f"key {rec.keyid[:8]}")
         if isinstance(rec.extra.get("external"), dict):
-            out.print(f"  {escape(who)}: external signature (made outside tuf-ceremony, verified)")
+            out.print(f"  {value(who)}: external signature (made outside tuf-ceremony, verified)")
         elif rec.extra.get("imported"):
-            out.print(
-                f"  {escape(who)}: signature that was already in the imported file (verified)"
-            )
-    for rj in st.rejected:
-        who = rj.record.key_name or rj.record.keyid[:8]
+            out.print(f"  {value(who)}: signature that was already in the imported file (verified)")
+    for rj in [*st.rejected, *st.disputed]:
+        who = rj.key or rj.record.keyid[:8]  # the enrolled key's name, never the file's
         out.print(
             f"  [yellow]{value(rj.reason)}[/yellow]: {value(rj.record.file or who)} ({value(who)}): "
             f"{value(rj.detail)}"

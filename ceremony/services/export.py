@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,14 +18,14 @@ from tuf.api.metadata import Metadata, Signature
 from tuf.api.serialization.json import JSONSerializer
 
 from ceremony import digest as digests
-from ceremony.attestation import summary
 from ceremony.clientcheck import check_delegation_chain, client_check_root
 from ceremony.clock import iso
 from ceremony.drafting import Draft
-from ceremony.errors import InputError, StoreError, ThresholdNotMet
+from ceremony.errors import InputError, StoreError, ThresholdNotMet, VerificationFailed
 from ceremony.files import write_once
-from ceremony.keys import key_type_of
+from ceremony.foreign.metadata_file import published_file_names
 from ceremony.services.export_foreign import ExportOptions, export_foreign, resolve_format
+from ceremony.services.record import ceremony_record
 from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
@@ -36,17 +36,57 @@ from ceremony.transcript import Entry
 @dataclass(frozen=True)
 class ExportResult:
     """Where the files went, name -> SHA-256 of each file written, every role's report,
-    and whether the keys are rehearsal keys (every screen says so)."""
+    whether the keys are rehearsal keys (every screen says so), and the root's
+    consistent_snapshot (which file names clients fetch)."""
 
     out_dir: Path
     files: dict[str, str]
     roles: list[RoleReport]
     rehearsal: bool = False
+    consistent_snapshot: bool = True  # the root's: which names clients fetch
     format: str = "metadata"  # `--format` written (export_foreign for the others)
     notes: list[str] = field(default_factory=list)  # e.g. thresholds still open (partial)
 
 
 COMPACT_ABOVE_ROLES = 256
+
+# An exported role must stay valid at least this long after the export: the files still
+# have to be carried to the repository, and a client refuses metadata that has expired by
+# its next refresh (TUF specification 5.3.10, 5.4.4, 5.6.7). A draft that expires sooner
+# was left too long: draft it again. (The plan's own bounds are CER-EXPIRY-*.)
+PUBLISH_MARGIN = dt.timedelta(hours=1)
+
+
+def consistent_snapshot_of(loaded: Loaded, reports: Sequence[RoleReport]) -> bool:
+    """What the root clients will hold says about consistent snapshots: the root exported
+    here, else the root an imported role came with, else the trusted previous root (a
+    targets-only ceremony); True without any."""
+    for r in reports:
+        if r.role == "root" and r.draft is not None:
+            return bool(r.draft.metadata.signed.consistent_snapshot)
+    imp = loaded.imported
+    if imp is not None and imp.delegator is not None:  # the root an imported role came with
+        return bool(imp.delegator.signed.consistent_snapshot)
+    prev = loaded.previous_root
+    return bool(prev.consistent_snapshot) if prev is not None else True
+
+
+def expiry_problems(reports: Sequence[RoleReport], now: dt.datetime) -> list[str]:
+    """Each exported role that has expired, or expires within `PUBLISH_MARGIN` of `now`."""
+    out = []
+    for r in reports:
+        if r.draft is None:
+            continue
+        expires = r.draft.metadata.signed.expires
+        what = f"{r.role} version {r.draft.version} (drafts/{r.role}.json)"
+        if expires <= now:
+            out.append(f"{what} expired on {iso(expires)}")
+        elif expires < now + PUBLISH_MARGIN:
+            out.append(
+                f"{what} expires at {iso(expires)}, less than an hour from now: it would "
+                "expire before clients can fetch it"
+            )
+    return out
 
 
 def serializer_for(md: Metadata[Any]) -> JSONSerializer:
@@ -128,9 +168,12 @@ def export(
     allow_partial: bool = False,
 ) -> ExportResult:
     """Write the signed metadata once every threshold is met and python-tuf accepts it
-    (`ceremony export`): N.ROLE.json for each drafted role (and root.json), checked as a
-    client would before anything is written, with SHA256SUMS and ceremony-record.md. An
-    imported role, and the other formats, are written by `export_foreign`.
+    (`ceremony export`), checked as a client would before anything is written, with
+    SHA256SUMS and ceremony-record.md. File names are the ones clients fetch, and the
+    versioned copy beside them (`metadata_file.published_file_names`): N.root.json and
+    root.json; N.ROLE.json and ROLE.json (clients fetch the first when the root says
+    consistent_snapshot, else the second). An imported role, and the other formats, are
+    written by `export_foreign`.
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -156,7 +199,8 @@ def export(
         InputError (exit 2): nothing is drafted, --out-of-band without a previous root, or
             an option that does not apply to the format.
         ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
-        VerificationFailed (exit 1): python-tuf's client logic rejects the result.
+        VerificationFailed (exit 1): a role has expired or expires within
+            `PUBLISH_MARGIN`, or python-tuf's client logic rejects the result.
         StoreError (exit 2): an output file exists already.
         PlanError (exit 2): the plan fails a check.
     """
@@ -174,6 +218,15 @@ def export(
         raise InputError(f"nothing is drafted yet. Next: `ceremony draft {cdir.root}`.")
     if out_of_band and loaded.previous is None:
         raise InputError("--out-of-band is only for a rotation (a plan with previous_root).")
+    expired = expiry_problems(reports, now)
+    if expired and not unverified_for_tests:
+        raise VerificationFailed(
+            "a client would refuse this at its next refresh, so nothing was written: "
+            + "; ".join(expired)
+            + ".",
+            hint="Draft the role again (`ceremony draft DIR ROLE`: a new expiry from the plan) "
+            "and collect its signatures again.",
+        )
     if resolved != "metadata" or loaded.imported is not None:
         done = export_foreign(
             loaded,
@@ -186,7 +239,13 @@ def export(
             record=lambda files: ceremony_record(loaded, reports, files, now),
         )
         return ExportResult(
-            done.out_dir, done.files, reports, loaded.rehearsal, done.format, done.notes
+            done.out_dir,
+            done.files,
+            reports,
+            loaded.rehearsal,
+            consistent_snapshot_of(loaded, reports),
+            done.format,
+            done.notes,
         )
     problems = []
     for r in reports:
@@ -218,18 +277,15 @@ def export(
         )
     files: dict[str, bytes] = {}
     exported: dict[str, bytes] = {}
+    consistent = consistent_snapshot_of(loaded, reports)
     for r in reports:
         if r.draft is None or r.status is None:
             continue
         data = exported_bytes(r.draft, r.status)
-        if r.role == "root":
-            if not unverified_for_tests:
-                client_check_root(None if out_of_band else loaded.previous_bytes, data)
-            files[f"{r.draft.version}.root.json"] = data
-            files["root.json"] = data
-        else:
-            # Consistent-snapshot name: clients fetch VERSION.ROLE.json.
-            files[f"{r.draft.version}.{r.role}.json"] = data
+        if r.role == "root" and not unverified_for_tests:
+            client_check_root(None if out_of_band else loaded.previous_bytes, data)
+        for name in published_file_names(r.role, r.draft.version, consistent_snapshot=consistent):
+            files[name] = data
         exported[r.role] = data
     if not unverified_for_tests:
         known = {
@@ -264,69 +320,7 @@ def export(
         write_once(out_dir / name, files_out[name])
         written[name] = hashes.get(name) or digests.sha256_hex(files_out[name])
         entry.files_written[str(out_dir / name)] = written[name]
-    return ExportResult(out_dir, written, reports, loaded.rehearsal)
-
-
-def ceremony_record(
-    loaded: Loaded,
-    reports: list[RoleReport],
-    files: Mapping[str, bytes],
-    now: dt.datetime,
-    hashes: Mapping[str, str] | None = None,
-) -> str:
-    """The Markdown record of an export (ceremony-record.md): each role's version, expiry,
-    digest (hex and PGP words), thresholds and signers, every key with its device and
-    attestation, and the SHA-256 of every file exported (`hashes`: name -> SHA-256 hex, when
-    the caller has them)."""
-    plan = loaded.plan
-    lines = [
-        f"# Ceremony record: {plan.repository}",
-        "",
-        f"Exported {iso(now)} by tuf-ceremony.",
-    ]
-    if loaded.rehearsal:
-        lines += ["", "**REHEARSAL: signed with software keys. Never publish these files.**"]
-    for r in reports:
-        if r.draft is None or r.status is None:
-            continue
-        lines += [
-            "",
-            f"## {r.role} version {r.draft.version}",
-            "",
-            f"- expires: {r.draft.expires}",
-            f"- digest (SHA-256 of the canonical signed bytes): {r.draft.digest}",
-            "- digest words: " + " ".join(digests.pgp_words(r.draft.digest)),
-        ]
-        for t in r.status.thresholds:
-            lines.append(f"- {t.label}: {t.count} of {t.threshold} required")
-        lines += ["", "| key | holder | signed at | device |", "|---|---|---|---|"]
-        for rec in r.status.valid:
-            spec = plan.keys.get(rec.key_name)
-            key = rec.key_name
-            if spec is not None and spec.status != "active":
-                # Still counts toward the previous root (the spec requires it): say so.
-                key += f" ({spec.status}: counts toward the previous root only)"
-            lines.append(
-                f"| {key} | {rec.holder} | {rec.signed_at} | {rec.extra.get('device', '')} |"
-            )
-    lines += [
-        "",
-        "## Keys",
-        "",
-        "| key | holder | type | keyid | device | attestation |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, k in sorted(loaded.keys.items()):
-        att = summary(k.attestation, "table") if k.attestation else "none"
-        device = k.device() + (" (accepted with --allow-imported-key)" if k.allow_imported else "")
-        lines.append(
-            f"| {name} | {plan.holder(name)} | {key_type_of(k.key)} | {k.keyid[:16]} | {device} | {att} |"
-        )
-    lines += ["", "## Files", ""]
-    for name, data in sorted(files.items()):
-        sha = (hashes or {}).get(name) or digests.sha256_hex(data)
-        lines.append(f"- `{name}` SHA-256 {sha}")
-    return "\n".join(lines) + "\n"
+    return ExportResult(out_dir, written, reports, loaded.rehearsal, consistent)
 
 
 def next_text(fmt: str) -> str:

@@ -26,7 +26,13 @@ from ceremony.services.status import authorities, next_step, role_status
 from ceremony.store import CeremonyDir
 from ceremony.store.drafts import drafted_roles, load_draft
 from ceremony.store.records import counting_signature, parse_signature_record, put_signature
-from ceremony.thresholds import RoleStatus, SignatureRecord, verify_record
+from ceremony.thresholds import (
+    RoleStatus,
+    SignatureRecord,
+    claim_problem,
+    claim_time_ok,
+    verify_record,
+)
 from ceremony.tokens.types import SignerFactory
 from ceremony.transcript import Entry
 
@@ -98,7 +104,7 @@ def sign(
             + ". Nothing to sign with it."
         )
     v = view(loaded, d, auths=auths)
-    mine = counting_signature(cdir, role, key.keyid, key.key, d.digest, d.payload)
+    mine = counting_signature(cdir, role, key.keyid, key.key, d.digest, d.payload, loaded.people)
     if mine is not None:
         st = role_status(loaded, role, d, auths)
         return SignOutcome(mine, st, True, v, next_step(cdir, role, st, False))
@@ -153,11 +159,36 @@ def sign(
 
 @dataclass
 class MergeReport:
-    """One line per signature file seen: added, skipped (already here) or refused (why)."""
+    """One line per signature file seen: added, skipped (already here) or refused (why).
+    `names_refused`: of those added, the files whose own names (key_name, holder, device)
+    disagree with the enrolled key: the signature was recorded under the enrolled key's
+    names and the file was not copied (why, in words)."""
 
     added: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    names_refused: list[str] = field(default_factory=list)
+
+
+def _as_enrolled(rec: SignatureRecord, loaded: Loaded, version: int) -> bytes:
+    """A signature file holding what `rec` proves (role, keyid, signature, digest) and the
+    enrolled key's names for its keyid, never the names `rec`'s file gave."""
+    people = loaded.people
+    fresh = SignatureRecord(
+        role=rec.role,
+        keyid=rec.keyid,
+        signature=rec.signature,
+        digest=rec.digest,
+        key_name=people.names.get(rec.keyid, ""),
+        holder=people.holders.get(rec.keyid, ""),
+        signed_at=rec.signed_at if claim_time_ok(rec.signed_at) else "",
+        extra={
+            "version": version,
+            "device": people.devices.get(rec.keyid, ""),
+            "rehearsal_only": rec.keyid in people.rehearsal,
+        },
+    )
+    return json_bytes(fresh.to_dict())
 
 
 def _approving_keys(loaded: Loaded, role: str, d: Draft) -> dict[str, Key]:
@@ -170,7 +201,11 @@ def _approving_keys(loaded: Loaded, role: str, d: Draft) -> dict[str, Key]:
 def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: Entry) -> MergeReport:
     """Bring the signature files of other copies of this ceremony into `cdir`, each checked
     (its role's draft is here, the digest is the draft's, its key approves the role, it
-    verifies); never overwrite a signature that still counts (`ceremony merge`).
+    verifies); never overwrite a signature that still counts (`ceremony merge`). The report
+    names each signer from the enrolled key of its keyid, never from the file; a file whose
+    own names (key_name, holder, device) disagree with that key is not copied: its
+    signature is recorded under the enrolled key's names and the file's names are refused
+    with the reason (`MergeReport.names_refused`).
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -186,6 +221,7 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
         StoreError (exit 2): an `others` path is not a ceremony directory.
     """
     loaded = load(cdir, now, files_read=entry.files_read, enforce=False)
+    people = loaded.people
     report = MergeReport()
     drafts = {role: load_draft(cdir, role) for role in drafted_roles(cdir)}
     approving: dict[str, dict[str, Key]] = {}  # role -> keys that approve it, made once
@@ -232,15 +268,25 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                 if not verify_record(rec, key, d.payload):
                     report.refused.append(f"{label}: bad signature (does not verify)")
                     continue
-                if counting_signature(cdir, role, rec.keyid, key, d.digest, d.payload):
+                # The names shown are the enrolled key's; the file's own are only claims.
+                who = f"{people.name(rec.keyid)} ({people.holder(rec.keyid)})"
+                if counting_signature(cdir, role, rec.keyid, key, d.digest, d.payload, people):
                     report.skipped.append(
-                        f"{label}: duplicate ({rec.key_name or short(rec.keyid)} already signed here)"
+                        f"{label}: duplicate ({people.name(rec.keyid)} already signed here)"
                     )
                     continue
-                data = other.read_bytes(path, max_bytes=MAX_INPUT_BYTES)
+                wrong = claim_problem(rec, people)
+                if wrong is None:
+                    data = other.read_bytes(path, max_bytes=MAX_INPUT_BYTES)
+                else:  # the signature is valid; the file's own names are refused, not copied
+                    data = _as_enrolled(rec, loaded, d.metadata.signed.version)
+                    report.names_refused.append(
+                        f"{label}: {wrong}. The signature itself is valid and is {who}'s: it was "
+                        "recorded under the enrolled key's names and the file was not copied. "
+                        "Someone edited that file or it comes from another ceremony: ask who "
+                        "handled that copy"
+                    )
                 target = put_signature(cdir, role, rec.keyid, data)
                 entry.files_written[cdir.rel(target)] = digests.sha256_hex(data)
-                report.added.append(
-                    f"{label}: {rec.key_name or short(rec.keyid)} ({rec.holder or 'unknown holder'})"
-                )
+                report.added.append(f"{label}: {who}")
     return report

@@ -116,12 +116,14 @@ def _delegation_authority(loaded: Loaded, role: str, people: People) -> Authorit
 def role_status(
     loaded: Loaded, role: str, d: Draft, auths: list[Authority] | None = None
 ) -> RoleStatus:
-    """The signature files of `role` sorted into valid, stale and invalid, and each
-    threshold's count. `auths`: the authorities, when the caller has them already. The
+    """The signature files of `role` sorted into valid, stale and invalid (and disputed: a
+    valid signature whose file names another key than its keyid's), and each threshold's
+    count. `auths`: the authorities, when the caller has them already. The
     files are read now, so a status after a write reflects the file written."""
     if auths is None:
         auths = authorities(loaded, role, d)
-    return evaluate(role, d.payload, d.digest, auths, load_signatures(loaded.cdir, role))
+    records = load_signatures(loaded.cdir, role)
+    return evaluate(role, d.payload, d.digest, auths, records, loaded.people)
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from securesystemslib.signer import SSlibKey
 
 from ceremony.errors import AmbiguousKey, AmbiguousToken, KeyNotFound, KeyPolicyError, TokenNotFound
-from ceremony.keys import short
+from ceremony.keys import same_key, short
 from ceremony.tokens.modules import find_module
 from ceremony.tokens.pkcs11.errors import Ctx, cap, guarded, translating
 from ceremony.tokens.pkcs11.login import acquire_login, release_login
 from ceremony.tokens.pkcs11.objects import (
     describe_pair,
     find_pairs,
+    holds,
     key_info,
     mismatch,
     one_pair,
@@ -173,7 +174,7 @@ def locate_key(public_key: SSlibKey, *, module: str | None, uri: str | None) -> 
                     with translating(ctx):
                         found = sslib_key(pairs[0])
                     if found is not None or pairs[0].public is not None:
-                        if found is None or found != public_key:
+                        if found is None or not same_key(found, public_key):
                             raise mismatch(tok, pairs[0], found, public_key)
                         with translating(ctx):
                             return key_info(tok, pairs[0])
@@ -189,7 +190,7 @@ def locate_key(public_key: SSlibKey, *, module: str | None, uri: str | None) -> 
         try:
             for pair in find_pairs(session, None, ctx):
                 with translating(ctx):
-                    if sslib_key(pair) == public_key:
+                    if holds(pair, public_key):
                         hits.append(key_info(tok, pair))
         finally:
             close_session(session)
