@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 
 from tuf.api.metadata import DelegatedRole, Root, Targets
 
@@ -258,21 +259,20 @@ def summarize(targets: Targets) -> DelegationsSummary:
         )
     roles = dele.roles or {}
     hashed = {n: r for n, r in roles.items() if r.path_hash_prefixes is not None}
-    others = [r for r in roles.values() if r.path_hash_prefixes is None]
+    others = (
+        [r for r in roles.values() if r.path_hash_prefixes is None]
+        if len(hashed) < len(roles)
+        else []
+    )
     group = None
     if hashed:
         first = next(iter(hashed.values()))
-        uniform = all(
-            r.threshold == first.threshold and r.keyids == first.keyids for r in hashed.values()
-        )
-        keyids: list[str] = []
-        for r in hashed.values():
-            for k in r.keyids:
-                if k not in keyids:
-                    keyids.append(k)
+        uniform = len({(r.threshold, *r.keyids) for r in hashed.values()}) == 1
+        # In C where it can be (16,384 bins): the keyids in order of first use, prefix lengths.
+        keyids = list(dict.fromkeys(chain.from_iterable(r.keyids for r in hashed.values())))
         prefixes = {n: r.path_hash_prefixes or [] for n, r in hashed.items()}
-        lens = {len(p) for v in prefixes.values() for p in v}
-        counts = {len(v) for v in prefixes.values()}
+        lens = set(map(len, chain.from_iterable(prefixes.values())))
+        counts = set(map(len, prefixes.values()))
         names = list(hashed)
         group = BinsGroup(
             "path_hash_prefixes",

@@ -6,12 +6,8 @@
 - `policy`: the plan's rules (which keys need one, what it must say, firmware advisories).
 """
 
-from ceremony.attestation.anchors import (
-    KNOWN_ROOTS,
-    PINNED_ROOT_FILES,
-    fingerprint,
-    load_pinned_roots,
-)
+from typing import TYPE_CHECKING, Any
+
 from ceremony.attestation.policy import (
     advisories,
     attestation_problems,
@@ -22,15 +18,50 @@ from ceremony.attestation.policy import (
     roles_require_attestation,
 )
 from ceremony.attestation.record import AttestationInfo, summary
-from ceremony.attestation.verify import (
-    OID_CSPN,
-    OID_FIPS,
-    OID_FIRMWARE,
-    OID_FORM_FACTOR,
-    OID_POLICY,
-    OID_SERIAL,
-    verify_attestation,
-)
+
+if TYPE_CHECKING:
+    from ceremony.attestation.anchors import (
+        KNOWN_ROOTS,
+        PINNED_ROOT_FILES,
+        fingerprint,
+        load_pinned_roots,
+    )
+    from ceremony.attestation.verify import (
+        OID_CSPN,
+        OID_FIPS,
+        OID_FIRMWARE,
+        OID_FORM_FACTOR,
+        OID_POLICY,
+        OID_SERIAL,
+        verify_attestation,
+    )
+
+# The certificate side (cryptography.x509, the pinned Yubico roots: 0.02-0.03 s to import)
+# loads when first used, so that the commands that only read a recorded attestation (the
+# plan's checks, show, export) do not pay for it (docs/adr/0008-startup.md).
+_LAZY = {
+    "KNOWN_ROOTS": "anchors",
+    "PINNED_ROOT_FILES": "anchors",
+    "fingerprint": "anchors",
+    "load_pinned_roots": "anchors",
+    "OID_CSPN": "verify",
+    "OID_FIPS": "verify",
+    "OID_FIRMWARE": "verify",
+    "OID_FORM_FACTOR": "verify",
+    "OID_POLICY": "verify",
+    "OID_SERIAL": "verify",
+    "verify_attestation": "verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "KNOWN_ROOTS",

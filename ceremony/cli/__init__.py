@@ -41,7 +41,7 @@ ROLE_ARG = typer.Argument(
     help="The role: root (default), targets, or a delegated role of the plan (bins).",
 )
 
-app = typer.Typer(
+_app = typer.Typer(
     name="ceremony",
     help=(
         "Offline key ceremonies for TUF repositories: plan, enrol, draft, sign over many "
@@ -135,7 +135,7 @@ def version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def _root(
     ctx: typer.Context,
     version: bool = typer.Option(
@@ -174,36 +174,58 @@ SHORT_HELP = {
 }
 
 
-def _register() -> None:
-    # Imported here: the command modules import `guarded`, `recorded` and the arguments
-    # from this module. The order is the order of `ceremony --help`.
-    from ceremony.cli import (
-        draft_cmds,
-        foreign_cmds,
-        publish_cmds,
-        rehearse_cmd,
-        setup_cmds,
-        signing_cmds,
-        token_cmds,
-    )
+# command name -> the module that registers it, in the order of `ceremony --help`.
+COMMAND_MODULES = {
+    "init": "setup_cmds",
+    "validate": "setup_cmds",
+    "enroll": "setup_cmds",
+    "keygen": "setup_cmds",
+    "attestation": "setup_cmds",
+    "draft": "draft_cmds",
+    "show": "draft_cmds",
+    "copy": "draft_cmds",
+    "sign": "signing_cmds",
+    "status": "signing_cmds",
+    "merge": "signing_cmds",
+    "import": "foreign_cmds",
+    "payload": "foreign_cmds",
+    "add-signature": "foreign_cmds",
+    "export": "publish_cmds",
+    "verify": "publish_cmds",
+    "rehearse": "rehearse_cmd",
+    "tokens": "token_cmds",
+}
+_registered: set[str] = set()
 
-    setup_cmds.register(app)
-    draft_cmds.register(app)
-    signing_cmds.register(app)
-    foreign_cmds.register(app)
-    publish_cmds.register(app)
-    rehearse_cmd.register(app)
-    token_cmds.register(app)
-    for info in app.registered_commands:
+
+def _register(command: str | None = None) -> typer.Typer:
+    """Register the command modules on the app: only the one that defines `command` when
+    it is a command name (a run imports what it uses, not the other commands' modules),
+    else all of them (the group's help, an unknown command, tests using `app`)."""
+    import importlib
+
+    wanted = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else COMMAND_MODULES.values()
+    for name in dict.fromkeys(wanted):
+        if name not in _registered:
+            _registered.add(name)
+            # The command modules import `guarded`, `recorded` and the arguments from here.
+            importlib.import_module(f"ceremony.cli.{name}").register(_app)
+    for info in _app.registered_commands:
         if info.name in SHORT_HELP and info.short_help is None:
             info.short_help = SHORT_HELP[info.name]
+    return _app
 
 
-_register()
+def __getattr__(name: str) -> typer.Typer:
+    """`ceremony.cli.app`: the typer app with every command registered (tests, tools)."""
+    if name == "app":
+        return _register()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
+    _register(sys.argv[1] if len(sys.argv) > 1 else None)
     try:
-        app(prog_name="ceremony")
+        _app(prog_name="ceremony")
     except KeyboardInterrupt:  # pragma: no cover - interrupt outside a command
         sys.exit(EXIT_INTERRUPTED)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from ceremony.rootchain import ChainReport
 
 from ceremony.cli import DIR_ARG, guarded, recorded, ui
 from ceremony.clock import now_utc as now
@@ -148,43 +152,52 @@ def verify(
         metavar="FILE",
         help="The root you already trust (default: the lowest version given).",
     ),
+    verbose: bool = typer.Option(False, "--verbose", help="Also print one line per root."),
 ) -> None:
     """Verify a chain of roots like a TUF client: each version N+1 signed by a threshold of
     version N's root keys and of its own."""
     with guarded():
-        from ceremony.clientcheck import verify_chain
+        from ceremony.rootchain import verify_chain
 
         report = verify_chain(root_files, trusted, now())
-        out = ui.console()
-        for step in report.steps:
-            mark = "[green]ok  [/green]" if step.ok else "[red]FAIL[/red]"
-            out.print(f"{mark} {ui.value(step.file)}: {ui.value(step.detail)}")
-        for w in report.warnings:
-            out.print(f"[yellow]warning[/yellow] {ui.value(w)}")
+        # Plain lines (no rich): a chain of 1,000 roots is 1,000 lines with --verbose. Values
+        # are escaped as on every screen (ui.plain_value: controls, bidi, separators).
+        lines = [
+            f"{'ok  ' if step.ok else 'FAIL'} {ui.plain_value(step.file)}: "
+            f"{ui.plain_value(step.detail)}"
+            for step in report.steps
+            if verbose or not step.ok
+        ]
+        lines += [f"warning {ui.plain_value(w)}" for w in report.warnings]
+        if lines:
+            print("\n".join(lines), flush=True)
         failure = report.failure
         if failure is not None:
             raise VerificationFailed(
                 f"the chain breaks at version {failure.version} ({failure.file}): {failure.detail}. "
                 "A client that trusts the earlier roots will refuse it."
             )
-        if report.errors:
-            raise VerificationFailed(" ".join(report.errors))
-        first, last = report.steps[0], report.steps[-1]
-        n = len(report.steps)
-        checked = f"{n} root{'s' if n != 1 else ''} checked"
-        if first.version > 1 and trusted is None:
-            ui.say(
-                f"The chain is valid up to root version {last.version} from version "
-                f"{first.version}, which was taken as trusted without a check ({checked}). Not "
-                f"checked: that version {first.version - 1}'s keys approved version "
-                f"{first.version}. To check it, give the earlier roots too, oldest first "
-                "(1.root.json ...), or the root you already trust with --trusted.",
-                style="yellow",
-            )
-        elif trusted is not None:
-            ui.say(
-                f"The chain is valid from the root you trust (version {first.version}) up to "
-                f"root version {last.version} ({checked})."
-            )
-        else:
-            ui.say(f"The chain is valid up to root version {last.version} ({checked}).")
+        if report.expired is not None:
+            raise VerificationFailed(report.expired)
+        print(_summary(report))
+
+
+def _summary(report: ChainReport) -> str:
+    """The one line `ceremony verify` prints when every root verifies and none expired."""
+    first, last = report.steps[0].version, report.steps[-1].version
+    n = len(report.steps)
+    if report.unchecked_predecessor is None:
+        return f"The chain is valid up to root version {last} ({n} root{'s' if n != 1 else ''} checked)."
+    before = report.unchecked_predecessor
+    if n == 1:
+        return (
+            f"Not a chain: root version {first} is signed by its own threshold "
+            f"({report.own_threshold}), but its predecessor (version {before}) was not given, so "
+            "whether clients that trust an earlier root accept it was NOT checked. Give the "
+            "earlier roots too (or --trusted FILE)."
+        )
+    return (
+        f"The chain from root version {first} is valid up to root version {last} ({n} roots "
+        f"checked); version {first} was checked by its own threshold only: its predecessor "
+        f"(version {before}) was not given."
+    )

@@ -16,7 +16,7 @@ escaped for rich's markup (`[...]`), so a name is printed as written.
 
 from __future__ import annotations
 
-import getpass
+import functools
 import os
 import re
 import shlex
@@ -27,17 +27,18 @@ import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.errors import MarkupError
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
-
 from ceremony.errors import CeremonyError, InputError, Interrupted
 
 if TYPE_CHECKING:  # keep `ceremony --help` light: these pull in securesystemslib and pkcs11
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from ceremony.thresholds import RoleStatus, ThresholdStatus
     from ceremony.tokens.types import PinRequest
+
+# rich (0.03 s to import) is imported by the functions that render with it, so a command
+# that prints plain lines (`verify`) or nothing styled never loads it.
 
 
 _CAPTURING: Console | None = None  # set while `long_listing` captures a screen for the pager
@@ -63,22 +64,42 @@ def shown(text: str) -> str:
     return _SCREEN.sub(_escape_char, text)
 
 
+def plain_value(x: object) -> str:
+    """`value` for a line printed without rich (no markup to escape): `shown`, with
+    newlines, tabs and escape-like backslashes escaped too."""
+    return _VALUE.sub(_escape_char, str(x))
+
+
+def escape(text: str) -> str:
+    """rich's markup escaped in `text` (rich imported on first use)."""
+    from rich.markup import escape as markup_escape
+
+    return markup_escape(text)
+
+
 def value(x: object) -> str:
     """A value (name, holder, path, field) to put in a printed line or a table cell: `shown`
     with newlines, tabs and escape-like backslashes escaped too, and rich's markup escaped
     (printed as written)."""
-    return escape(_VALUE.sub(_escape_char, str(x)))
+    return escape(plain_value(x))
 
 
-class _Console(Console):
-    """A rich console whose every rendered string passes `shown` (see the module doc)."""
+@functools.cache
+def _console_class() -> type[Console]:
+    """A rich console whose every rendered string passes `shown` (see the module doc);
+    made on first use, so that a command printing plain lines never imports rich."""
+    from rich.console import Console
+    from rich.errors import MarkupError
 
-    def render_str(self, text: str, **kwargs: Any) -> Text:
-        text = shown(text)
-        try:
-            return super().render_str(text, **kwargs)
-        except MarkupError:  # a stray "[/]" from a value: print it as written
-            return super().render_str(text, **{**kwargs, "markup": False})
+    class _Console(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Text:
+            text = shown(text)
+            try:
+                return super().render_str(text, **kwargs)
+            except MarkupError:  # a stray "[/]" from a value: print it as written
+                return super().render_str(text, **{**kwargs, "markup": False})
+
+    return _Console
 
 
 def console() -> Console:
@@ -88,13 +109,13 @@ def console() -> Console:
     tty = sys.stdout.isatty()
     width = None if tty else int(os.environ.get("COLUMNS", "110"))
     # Not a terminal (logs, scripts, tests): never break a sentence across lines.
-    return _Console(file=sys.stdout, highlight=False, width=width, soft_wrap=not tty)
+    return _console_class()(file=sys.stdout, highlight=False, width=width, soft_wrap=not tty)
 
 
 def err_console() -> Console:
     tty = sys.stderr.isatty()
     width = None if tty else 110
-    return _Console(file=sys.stderr, highlight=False, width=width, soft_wrap=not tty)
+    return _console_class()(file=sys.stderr, highlight=False, width=width, soft_wrap=not tty)
 
 
 def interactive() -> bool:
@@ -246,6 +267,8 @@ def read_pin(request: PinRequest) -> str:
             raise Interrupted("stopped before the final PIN try; nothing was signed or written.")
     if interactive():
         try:
+            import getpass
+
             pin = getpass.getpass("PIN (not shown): ")
         except EOFError:
             raise Interrupted("no PIN was given; nothing was written.") from None
@@ -359,6 +382,8 @@ def render_status_block(st: RoleStatus) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left", show_lines=False)
     for c in columns:
         t.add_column(c)

@@ -21,6 +21,7 @@ from ceremony.drafting import Draft
 from ceremony.errors import Declined, InputError, PlanError
 from ceremony.review import (
     Change,
+    DelegationsSummary,
     KeyLine,
     RoleLine,
     delegation_lines,
@@ -99,10 +100,16 @@ def signer_line(v: DraftView, key: KeyLine) -> SignerLine:
 
 
 def view(
-    loaded: Loaded, d: Draft, *, full: bool = False, auths: list[Authority] | None = None
+    loaded: Loaded,
+    d: Draft,
+    *,
+    full: bool = False,
+    auths: list[Authority] | None = None,
+    delegations: DelegationsSummary | None = None,
 ) -> DraftView:
     """The holder's view of the draft `d` (`full`: one line per delegated role too).
-    `auths`: the draft's authorities, when the caller has them already."""
+    `auths`, `delegations`: the draft's authorities and delegation summary (with its partition
+    check), when the caller has them already."""
     people = loaded.people
     signed = d.metadata.signed
     details: list[str] = []
@@ -118,11 +125,11 @@ def view(
         if prev is not None:
             previous = root_roles(prev, people)[0]
     else:
-        delegations = summarize(signed)
-        roles, details = delegation_lines(delegations, people)
+        dsum = delegations if delegations is not None else summarize(signed)
+        roles, details = delegation_lines(dsum, people)
         details.append(f"size: {len(d.payload):,} bytes of canonical JSON are signed")
         problems = delegation_problems(
-            signed, delegations.bins.partition if delegations.bins is not None else None
+            signed, dsum.bins.partition if dsum.bins is not None else None
         )
         changes, swaps, cs = [], [], None
         if full:
@@ -263,7 +270,12 @@ def draft(
                 f"{'s still count' if stale != 1 else ' still counts'}. Nothing was written."
             )
         archive_draft(cdir, existing)
-    problems = delegation_problems(md.signed) if role != "root" else []
+    problems: list[str] = []
+    dsum = None
+    if role != "root":  # the partition is checked once, for the refusal and for the view
+        dsum = summarize(md.signed)
+        bins = dsum.bins
+        problems = delegation_problems(md.signed, bins.partition if bins is not None else None)
     if problems:
         raise PlanError(
             f"the {role} draft would have delegations no client could use:\n  - "
@@ -274,7 +286,7 @@ def draft(
     entry.files_written[f"drafts/{role}.json"] = digests.sha256_hex(data)
     entry.notes.append(f"draft {role} digest {digest}")
     previous = existing.digest if existing else None
-    return DraftResult(d, False, stale, previous, view(loaded, d))
+    return DraftResult(d, False, stale, previous, view(loaded, d, delegations=dsum))
 
 
 def show(cdir: CeremonyDir, role: str, now: dt.datetime, *, full: bool = False) -> DraftView:

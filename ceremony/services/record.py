@@ -116,10 +116,13 @@ def markdown_record(
     files: Mapping[str, bytes],
     now: dt.datetime,
     notes: Sequence[RecordNote] = (),
+    hashes: Mapping[str, str] | None = None,
 ) -> str:
     """The Markdown record of an export (ceremony-record.md): each role's version, expiry,
-    digest (hex and PGP words), thresholds and signers, every key with its device and
-    attestation, the SHA-256 of every file exported, and the warnings and notes."""
+    digest (hex and PGP words), thresholds and signers (named from the enrolled key of each
+    signature's keyid, never from the signature file), every key with its device and
+    attestation, the SHA-256 of every file exported (`hashes`: name -> SHA-256 hex, when the
+    caller has them already), and the warnings and notes."""
     plan = loaded.plan
     lines = [f"# Ceremony record: {plan.repository}", "", f"Exported {iso(now)} by tuf-ceremony."]
     for w in warning_lines(loaded):
@@ -157,17 +160,11 @@ def markdown_record(
         )
     lines += ["", "## Files", ""]
     for name, data in sorted(files.items()):
-        lines.append(f"- `{name}` SHA-256 {digests.sha256_hex(data)}")
+        sha = (hashes or {}).get(name) or digests.sha256_hex(data)
+        lines.append(f"- `{name}` SHA-256 {sha}")
     for note in notes:
         lines += ["", f"## {note.title}", "", note.text]
     return "\n".join(lines) + "\n"
-
-
-def ceremony_record(
-    loaded: Loaded, reports: list[RoleReport], files: Mapping[str, bytes], now: dt.datetime
-) -> str:
-    """The Markdown record with no notes (what `export_foreign` writes beside its files)."""
-    return markdown_record(loaded, reports, files, now)
 
 
 CSS = """
@@ -231,6 +228,7 @@ def _role_page(
     now: dt.datetime,
     warnings: list[str],
     notes: Sequence[RecordNote],
+    hashes: Mapping[str, str],
 ) -> str:
     assert r.draft is not None and r.status is not None
     d, st = r.draft, r.status
@@ -270,7 +268,7 @@ def _role_page(
     mine = sorted(n for n in files if n.split(".")[1:2] == [r.role] or n == f"{r.role}.json")
     out.append("<h2>Files exported</h2><table><tr><th>file</th><th>SHA-256</th></tr>")
     for name in mine:
-        sha = digests.sha256_hex(files[name])
+        sha = hashes.get(name) or digests.sha256_hex(files[name])
         out.append(
             f'<tr><td class="mono">{escape(name)}</td><td class="mono">{escape(sha)}</td></tr>'
         )
@@ -292,11 +290,13 @@ def html_record(
     files: Mapping[str, bytes],
     now: dt.datetime,
     notes: Sequence[RecordNote] = (),
+    hashes: Mapping[str, str] | None = None,
 ) -> str:
-    """The printable record (ceremony-record.html): one page per role exported."""
+    """The printable record (ceremony-record.html): one page per role exported (`hashes`:
+    name -> SHA-256 hex of `files`, when the caller has them already)."""
     warnings = warning_lines(loaded)
     pages = [
-        _role_page(loaded, r, files, now, warnings, notes)
+        _role_page(loaded, r, files, now, warnings, notes, hashes or {})
         for r in reports
         if r.draft is not None and r.status is not None
     ]

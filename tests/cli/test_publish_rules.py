@@ -197,7 +197,8 @@ def test_verify_reports_an_expired_root_as_an_error(tmp_path: Path) -> None:
             root.add_key(signer.public_key, role)
         md = Metadata(root)
         md.sign(signer)
-        paths.append(tmp_path / f"{days}.root.json")
+        # Not N.root.json: a file so named must hold version N (issue 9 rule 8); both are v1.
+        paths.append(tmp_path / f"expires-in-{days}-days.root.json")
         paths[-1].write_bytes(md.to_bytes(JSONSerializer()))
     tok = make_backend("software", tmp_path, "verify")
     res = tok.run("verify", paths[0])

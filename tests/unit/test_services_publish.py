@@ -16,7 +16,7 @@ import pytest
 
 from ceremony.errors import EXIT_CHECK_FAILED, VerificationFailed
 from ceremony.services import drafts, export, signing, status
-from ceremony.services.export import PUBLISH_MARGIN
+from ceremony.services.export_files import PUBLISH_MARGIN
 from ceremony.transcript import Entry
 from tests.cli.conftest import snapshot_tree
 from tests.unit.services_kit import NOW, Kit, new_ceremony, plan
