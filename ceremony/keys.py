@@ -12,6 +12,7 @@ Pure: values and their dict form; reading and writing files is `store`'s job.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,8 @@ class EnrolledKey:
     allow_imported: bool = False
     attestation: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The plan's reason for enrolling a YubiKey PIV key without its attestation.
+    attestation_waived: str | None = None
 
     @property
     def keyid(self) -> str:
@@ -80,6 +83,13 @@ class EnrolledKey:
     @property
     def is_software(self) -> bool:
         return self.source == SOURCE_SOFTWARE
+
+    @property
+    def is_rehearsal_only(self) -> bool:
+        """A key on a rehearsal token: the built-in software token, or SoftHSM (keys kept in
+        files on a disk). Refused outside `rehearsal: true` (CER-SOFTWARE-KEY,
+        CER-KEY-SOFTHSM)."""
+        return self.is_software or is_softhsm_token(self.token)
 
     @property
     def keyid_matches_content(self) -> bool:
@@ -116,6 +126,8 @@ class EnrolledKey:
             prov["allow_imported"] = True
         if self.attestation is not None:
             prov["attestation"] = self.attestation
+        if self.attestation_waived is not None:
+            prov["attestation_waived"] = self.attestation_waived
         if self.extra:
             prov["extra"] = self.extra
         return {
@@ -123,7 +135,7 @@ class EnrolledKey:
             "keyid": self.keyid,
             "key": self.key.to_dict(),
             "provenance": prov,
-            "rehearsal_only": self.is_software,
+            "rehearsal_only": self.is_rehearsal_only,
         }
 
     @classmethod
@@ -149,6 +161,9 @@ class EnrolledKey:
                 allow_imported=bool(prov.get("allow_imported", False)),
                 attestation=prov.get("attestation"),
                 extra=dict(prov.get("extra", {})),
+                attestation_waived=(
+                    str(prov["attestation_waived"]) if "attestation_waived" in prov else None
+                ),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StoreError(
@@ -170,6 +185,24 @@ class TokenKeyRead:
     software: bool  # the software rehearsal token
     attestation: dict[str, Any] | None = None  # AttestationInfo.to_dict() once verified
     evidence: dict[str, bytes] = field(default_factory=dict)  # suffix -> file bytes (PEMs)
+
+
+def is_yubikey_token(token: Mapping[str, str] | None) -> bool:
+    """Does a key record's token (`EnrolledKey.token`, `TokenKeyRead.token`) describe a YubiKey
+    PIV application, whose keys can be attested? ykcs11 says manufacturer "Yubico ..." and
+    model "YubiKey ..." (label "YubiKey PIV #SERIAL"); OpenSC's PIV driver labels its tokens
+    "YubiKey PIV Slot 9c"; a YubiHSM 2 ("YubiHSM") is not one."""
+    if not token:
+        return False
+    label = str(token.get("label", ""))
+    maker = str(token.get("manufacturer", "")).lower()
+    model = str(token.get("model", "")).lower()
+    return label.startswith("YubiKey PIV") or (maker.startswith("yubico") and "yubikey" in model)
+
+
+def is_softhsm_token(token: Mapping[str, str] | None) -> bool:
+    """Does a key record's token say it is SoftHSM (keys kept in files on a disk)?"""
+    return "softhsm" in str((token or {}).get("manufacturer", "")).lower()
 
 
 def public_identity(key: Key) -> tuple[str, str, str]:

@@ -18,7 +18,14 @@ from ceremony.checks.base import (
     warnings,
 )
 from ceremony.checks.keys import check_keys
-from ceremony.checks.roles import check_expiry, check_previous, check_rotation, check_thresholds
+from ceremony.checks.roles import (
+    PreviousRootSigners,
+    check_expiry,
+    check_previous,
+    check_rotation,
+    check_thresholds,
+    previous_root_signers,
+)
 
 ALL_CHECKS = (check_previous, check_expiry, check_thresholds, check_keys, check_rotation)
 
@@ -38,12 +45,14 @@ __all__ = [
     "WARNING",
     "CheckContext",
     "CheckResult",
+    "PreviousRootSigners",
     "check_expiry",
     "check_keys",
     "check_previous",
     "check_rotation",
     "check_thresholds",
     "errors",
+    "previous_root_signers",
     "run_checks",
     "warnings",
 ]

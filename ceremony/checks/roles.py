@@ -6,8 +6,14 @@ Pure: no I/O. The caller supplies the previous root and the digest of its file.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tuf.api.metadata import Root
+
 from ceremony.checks.base import ERROR, OK, WARNING, CheckContext, CheckResult
-from ceremony.keys import public_identity
+from ceremony.keys import EnrolledKey, public_identity
+from ceremony.plan import Plan
 
 
 def check_previous(ctx: CheckContext) -> list[CheckResult]:
@@ -160,15 +166,26 @@ def check_thresholds(ctx: CheckContext) -> list[CheckResult]:
     return out
 
 
-def check_rotation(ctx: CheckContext) -> list[CheckResult]:
-    """Can the previous root's threshold be reached, and by whom?"""
-    plan, prev = ctx.plan, ctx.previous
-    if prev is None:
-        return []
-    out: list[CheckResult] = []
+@dataclass(frozen=True)
+class PreviousRootSigners:
+    """Who can still sign for the previous root's root role: its threshold, and its distinct
+    keys (one key under two keyids counts once) by the plan's status. A key the plan does
+    not name counts as active. `active` lists "name (holder)" for keys not marked lost or
+    compromised; `clean`/`usable` count the keys that are active / not lost."""
+
+    threshold: int
+    active: list[str]
+    clean: int
+    usable: int
+
+
+def previous_root_signers(
+    plan: Plan, keys: Mapping[str, EnrolledKey], prev: Root
+) -> PreviousRootSigners:
+    """The previous root's root-role signers as the plan marks them (see the class)."""
     role = prev.roles["root"]
-    by_id = {k.keyid: k.name for k in ctx.keys.values()}
-    clean: set[tuple[str, str, str]] = set()
+    by_id = {k.keyid: k.name for k in keys.values()}
+    clean: dict[tuple[str, str, str], str] = {}
     usable: set[tuple[str, str, str]] = set()
     for kid in role.keyids:  # distinct keys: one key under two keyids counts once
         ident = public_identity(prev.keys[kid])
@@ -176,9 +193,21 @@ def check_rotation(ctx: CheckContext) -> list[CheckResult]:
         status = plan.keys[name].status if name and name in plan.keys else "active"
         if status != "lost":
             usable.add(ident)
-        if status == "active":
-            clean.add(ident)
-    clean_n, usable_n = len(clean), len(usable)
+        if status == "active" and ident not in clean:
+            who = f"{name} ({plan.holder(name)})" if name else f"keyid {kid[:8]} (not enrolled)"
+            clean[ident] = who
+    return PreviousRootSigners(role.threshold, sorted(clean.values()), len(clean), len(usable))
+
+
+def check_rotation(ctx: CheckContext) -> list[CheckResult]:
+    """Can the previous root's threshold be reached, and by whom?"""
+    plan, prev = ctx.plan, ctx.previous
+    if prev is None:
+        return []
+    out: list[CheckResult] = []
+    role = prev.roles["root"]
+    signers = previous_root_signers(plan, ctx.keys, prev)
+    clean_n, usable_n = signers.clean, signers.usable
     if usable_n < role.threshold:
         out.append(
             CheckResult(

@@ -29,6 +29,13 @@ def export(
         help="Rotation whose previous threshold cannot be met: check the new root by its own "
         "threshold only; clients must receive it directly.",
     ),
+    accept_transcript_problems: str | None = typer.Option(
+        None,
+        "--accept-transcript-problems",
+        metavar="REASON",
+        help="Export although the transcript is damaged, cut short or rewritten (as `status` "
+        "shows), for this recorded reason; the problems and the reason go into the record.",
+    ),
     test_only_unverified: bool = typer.Option(
         False,
         "--test-only-unverified",
@@ -39,7 +46,12 @@ def export(
     """Write the signed metadata, checked as a client would, with SHA256SUMS and a record."""
     from ceremony.services import export as publishing
 
-    args = {"out": str(out_dir) if out_dir else None, "out_of_band": out_of_band}
+    args: dict[str, object] = {
+        "out": str(out_dir) if out_dir else None,
+        "out_of_band": out_of_band,
+    }
+    if accept_transcript_problems is not None:
+        args["accept_transcript_problems"] = accept_transcript_problems
     if test_only_unverified:
         args["test_only_unverified"] = True
     with guarded(), recorded(directory, "export", args) as (cdir, entry):
@@ -55,6 +67,7 @@ def export(
             entry,
             out_of_band=out_of_band,
             unverified_for_tests=test_only_unverified,
+            accept_transcript_problems=accept_transcript_problems,
         )
         out = ui.console()
         if res.rehearsal:
@@ -67,6 +80,13 @@ def export(
             out.print(f"  {sha}  {name}  ({size:,} bytes)")
         if out_of_band:
             out.print(f"[red bold]OUT OF BAND:[/red bold] {publishing.out_of_band_text(res.roles)}")
+        if accept_transcript_problems is not None:
+            out.print(
+                "[red bold]TRANSCRIPT PROBLEMS ACCEPTED[/red bold] (listed in "
+                f"ceremony-record.md): {accept_transcript_problems}"
+            )
+        if res.rehearsal:
+            ui.rehearsal_banner()
         out.print(
             "Next: copy these files to the repository. Publish the new root BEFORE any online "
             "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."

@@ -94,7 +94,7 @@ def print_enrolled(res: EnrollResult) -> None:
     """What enroll and keygen print about the key recorded."""
     rec = res.record
     out = ui.console()
-    if rec.is_software:
+    if rec.is_rehearsal_only:
         ui.rehearsal_banner()
     verb = "Enrolled" if res.new else "Already enrolled (same key, nothing changed):"
     out.print(f"{verb} '{rec.name}': {rec.key.scheme}, keyid {rec.keyid[:16]}…, {rec.device()}.")
@@ -103,10 +103,7 @@ def print_enrolled(res: EnrollResult) -> None:
     if res.attested is not None:
         out.print(f"  Attested: {res.attested}.")
         for advisory in res.advisories:
-            out.print(
-                f"  [yellow]WARNING:[/yellow] {advisory}. Accepted only because the plan allows "
-                "vulnerable firmware."
-            )
+            out.print(f"  [yellow]WARNING:[/yellow] {advisory}.")
     if rec.allow_imported:
         out.print(
             "  [yellow]Accepted with --allow-imported-key: the token does not prove on-device generation.[/yellow]"
@@ -138,8 +135,15 @@ def render_status(report: StatusReport) -> None:
         out.print(f"  Next: {r.next_step}.")
     for w in report.warnings:
         out.print(f"[yellow]warning[/yellow] {w}")
+    head = report.transcript_head
+    out.print(
+        f"Transcript: {head.seq} entries; head SHA-256 {digests.grouped_hex(head.sha256)} "
+        "(for the paper record)."
+    )
     for problem in report.transcript_problems:
         out.print(f"[red]transcript:[/red] {problem}")
+    for note in report.transcript_notes:
+        out.print(f"transcript note: {note}")
 
 
 def status_json(report: StatusReport) -> dict[str, Any]:
@@ -180,6 +184,8 @@ def status_json(report: StatusReport) -> dict[str, Any]:
     return {
         "warnings": report.warnings,
         "transcript_problems": report.transcript_problems,
+        "transcript_head": report.transcript_head.to_dict(),
+        "transcript_notes": report.transcript_notes,
         "repository": report.repository,
         "rehearsal": report.rehearsal,
         "roles": roles,

@@ -29,7 +29,8 @@ def sign(
     allow_imported_key: bool = typer.Option(
         False,
         "--allow-imported-key",
-        help="Accept a token key that may have been imported (recorded).",
+        help="Accept a token key that may have been imported (recorded in the signature file, "
+        "the transcript and the ceremony record).",
     ),
 ) -> None:
     """Check the draft, confirm with a typed Yes, enter the PIN, sign on the token."""
@@ -40,7 +41,12 @@ def sign(
 
     with (
         guarded(),
-        recorded(directory, "sign", {"role": role, "key": key, "uri": uri}) as (cdir, entry),
+        recorded(
+            directory,
+            "sign",
+            {"role": role, "key": key, "uri": uri}
+            | ({"allow_imported_key": True} if allow_imported_key else {}),
+        ) as (cdir, entry),
     ):
 
         def confirm(v: DraftView) -> bool:
@@ -61,6 +67,7 @@ def sign(
             confirm,
             now(),
             entry,
+            allow_imported=allow_imported_key,
         )
         out = ui.console()
         if outcome.already_signed:
@@ -118,4 +125,6 @@ def merge(
             out.print(f"  skipped {line}")
         for line in rep.refused:
             out.print(f"  [red]refused[/red] {line}")
+        for problem in rep.transcript_problems:
+            out.print(f"  [red]transcript:[/red] {problem}")
         out.print(f"Next: `ceremony status {cdir.root}`.")

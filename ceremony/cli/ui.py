@@ -20,7 +20,7 @@ from ceremony.errors import CeremonyError, InputError, Interrupted
 
 if TYPE_CHECKING:  # keep `ceremony --help` light: these pull in securesystemslib and pkcs11
     from ceremony.thresholds import RoleStatus, ThresholdStatus
-    from ceremony.tokens.types import PinRequest
+    from ceremony.tokens.types import ManagementKeyPrompt, PinRequest
 
 
 def console() -> Console:
@@ -111,6 +111,33 @@ def read_pin(request: PinRequest) -> str:
     return pin
 
 
+def read_management_key(prompt: ManagementKeyPrompt) -> str:
+    """The YubiKey PIV management key, asked like a PIN: never echoed, never on the command
+    line (scripts: one line on standard input)."""
+    out = console()
+    out.print(
+        f"[bold]Management key needed[/bold] for {prompt.device} to {prompt.purpose}: its "
+        f"{prompt.algorithm} PIV management key, {prompt.hex_length} hexadecimal digits."
+    )
+    if interactive():
+        try:
+            key = getpass.getpass("Management key (not shown): ")
+        except EOFError:
+            raise Interrupted("no management key was given; nothing was changed.") from None
+    else:
+        line = sys.stdin.readline()
+        if not line:
+            raise InputError(
+                "standard input ended before the management key was given (scripts: give it "
+                "as one line)."
+            )
+        key = line.rstrip("\r\n")
+        out.print("Management key read from standard input (not shown).")
+    if not key.strip():
+        raise InputError("an empty management key was given; nothing was sent to the YubiKey.")
+    return key
+
+
 def notify(message: str) -> None:
     console().print(f"[bold cyan]>>> {message}[/bold cyan]")
 
@@ -124,7 +151,8 @@ def print_error(exc: CeremonyError) -> None:
 
 def rehearsal_banner() -> None:
     console().print(
-        "[black on yellow] REHEARSAL: software keys, not for production. Never publish these files. [/]"
+        "[black on yellow] REHEARSAL: practice keys (software token, SoftHSM) or a plan with "
+        "rehearsal: true; not for production. Never publish these files. [/]"
     )
 
 

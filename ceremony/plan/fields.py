@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from ceremony.files import NAME_RE
-from ceremony.plan.model import Expiry
+from ceremony.plan.model import ADVISORY_IDS, Expiry
 
 DURATION_RE = re.compile(r"^(\d{1,5})d\Z")
 
@@ -150,3 +150,21 @@ def read_threshold(value: Any, keys: tuple[str, ...] | None, path: str, p: Probl
         )
         return None
     return t
+
+
+def read_advisory_ids(raw: Any, p: Problems) -> tuple[str, ...]:
+    """policy.attestation.allow_advisories: known advisory identifiers (YSA-2024-03, ...)."""
+    path = "policy.attestation.allow_advisories"
+    if not isinstance(raw, list):
+        p.add(path, f"expected a list of advisory identifiers, found {kind_of(raw)}")
+        return ()
+    out: list[str] = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, str) or item not in ADVISORY_IDS:
+            p.add(
+                f"{path}[{i}]",
+                f"{kind_of(item)} is not a known advisory ({', '.join(ADVISORY_IDS)})",
+            )
+        elif item not in out:
+            out.append(item)
+    return tuple(out)

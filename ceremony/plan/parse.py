@@ -19,6 +19,7 @@ from ceremony.plan.fields import (
     Problems,
     kind_of,
     parse_expiry,
+    read_advisory_ids,
     read_bool,
     read_int,
     read_mapping,
@@ -52,7 +53,15 @@ def _parse_keys(raw: Any, p: Problems) -> dict[str, KeySpec]:
     data = read_mapping(raw, "keys", p, None)
     if data is None:
         return keys
-    allowed = {"holder", "uri", "type", "status", "note", "require_attestation"}
+    allowed = {
+        "holder",
+        "uri",
+        "type",
+        "status",
+        "note",
+        "require_attestation",
+        "waive_attestation",
+    }
     for name, spec in data.items():
         path = f"keys.{name}"
         if not NAME_RE.match(name):
@@ -84,8 +93,14 @@ def _parse_keys(raw: Any, p: Problems) -> dict[str, KeySpec]:
         note = read_text(d.get("note"), f"{path}.note", p, optional=True)
         req = d.get("require_attestation", False)
         req_b = read_bool(req, f"{path}.require_attestation", p) if req is not False else False
+        waive = read_text(d.get("waive_attestation"), f"{path}.waive_attestation", p, optional=True)
+        if waive is not None and req_b:
+            p.add(
+                f"{path}.waive_attestation",
+                "the key cannot both require an attestation and waive it; keep one",
+            )
         if holder is not None:
-            keys[name] = KeySpec(name, holder, uri, key_type, str(status), note, bool(req_b))
+            keys[name] = KeySpec(name, holder, uri, key_type, str(status), note, bool(req_b), waive)
     return keys
 
 
@@ -223,7 +238,14 @@ def _parse_policy(raw: Any, p: Problems) -> Policy:
             d["attestation"],
             "policy.attestation",
             p,
-            {"roles", "touch", "pin", "forbid_pin_never", "allow_vulnerable_firmware"},
+            {
+                "roles",
+                "touch",
+                "pin",
+                "forbid_pin_never",
+                "allow_vulnerable_firmware",
+                "allow_advisories",
+            },
         )
         if a is not None:
             roles = a.get("roles", [])
@@ -246,7 +268,8 @@ def _parse_policy(raw: Any, p: Problems) -> Policy:
                 "policy.attestation.allow_vulnerable_firmware",
                 p,
             )
-            att = AttestationPolicy(tuple(roles), touch, pin, bool(fpn), bool(avf))
+            named = read_advisory_ids(a.get("allow_advisories", []), p)
+            att = AttestationPolicy(tuple(roles), touch, pin, bool(fpn), bool(avf), named)
     return Policy(max_days, min_days, att)
 
 

@@ -19,12 +19,14 @@ from tuf.api.serialization.json import JSONSerializer
 
 from ceremony import digest as digests
 from ceremony.attestation import summary
+from ceremony.checks import previous_root_signers
 from ceremony.clientcheck import check_delegation_chain, client_check_root
 from ceremony.clock import iso
 from ceremony.drafting import Draft
-from ceremony.errors import InputError, StoreError, ThresholdNotMet
+from ceremony.errors import CheckFailed, InputError, StoreError, ThresholdNotMet
 from ceremony.files import write_once
 from ceremony.keys import key_type_of
+from ceremony.services.audit import TranscriptState, record_head_line, transcript_state
 from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
@@ -112,6 +114,24 @@ def out_of_band_text(reports: Sequence[RoleReport]) -> str:
     )
 
 
+def _refuse_needless_out_of_band(loaded: Loaded) -> None:
+    """--out-of-band only when the previous root's threshold cannot be met from its keys
+    that are not marked lost or compromised in the plan (InputError, exit 2, naming them)."""
+    assert loaded.previous_root is not None
+    s = previous_root_signers(loaded.plan, loaded.keys, loaded.previous_root)
+    if s.clean < s.threshold:
+        return
+    raise InputError(
+        f"--out-of-band is refused: the previous root needs {s.threshold} of its keys, and "
+        f"{s.clean} are not marked lost or compromised in the plan, so its threshold can still "
+        f"be met by {', '.join(s.active)}. Existing clients then follow the new root: collect "
+        "their signatures (`ceremony sign DIR root --key NAME`) and export without "
+        "--out-of-band. Nothing was written.",
+        hint="If one of those keys is really lost or compromised, mark it in the plan "
+        "(keys.NAME.status: lost, or compromised), have the plan reviewed, and draft again.",
+    )
+
+
 def export(
     cdir: CeremonyDir,
     out: Path | None,
@@ -120,6 +140,7 @@ def export(
     *,
     out_of_band: bool = False,
     unverified_for_tests: bool = False,
+    accept_transcript_problems: str | None = None,
 ) -> ExportResult:
     """Write the signed metadata once every threshold is met and python-tuf accepts it
     (`ceremony export`): N.ROLE.json for each drafted role (and root.json), checked as a
@@ -132,16 +153,24 @@ def export(
         entry: the transcript entry; receives the files read and written and notes.
         out_of_band: the previous root's threshold cannot be met (lost keys); the new root
             is checked only against its own threshold and the record says clients must
-            receive it directly.
+            receive it directly. Refused while that threshold can still be met by keys the
+            plan does not mark lost or compromised.
         unverified_for_tests: write even what clients must reject (client test suites
             only; the CLI allows it only with CEREMONY_TEST_MODE=1).
+        accept_transcript_problems: the operator's recorded reason to export although the
+            transcript is damaged, cut short or rewritten (`services.audit`); the problems
+            and the reason go into the record and the transcript.
 
     Returns:
         An `ExportResult`: the folder, name -> SHA-256 of every file written, each role's
         report, and whether the keys are rehearsal keys.
 
     Raises:
-        InputError (exit 2): nothing is drafted, or --out-of-band without a previous root.
+        InputError (exit 2): nothing is drafted, or --out-of-band without a previous root or
+            while the previous root's threshold can still be met (the refusal names who), or
+            a reason to accept transcript problems when there are none.
+        CheckFailed (exit 1): the transcript is damaged, cut short or rewritten, and no
+            reason to accept it was given.
         ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
         VerificationFailed (exit 1): python-tuf's client logic rejects the result.
         StoreError (exit 2): an output file exists already.
@@ -159,6 +188,8 @@ def export(
         raise InputError(f"nothing is drafted yet. Next: `ceremony draft {cdir.root}`.")
     if out_of_band and loaded.previous is None:
         raise InputError("--out-of-band is only for a rotation (a plan with previous_root).")
+    if out_of_band:
+        _refuse_needless_out_of_band(loaded)
     problems = []
     for r in reports:
         if r.draft is None or r.status is None:
@@ -187,6 +218,7 @@ def export(
             "cannot export yet, nothing was written:\n  - " + "\n  - ".join(problems),
             hint="Collect the missing signatures (`ceremony sign`, or `ceremony merge` other copies).",
         )
+    audit = _transcript_checked(cdir, accept_transcript_problems, entry)
     files: dict[str, bytes] = {}
     exported: dict[str, bytes] = {}
     for r in reports:
@@ -217,6 +249,13 @@ def export(
     sums = "".join(f"{digests.sha256_hex(b)}  {n}\n" for n, b in sorted(files.items()))
     files_out = dict(files)
     record = ceremony_record(loaded, reports, files, now)
+    record += f"\n## Transcript\n\n{record_head_line(audit.head)}\n"
+    if audit.problems:
+        record += (
+            "\n## TRANSCRIPT PROBLEMS ACCEPTED\n\n"
+            + "".join(f"- {p}\n" for p in audit.problems)
+            + f"\nExported anyway; the operator's reason: {accept_transcript_problems}\n"
+        )
     if out_of_band:
         note = out_of_band_text(reports)
         record += f"\n## OUT OF BAND\n\n{note[0].upper()}{note[1:]}\n"
@@ -232,6 +271,29 @@ def export(
     return ExportResult(out_dir, written, reports, loaded.rehearsal)
 
 
+def _transcript_checked(cdir: CeremonyDir, reason: str | None, entry: Entry) -> TranscriptState:
+    """The transcript's state; refuses (CheckFailed, exit 1) a damaged, cut or rewritten one
+    unless the operator gives a reason, which is refused (InputError) when nothing is wrong."""
+    audit = transcript_state(cdir)
+    if reason is not None and not audit.problems:
+        raise InputError(
+            "--accept-transcript-problems cannot apply: the transcript is intact (its chain and "
+            "the heads in the signature files agree). Export without it. Nothing was written."
+        )
+    if audit.problems and reason is None:
+        raise CheckFailed(
+            "the transcript does not say what happened to this directory, so export stops "
+            "(nothing was written):\n  - " + "\n  - ".join(audit.problems),
+            hint="Compare the transcript with the other copies and the paper record. Only if "
+            "the cause is understood, export again with --accept-transcript-problems 'REASON' "
+            "(the problems and the reason go into the ceremony record).",
+        )
+    if audit.problems:
+        entry.notes += [f"transcript problem accepted: {p}" for p in audit.problems]
+        entry.notes.append(f"transcript problems accepted because: {reason}")
+    return audit
+
+
 def ceremony_record(
     loaded: Loaded, reports: list[RoleReport], files: Mapping[str, bytes], now: dt.datetime
 ) -> str:
@@ -245,7 +307,13 @@ def ceremony_record(
         f"Exported {iso(now)} by tuf-ceremony.",
     ]
     if loaded.rehearsal:
-        lines += ["", "**REHEARSAL: signed with software keys. Never publish these files.**"]
+        tokens = loaded.rehearsal_tokens
+        why = (
+            f"signed with keys on rehearsal tokens ({', '.join(tokens)}: keys kept in files)"
+            if tokens
+            else "the plan says rehearsal: true"
+        )
+        lines += ["", f"**REHEARSAL: {why}. Never publish these files.**"]
     for r in reports:
         if r.draft is None or r.status is None:
             continue
@@ -266,9 +334,10 @@ def ceremony_record(
             if spec is not None and spec.status != "active":
                 # Still counts toward the previous root (the spec requires it): say so.
                 key += f" ({spec.status}: counts toward the previous root only)"
-            lines.append(
-                f"| {key} | {rec.holder} | {rec.signed_at} | {rec.extra.get('device', '')} |"
-            )
+            device = str(rec.extra.get("device", ""))
+            if rec.extra.get("allow_imported_key"):
+                device += " (signed with --allow-imported-key)"
+            lines.append(f"| {key} | {rec.holder} | {rec.signed_at} | {device} |")
     lines += [
         "",
         "## Keys",
@@ -278,7 +347,11 @@ def ceremony_record(
     ]
     for name, k in sorted(loaded.keys.items()):
         att = summary(k.attestation, "table") if k.attestation else "none"
+        if not k.attestation and k.attestation_waived is not None:
+            att = f"WAIVED by the plan: {k.attestation_waived}"
         device = k.device() + (" (accepted with --allow-imported-key)" if k.allow_imported else "")
+        if k.is_rehearsal_only and not k.is_software:
+            device += " (REHEARSAL token: keys in files)"
         lines.append(
             f"| {name} | {plan.holder(name)} | {key_type_of(k.key)} | {k.keyid[:16]} | {device} | {att} |"
         )

@@ -18,7 +18,7 @@ from ceremony.clock import iso
 from ceremony.errors import InputError
 from ceremony.files import json_bytes, read_input
 from ceremony.keys import SOURCE_PREVIOUS_ROOT, EnrolledKey, key_type_of, short
-from ceremony.plan import TOP_LEVEL_ROLES
+from ceremony.plan import TOP_LEVEL_ROLES, Plan
 from ceremony.plan.parse import parse_plan
 from ceremony.plan.template import default_template, plan_template
 from ceremony.services.state import read_previous_root
@@ -53,9 +53,9 @@ def generated_key_names(root: Root) -> dict[str, str]:
 
 def _carried_keys(
     previous_ceremony: Path, root: Root
-) -> tuple[dict[str, tuple[EnrolledKey, str]], str]:
+) -> tuple[dict[str, tuple[EnrolledKey, str]], Plan]:
     """keyid -> (enrolled key, holder) from the ceremony that made the previous root, and
-    that ceremony's repository."""
+    that ceremony's plan."""
     old = CeremonyDir(previous_ceremony)
     plan = parse_plan(
         old.read_bytes(PLAN_FILE).decode("utf-8", errors="replace"), str(old.plan_path)
@@ -64,7 +64,7 @@ def _carried_keys(
     for rec in load_keys(old).values():
         if rec.keyid in root.keys:
             out[rec.keyid] = (rec, plan.holder(rec.name))
-    return out, plan.repository
+    return out, plan
 
 
 def init(
@@ -88,10 +88,16 @@ def init(
             holders, token URIs and repository are carried over.
 
     Raises:
-        InputError (exit 2): `path` exists and is not empty, or the previous root cannot be
-            read. StoreError (exit 2): it is not a TUF root. PlanError (exit 2): the
+        InputError (exit 2): `path` exists and is not empty, `previous_ceremony` without
+            `previous_root_file`, or the previous root cannot be read. StoreError (exit 2): it is not a TUF root. PlanError (exit 2): the
             previous ceremony's plan does not parse. Nothing is written on any error.
     """
+    if previous_ceremony is not None and previous_root_file is None:
+        raise InputError(
+            "--previous-ceremony cannot apply without --previous-root: it carries key names, "
+            "holders and token URIs over to a rotation of that trusted root. Give both "
+            "(nothing was written)."
+        )
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise InputError(
             f"{path} already exists and is not empty. A ceremony starts in a new directory; "
@@ -110,9 +116,9 @@ def init(
     root = prev.signed
     names = generated_key_names(root)
     carried: dict[str, tuple[EnrolledKey, str]] = {}
-    old_repository = ""
+    old_plan: Plan | None = None
     if previous_ceremony is not None:
-        carried, old_repository = _carried_keys(previous_ceremony, root)
+        carried, old_plan = _carried_keys(previous_ceremony, root)
     for kid, (rec, _holder) in carried.items():
         names[kid] = rec.name
     sha = digests.sha256_hex(data)
@@ -129,7 +135,10 @@ def init(
         }
         for kid in names
     }
-    repository = old_repository or "example.org/simple"
+    for kid, (old_key, _holder) in carried.items():
+        if old_key.attestation_waived is not None:  # the waiver the old plan gave, again
+            keys_spec[names[kid]]["waive_attestation"] = old_key.attestation_waived
+    repository = old_plan.repository if old_plan is not None else "example.org/simple"
     text = plan_template(
         repository,
         (rel, sha),
@@ -138,6 +147,7 @@ def init(
         bool(root.consistent_snapshot),
         roles,
         keys_spec,
+        rehearsal=old_plan is not None and old_plan.rehearsal,
     )
     # Everything is prepared: now write (a new directory, so a failure leaves no half state
     # that matters: the command can be rerun on a new path).
@@ -161,6 +171,7 @@ def init(
                 allow_imported=old.allow_imported,
                 attestation=old.attestation,
                 extra={**old.extra, "previous_root_version": root.version},
+                attestation_waived=old.attestation_waived,
             )
         else:
             rec = EnrolledKey(

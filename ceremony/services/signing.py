@@ -15,11 +15,13 @@ from pathlib import Path
 from securesystemslib.signer import Key, Signature
 
 from ceremony import digest as digests
+from ceremony import transcript
 from ceremony.clock import iso
 from ceremony.drafting import Draft
 from ceremony.errors import BadTokenSignature, Declined, InputError, StoreError
 from ceremony.files import json_bytes
 from ceremony.keys import short
+from ceremony.services.audit import transcript_state
 from ceremony.services.drafts import DraftView, view
 from ceremony.services.state import Loaded, current_draft, load
 from ceremony.services.status import authorities, next_step, role_status
@@ -54,6 +56,8 @@ def sign(
     confirm: Confirm,
     now: dt.datetime,
     entry: Entry,
+    *,
+    allow_imported: bool = False,
 ) -> SignOutcome:
     """Sign the current draft of `role` with the enrolled key `key_name` (`ceremony sign`).
 
@@ -70,6 +74,8 @@ def sign(
         confirm: shows the `DraftView` and returns True only for the holder's typed Yes.
         now: the signing time (recorded; timezone-aware UTC).
         entry: the transcript entry; receives the files read and written and the holder.
+        allow_imported: --allow-imported-key was given (`open_signer` accepts a key that
+            may have been imported); recorded in the signature file and the transcript.
 
     Returns:
         A `SignOutcome`; `already_signed` when the key's signature here still counts
@@ -144,24 +150,31 @@ def sign(
         extra={
             "version": d.metadata.signed.version,
             "device": key.device(),
-            "rehearsal_only": key.is_software,
+            "rehearsal_only": key.is_rehearsal_only,
+            # The transcript's head before this command's own entry (docs/adr/0005).
+            "transcript_head": transcript.head(cdir.root).to_dict(),
+            **({"allow_imported_key": True} if allow_imported else {}),
         },
     )
     data = json_bytes(rec.to_dict())
     path = put_signature(cdir, role, key.keyid, data)
     entry.files_written[cdir.rel(path)] = digests.sha256_hex(data)
     entry.notes.append(f"{key_name} signed {role} digest {d.digest}")
+    if allow_imported:
+        entry.notes.append(f"--allow-imported-key used for {key_name} at sign")
     st = role_status(loaded, role, d, auths)  # read back from the files, the new one included
     return SignOutcome(rec, st, False, v, next_step(cdir, role, st, False))
 
 
 @dataclass
 class MergeReport:
-    """One line per signature file seen: added, skipped (already here) or refused (why)."""
+    """One line per signature file seen: added, skipped (already here) or refused (why);
+    and what is wrong with the transcript here or in a copy (a cut or rewritten transcript)."""
 
     added: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    transcript_problems: list[str] = field(default_factory=list)
 
 
 def _approving_keys(loaded: Loaded, role: str, d: Draft) -> dict[str, Key]:
@@ -183,6 +196,8 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
 
     Returns:
         A `MergeReport`; a file that does not qualify is refused with the reason, not raised.
+        Every refused file, every added one (with the transcript head it carries) and the
+        transcript problems of this directory and of each copy go into `entry.notes`.
 
     Raises:
         InputError (exit 2): an `others` path is this directory itself, or a role's signers
@@ -191,6 +206,7 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
     """
     loaded = load(cdir, now, files_read=entry.files_read, enforce=False)
     report = MergeReport()
+    report.transcript_problems += [f"here: {p}" for p in transcript_state(cdir).problems]
     drafts = {role: load_draft(cdir, role) for role in drafted_roles(cdir)}
     approving: dict[str, dict[str, Key]] = {}  # role -> keys that approve it, made once
     for other_path in others:
@@ -199,6 +215,9 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
             raise InputError(
                 f"{other_path} is this ceremony directory itself; name the other copies."
             )
+        report.transcript_problems += [
+            f"{other_path}: {p}" for p in transcript_state(other).problems
+        ]
         for role_dir in (
             sorted(p for p in other.path("signatures").glob("*") if p.is_dir())
             if other.path("signatures").is_dir()
@@ -247,4 +266,11 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                 report.added.append(
                     f"{label}: {rec.key_name or short(rec.keyid)} ({rec.holder or 'unknown holder'})"
                 )
+                head = transcript.Head.from_value(rec.extra.get("transcript_head"))
+                entry.notes.append(
+                    f"merged {label}"
+                    + (f" (transcript head there: line {head.seq}, {head.sha256})" if head else "")
+                )
+    entry.notes += [f"refused {line}" for line in report.refused]
+    entry.notes += [f"transcript problem: {p}" for p in report.transcript_problems]
     return report

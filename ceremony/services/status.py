@@ -8,7 +8,7 @@ and puts each role's state into words.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tuf.api.metadata import Root
 
@@ -16,6 +16,7 @@ from ceremony.delegations import delegation_spec, draftable_text
 from ceremony.drafting import Draft
 from ceremony.errors import CeremonyError, InputError
 from ceremony.review import People
+from ceremony.services.audit import transcript_state
 from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.store import CeremonyDir
 from ceremony.store.drafts import drafted_roles, load_draft
@@ -28,11 +29,17 @@ from ceremony.thresholds import (
     root_authorities,
     status_notes,
 )
-from ceremony.transcript import verify_hash_chain
+from ceremony.transcript import GENESIS, Head
 
 # The check IDs every status screen repeats: deliberate exceptions a holder must not forget.
 REPEATED_WARNINGS = frozenset(
-    {"CER-KEY-IMPORTED", "CER-SOFTWARE-KEY", "CER-KEY-SOFTHSM", "CER-ATTESTATION-ADVISORY"}
+    {
+        "CER-KEY-IMPORTED",
+        "CER-SOFTWARE-KEY",
+        "CER-KEY-SOFTHSM",
+        "CER-ATTESTATION-ADVISORY",
+        "CER-ATTESTATION-WAIVED",
+    }
 )
 
 
@@ -135,12 +142,15 @@ class RoleReport:
 @dataclass(frozen=True)
 class StatusReport:
     """What `ceremony status` shows: every role, the warnings every status screen repeats
-    (deliberate exceptions such as --allow-imported-key), and transcript problems."""
+    (deliberate exceptions such as --allow-imported-key), and the transcript: its problems
+    (a damaged, cut or rewritten transcript), its head, and notes on older files."""
 
     loaded: Loaded
     roles: list[RoleReport]
     warnings: list[str]
     transcript_problems: list[str]
+    transcript_head: Head = field(default_factory=lambda: Head(0, GENESIS))
+    transcript_notes: list[str] = field(default_factory=list)
 
     @property
     def repository(self) -> str:
@@ -197,8 +207,14 @@ def status(cdir: CeremonyDir, now: dt.datetime) -> StatusReport:
         with neither a root draft nor a previous root).
     """
     loaded = load(cdir, now, enforce=False)
+    audit = transcript_state(cdir)
     return StatusReport(
-        loaded, role_reports(loaded), status_warnings(loaded), verify_hash_chain(cdir.root)
+        loaded,
+        role_reports(loaded),
+        status_warnings(loaded),
+        audit.problems,
+        audit.head,
+        audit.notes,
     )
 
 

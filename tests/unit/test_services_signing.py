@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from securesystemslib.signer import CryptoSigner, Signer
 
+from ceremony import transcript
 from ceremony.errors import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID_INPUT,
@@ -44,7 +45,11 @@ def no(_view: DraftView) -> bool:
 def sign(
     kit: Kit, key: str, role: str = "root", confirm: signing.Confirm = yes
 ) -> signing.SignOutcome:
-    return signing.sign(kit.cdir, role, key, kit.signer(), confirm, NOW, Entry("sign"))
+    """Sign as `ceremony sign` does: the use case, then its transcript entry."""
+    entry = Entry("sign")
+    outcome = signing.sign(kit.cdir, role, key, kit.signer(), confirm, NOW, entry)
+    transcript.append(kit.cdir.root, entry, "ok", 0)
+    return outcome
 
 
 @pytest.fixture
@@ -156,7 +161,10 @@ def test_export_writes_once_and_never_overwrites(drafted: Kit) -> None:
     assert res.rehearsal and res.out_dir == drafted.root / "published"
     assert sorted(res.files) == ["1.root.json", "SHA256SUMS", "ceremony-record.md", "root.json"]
     record = (res.out_dir / "ceremony-record.md").read_text()
-    assert "**REHEARSAL: signed with software keys. Never publish these files.**" in record
+    assert (
+        "**REHEARSAL: signed with keys on rehearsal tokens (software token: keys kept in files). "
+        "Never publish these files.**"
+    ) in record
     with pytest.raises(StoreError, match="export never overwrites a file"):
         export.export(drafted.cdir, None, NOW, Entry("export"))
 

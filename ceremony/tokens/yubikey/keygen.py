@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
@@ -46,6 +47,7 @@ def generate_piv_key(
     replace_existing: bool = False,
     write_certificate: bool = False,
     purpose: str | None = None,
+    check_device: Callable[[YubiKeyInfo], None] | None = None,
 ) -> GeneratedPivKey:
     """Generate a key pair ON the YubiKey `serial` in PIV `slot`, attest it, and return it.
 
@@ -64,6 +66,8 @@ def generate_piv_key(
         write_certificate: also store a self-signed certificate for the key in the slot (one
             more PIN and touch); only PKCS#11 modules such as OpenSC need it.
         purpose: the prompt's words, e.g. "generate the root key 'root-alice'".
+        check_device: called with the YubiKey found, before anything is asked or changed;
+            it refuses the device by raising (e.g. firmware under a published advisory).
 
     Returns a GeneratedPivKey (public key, DER attestation and f9 certificates, device).
     Raises InputError (exit 2) for bad arguments or a malformed management key; TokenError
@@ -97,6 +101,7 @@ def generate_piv_key(
                 replace_existing=replace_existing,
                 write_certificate=write_certificate,
                 state=state,
+                check_device=check_device,
             )
     except TokenError as e:
         raise _phase_note(e, slot, state["generated"]) from None
@@ -134,12 +139,15 @@ def _generate_on(
     replace_existing: bool,
     write_certificate: bool,
     state: dict[str, bool],
+    check_device: Callable[[YubiKeyInfo], None] | None = None,
 ) -> GeneratedPivKey:
     """The body of `generate_piv_key` on an open connection; sets state["generated"]."""
     from yubikit.piv import PivSession
 
     slot_int = int(slot, 16)
     check_firmware(info, key_type)
+    if check_device is not None:
+        check_device(info)
     piv = PivSession(conn)
     kt, pp, tp = piv_enums(key_type, pin_policy, touch_policy)
     piv.check_key_support(kt, pp, tp, True, fips_restrictions=info.fips)
