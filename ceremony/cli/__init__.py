@@ -1,6 +1,6 @@
 """The `ceremony` command line. Parses, calls ONE use case (`ceremony.services`), renders.
-No ceremony logic here. Commands are grouped by phase: `setup_cmds` (init, validate,
-enroll, keygen, attestation verify), `draft_cmds` (draft, show), `signing_cmds` (sign,
+No ceremony logic here. Commands are grouped by phase: `preflight_cmd` (the machine),
+`setup_cmds` (init, validate, enroll, keygen, attestation verify), `draft_cmds` (draft, show), `signing_cmds` (sign,
 status, merge), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
 `screens` renders what a holder sees, `ui` is the console and the prompts.
 
@@ -156,6 +156,7 @@ def _register() -> None:
     # from this module. The order is the order of `ceremony --help`.
     from ceremony.cli import (
         draft_cmds,
+        preflight_cmd,
         publish_cmds,
         rehearse_cmd,
         setup_cmds,
@@ -163,6 +164,7 @@ def _register() -> None:
         token_cmds,
     )
 
+    preflight_cmd.register(app)
     setup_cmds.register(app)
     draft_cmds.register(app)
     signing_cmds.register(app)
