@@ -220,8 +220,10 @@ def keygen(
         help="Generate on the YubiKey with this serial (printed on it), in a PIV slot, with the "
         "plan's PIN and touch policies; its attestation is verified and recorded.",
     ),
-    slot: str = typer.Option(
-        "9c", "--slot", help="With --yubikey: the PIV slot (9c, 9a, 9d, 9e or 82-95)."
+    slot: str | None = typer.Option(
+        None,
+        "--slot",
+        help="With --yubikey: the PIV slot (9c, the default; 9a, 9d, 9e or 82-95).",
     ),
     replace_existing: bool = typer.Option(
         False,
@@ -248,14 +250,15 @@ def keygen(
     from ceremony.tokens import select
 
     args: dict[str, object] = {"name": name, "uri": uri, "type": key_type}
+    piv_slot = slot or "9c"
     if yubikey is not None:
-        args |= {"yubikey": yubikey, "slot": slot}
+        args |= {"yubikey": yubikey, "slot": piv_slot}
     with guarded(), recorded(directory, "keygen", args) as (cdir, entry):
         if yubikey is None:
             yubikey_only = [
                 opt
                 for opt, given in (
-                    ("--slot", slot != "9c"),
+                    ("--slot", slot is not None),
                     ("--replace-existing", replace_existing),
                     ("--write-certificate", write_certificate),
                     ("--attestation-chain", attestation_chain),
@@ -299,7 +302,7 @@ def keygen(
             entry,
             generate=select.yubikey_generator(
                 yubikey,
-                slot,
+                piv_slot,
                 module,
                 pin_provider=ui.read_pin,
                 management_key=ui.read_management_key,
@@ -310,7 +313,7 @@ def keygen(
             attestation=_attestation_options(None, None, attestation_chain, attestation_ca),
             notify=ui.notify,
         )
-        ui.console().print(f"Generated on YubiKey {yubikey}, PIV slot {slot}: {name}.")
+        ui.console().print(f"Generated on YubiKey {yubikey}, PIV slot {piv_slot}: {name}.")
         print_enrolled(res)
 
 
