@@ -13,7 +13,8 @@ Steps (what the baseline does for the same step):
 - status: load bins and targets, `verify_delegate` (python-tuf's threshold check);
 - export: load both, `verify_delegate`, serialise, write.
 
-Usage: python bench/bench_bins.py [--runs 5] [--count 16384]
+Usage: python bench/bench_bins.py [--runs 5] [--count 16384] (wall and RSS only; bench/run.py
+measures CPU too, pair by pair, and reuses this module's set-up and baselines).
 Needs SoftHSM2 (softhsm2-util, libsofthsm2.so). Not a test: figures go in bench/README.md.
 """
 
@@ -148,8 +149,49 @@ def measure(cmd: list[str], env: dict[str, str], stdin: str = "") -> tuple[float
     return wall, usage.ru_maxrss / 1024, out
 
 
+# How `ceremony` is started (bench/run.py sets the venv's console script, as holders run it).
+CEREMONY_CMD = [sys.executable, "-m", "ceremony"]
+
+
 def ceremony(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ceremony", *args]
+    return [*CEREMONY_CMD, *args]
+
+
+def find_module() -> str:
+    """The SoftHSM2 PKCS#11 module on this machine."""
+    from ceremony.tokens.softhsm import softhsm_module
+
+    module = softhsm_module()
+    if module is None:
+        raise SystemExit("bench_bins.py needs SoftHSM2 (libsofthsm2.so)")
+    return module
+
+
+def step_commands(d: Path, module: str) -> dict[str, tuple[list[str], str]]:
+    """The timed `ceremony` command of each step, with what it reads on standard input."""
+    return {
+        "draft": (ceremony("draft", str(d), "bins"), ""),
+        "show": (ceremony("show", str(d), "bins"), ""),
+        "sign": (
+            ceremony("sign", str(d), "bins", "--key", "bins-alice", "--module", module),
+            f"Yes\n{PIN}\n",
+        ),
+        "status": (ceremony("status", str(d)), ""),
+        "export": (ceremony("export", str(d)), ""),
+    }
+
+
+def baseline_command(step: str, work: Path, count: int) -> list[str]:
+    """The baseline process of `step` (python-tuf doing the same work; see `baseline`)."""
+    return [
+        sys.executable,
+        str(Path(__file__)),
+        "--count",
+        str(count),
+        "--baseline",
+        step,
+        str(work),
+    ]
 
 
 def setup(work: Path, count: int, env: dict[str, str], module: str) -> Path:
@@ -237,11 +279,11 @@ def main() -> None:
     if args.baseline:
         baseline(args.baseline[0], Path(args.baseline[1]), args.count)
         return
-    from ceremony.tokens.softhsm import missing, softhsm_module
+    from ceremony.tokens.softhsm import missing
 
-    module = softhsm_module()
-    if module is None or missing() is not None:
+    if missing() is not None:
         raise SystemExit(f"bench_bins.py needs SoftHSM2: {missing()}")
+    module = find_module()
     env = dict(os.environ, COLUMNS="120", BENCH_MODULE=module)
     env.pop("CEREMONY_DEBUG", None)
     # As installed (pip compiles .pyc files at install time): both sides run from bytecode.
@@ -254,31 +296,13 @@ def main() -> None:
         sizes: dict[str, int] = {}
         for run in range(args.runs + 1):  # run 0 warms the bytecode caches; not counted
             reset_bins(d)
-            cmds = {
-                "draft": (ceremony("draft", str(d), "bins"), ""),
-                "show": (ceremony("show", str(d), "bins"), ""),
-                "sign": (
-                    ceremony("sign", str(d), "bins", "--key", "bins-alice", "--module", module),
-                    f"Yes\n{PIN}\n",
-                ),
-                "status": (ceremony("status", str(d)), ""),
-                "export": (ceremony("export", str(d)), ""),
-            }
+            cmds = step_commands(d, module)
             for step in STEPS:
                 cmd, stdin = cmds[step]
                 wall, rss, _ = measure(cmd, env, stdin)
                 if run:
                     ours[step].append((wall, rss))
-                base = [
-                    sys.executable,
-                    str(Path(__file__)),
-                    "--count",
-                    str(args.count),
-                    "--baseline",
-                    step,
-                    str(work),
-                ]
-                wall, rss, _ = measure(base, env)
+                wall, rss, _ = measure(baseline_command(step, work, args.count), env)
                 if run:
                     theirs[step].append((wall, rss))
             for p in (d / "published").glob("*.bins.json"):

@@ -27,9 +27,10 @@ from ceremony import digest as digests
 from ceremony.clock import iso
 from ceremony.delegations import delegation_problems, delegation_spec
 from ceremony.errors import InputError, VerificationFailed
-from ceremony.files import read_input
+from ceremony.files import MAX_ROOT_BYTES, read_input
 from ceremony.keys import EnrolledKey, content_keyid, public_identity, short
 from ceremony.plan import Plan
+from ceremony.tufread import cause, read_root
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,8 @@ class _RootFile:
 
 
 def _read(path: Path) -> _RootFile:
-    data = read_input(path)
-    try:
-        md = Metadata[Root].from_bytes(data)
-    except (DeserializationError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{path} is not TUF root metadata: {exc}.") from None
-    if md.signed.type != "root":
-        raise InputError(f"{path} is '{md.signed.type}' metadata, not a root.")
-    return _RootFile(path, data, md)
+    data = read_input(path, limit=MAX_ROOT_BYTES)
+    return _RootFile(path, data, read_root(data, str(path)))
 
 
 def _explain(prev: Root, new: _RootFile) -> str:
@@ -170,7 +165,7 @@ def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) 
                 anchor.md.signed.version,
                 str(anchor.path),
                 False,
-                f"trusted root does not verify by itself: {exc}",
+                f"trusted root does not verify by itself: {cause(exc)}",
             )
         )
         return report
@@ -196,7 +191,12 @@ def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) 
             tms.update_root(rf.data)
         except (RepositoryError, DeserializationError, ValueError) as exc:
             report.steps.append(
-                Step(rf.md.signed.version, str(rf.path), False, f"{_explain(prev, rf)} ({exc})")
+                Step(
+                    rf.md.signed.version,
+                    str(rf.path),
+                    False,
+                    f"{_explain(prev, rf)} ({cause(exc)})",
+                )
             )
             return report
         twice = _double_counted(prev, rf)

@@ -240,11 +240,16 @@ def draft_root(
 ) -> Metadata[Root]:
     """The unsigned root the plan describes.
 
-    For a rotation, the previous root's signed part is the starting point (so fields this
-    tool does not know about survive); its keys and roles are replaced by the plan's.
+    For a rotation, the previous root's signed part is the starting point, so fields this
+    tool does not know about survive (TUF spec: implementers preserve unrecognized fields):
+    at the top level, in each role (e.g. tuf-on-ci's `x-tuf-on-ci-expiry-period`), and in
+    each key object (the enrolled key is the previous root's own object). Its keys and its
+    roles' keyids and thresholds are replaced by the plan's.
     """
+    kept_fields: dict[str, dict[str, Any]] = {}
     if previous is not None:
         root = copy.deepcopy(previous.signed)
+        kept_fields = {name: r.unrecognized_fields for name, r in root.roles.items()}
         root.keys = {}
         root.roles = {}
     else:
@@ -258,7 +263,7 @@ def draft_root(
         spec = plan.roles[role_name]
         keyids, found = enrolled_keyids(spec.keys, keys, f"roles.{role_name}.keys", or_file=False)
         root.keys.update(found)
-        root.roles[role_name] = Role(keyids, spec.threshold)
+        root.roles[role_name] = Role(keyids, spec.threshold, kept_fields.get(role_name))
     return Metadata(root, signatures={})
 
 

@@ -30,15 +30,22 @@ KEY_TYPES: dict[str, tuple[str, str]] = {
 }
 
 
+# Keytypes older roots use for today's `ecdsa` (TUF spec before 1.0.32; Sigstore's root
+# until v9): securesystemslib still verifies them, and clients accept them.
+LEGACY_KEYTYPES = {"ecdsa-sha2-nistp256": "ecdsa", "ecdsa-sha2-nistp384": "ecdsa"}
+
+
 def key_type_of(key: Key) -> str:
     """The ceremony's key type name ('ed25519', 'ecdsa-p256', ...) of a TUF key.
 
-    Returns the scheme itself for a key type the ceremony does not generate (e.g. an RSA
-    key of another size is still 'rsa-3072' only if its modulus is 3072 bits; callers that
-    care about RSA size check it separately).
+    The legacy keytypes `ecdsa-sha2-nistp256` / `-nistp384` name the same keys as `ecdsa`
+    (`LEGACY_KEYTYPES`). Returns the scheme itself for a key type the ceremony does not
+    generate (e.g. an RSA key of another size is still 'rsa-3072' only if its modulus is
+    3072 bits; callers that care about RSA size check it separately).
     """
-    for name, (keytype, scheme) in KEY_TYPES.items():
-        if key.keytype == keytype and key.scheme == scheme:
+    keytype = LEGACY_KEYTYPES.get(key.keytype, key.keytype)
+    for name, (ktype, scheme) in KEY_TYPES.items():
+        if keytype == ktype and key.scheme == scheme:
             return name
     return key.scheme
 
@@ -154,22 +161,32 @@ class EnrolledKey:
                 key=key,
                 source=source,
                 enrolled_at=str(prov.get("enrolled_at", "")),
-                uri=prov.get("uri"),
-                token=prov.get("token"),
-                cka_id=prov.get("cka_id"),
-                attributes=prov.get("attributes"),
+                uri=_optional(prov, "uri", str),
+                token=_optional(prov, "token", dict),
+                cka_id=_optional(prov, "cka_id", str),
+                attributes=_optional(prov, "attributes", dict),
                 allow_imported=bool(prov.get("allow_imported", False)),
-                attestation=prov.get("attestation"),
-                extra=dict(prov.get("extra", {})),
-                attestation_waived=(
-                    str(prov["attestation_waived"]) if "attestation_waived" in prov else None
-                ),
+                attestation=_optional(prov, "attestation", dict),
+                extra=dict(_optional(prov, "extra", dict) or {}),
+                attestation_waived=_optional(prov, "attestation_waived", str),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StoreError(
                 f"{where} is not a valid enrolled-key file ({exc}). It may have been edited by "
                 "hand or damaged; enrol the key again with `ceremony enroll`."
             ) from None
+
+
+def _optional(prov: dict[str, Any], field: str, kind: type) -> Any:
+    """provenance.FIELD if absent, null or of type `kind`; else ValueError (a damaged record)."""
+    value = prov.get(field)
+    if value is not None and not isinstance(value, kind):
+        raise ValueError(
+            f"provenance.{field} must be a JSON {'object' if kind is dict else 'string'}"
+        )
+    if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+        raise ValueError(f"provenance.{field} has keys that are not text")
+    return value
 
 
 @dataclass(frozen=True)
@@ -215,6 +232,7 @@ def public_identity(key: Key) -> tuple[str, str, str]:
     text = "".join(str(val).split())
     if text.startswith("-----BEGIN"):
         try:
+            from cryptography.exceptions import UnsupportedAlgorithm
             from cryptography.hazmat.primitives.serialization import (
                 Encoding,
                 PublicFormat,
@@ -225,7 +243,7 @@ def public_identity(key: Key) -> tuple[str, str, str]:
                 Encoding.DER, PublicFormat.SubjectPublicKeyInfo
             )
             text = der.hex()
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, UnsupportedAlgorithm):
             pass
     elif all(c in "0123456789abcdefABCDEF" for c in text):
         text = text.lower()

@@ -15,6 +15,7 @@ from tuf.api.metadata import DelegatedRole, Root, Targets
 from ceremony.delegations import Partition, check_partition
 from ceremony.keys import EnrolledKey, key_type_of, short
 from ceremony.plan import TOP_LEVEL_ROLES, Plan
+from ceremony.rootdiff import field_changes, respelled
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class RoleLine:
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # "add" | "remove" | "threshold" | "expires" | "version" | "other"
+    kind: str  # "add" | "remove" | "threshold" | "expires" | "version" | "field" | "other"
     text: str
 
 
@@ -138,21 +139,26 @@ def root_diff(previous: Root | None, new: Root, people: People) -> list[Change]:
         )
     if new.spec_version != previous.spec_version:
         out.append(Change("other", f"spec_version {previous.spec_version} -> {new.spec_version}"))
+    renamed = respelled(previous, new)
     for role in TOP_LEVEL_ROLES:
         old_ids = list(previous.roles[role].keyids) if role in previous.roles else []
         new_ids = list(new.roles[role].keyids) if role in new.roles else []
         for kid in old_ids:
-            if kid not in new_ids:
-                out.append(
-                    Change("remove", f"{role}: remove {_describe(people, kid, with_device=False)}")
-                )
+            if kid in new_ids or renamed.get(kid) in new_ids:
+                continue  # kept (a re-spelled key is told among the field changes)
+            if kid not in previous.keys:
+                what = f"keyid {short(kid)} (the previous root has no key object for it)"
+            else:
+                what = _describe(people, kid, with_device=False)
+            out.append(Change("remove", f"{role}: remove {what}"))
         for kid in new_ids:
-            if kid not in old_ids:
+            if kid not in old_ids and kid not in renamed.values():
                 out.append(Change("add", f"{role}: add {_describe(people, kid, with_device=True)}"))
         old_t = previous.roles[role].threshold if role in previous.roles else None
         new_t = new.roles[role].threshold if role in new.roles else None
         if old_t != new_t:
             out.append(Change("threshold", f"{role}: threshold {old_t} -> {new_t}"))
+    out += [Change("field", text) for text in field_changes(previous, new)]
     if not out:
         out.append(
             Change("other", "no change at all (not even the version): this draft is identical")

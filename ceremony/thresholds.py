@@ -127,7 +127,9 @@ def authority(
     notes: Mapping[str, str] | None = None,
 ) -> Authority:
     """The keys `keyids` (looked up in `keys`) and threshold that must approve a draft,
-    with each key's name (`names` first, else the enrolled name) and holder for screens."""
+    with each key's name (`names` first, else the enrolled name) and holder for screens.
+    A keyid with no key object in `keys` can never sign (clients skip it): it is left out."""
+    keyids = [k for k in keyids if k in keys]
     return Authority(
         of,
         label,

@@ -1,7 +1,8 @@
 """Named policy checks (CER-*) over a plan, its enrolled keys and the previous root.
 
 `run_checks` runs every check; `base` says what a result is, `roles` checks versions,
-expiry, thresholds and the rotation, `keys` checks the keys and their attestations.
+expiry, thresholds and the rotation, `keys` checks the keys and their attestations,
+`sizes` that every draft the plan allows can be read back.
 
 Pure: no I/O. The caller supplies the previous root and the digest of its file.
 """
@@ -26,8 +27,16 @@ from ceremony.checks.roles import (
     check_thresholds,
     previous_root_signers,
 )
+from ceremony.checks.sizes import check_sizes
 
-ALL_CHECKS = (check_previous, check_expiry, check_thresholds, check_keys, check_rotation)
+ALL_CHECKS = (
+    check_previous,
+    check_expiry,
+    check_thresholds,
+    check_keys,
+    check_rotation,
+    check_sizes,
+)
 
 
 def run_checks(ctx: CheckContext) -> list[CheckResult]:
@@ -50,6 +59,7 @@ __all__ = [
     "check_keys",
     "check_previous",
     "check_rotation",
+    "check_sizes",
     "check_thresholds",
     "errors",
     "previous_root_signers",

@@ -15,6 +15,7 @@ from tuf.api.metadata import Root
 
 from ceremony.keys import EnrolledKey
 from ceremony.plan import Plan
+from ceremony.tufread import RootVerdict
 
 ERROR = "error"
 WARNING = "warning"
@@ -39,6 +40,7 @@ class CheckContext:
     previous_sha256: str | None  # of the previous root file's bytes, as read
     now: dt.datetime
     require_enrolled: bool = False  # True once a draft is to be made
+    previous_verdict: RootVerdict | None = None  # the previous root judged by itself
 
 
 def holder_list(plan: Plan, names: Iterable[str]) -> str:

@@ -10,7 +10,46 @@ import re
 
 from ceremony.checks.attest import check_key_attestation
 from ceremony.checks.base import ERROR, WARNING, CheckContext, CheckResult, holder_list
-from ceremony.keys import KEY_TYPES, SOURCE_PREVIOUS_ROOT, is_softhsm_token, key_type_of, short
+from ceremony.keys import (
+    KEY_TYPES,
+    SOURCE_PREVIOUS_ROOT,
+    is_softhsm_token,
+    key_type_of,
+    public_identity,
+    short,
+)
+
+
+def _previous_roles_of(ctx: CheckContext, name: str) -> set[str]:
+    """The previous root's top-level roles that list the enrolled key `name` (by public
+    key, whatever its spelling there); empty for a first root or a key not enrolled."""
+    prev, key = ctx.previous, ctx.keys.get(name)
+    if prev is None or key is None:
+        return set()
+    ident = key.public_identity()
+    return {
+        role
+        for role, r in prev.roles.items()
+        for kid in r.keyids
+        if kid in prev.keys and public_identity(prev.keys[kid]) == ident
+    }
+
+
+def _trusted_by_previous(ctx: CheckContext, name: str) -> bool:
+    return bool(_previous_roles_of(ctx, name))
+
+
+def _layout_inherited(ctx: CheckContext, name: str) -> bool:
+    """True when every role the plan gives key `name` already listed it in the previous root
+    (so an offline+online layout is the one clients trust today, not a new one)."""
+    plan = ctx.plan
+    in_plan = {role for role, r in plan.roles.items() if name in r.keys}
+    delegations = plan.targets.delegations if plan.targets else ()
+    in_delegations = any(
+        name in d.keys or (d.hash_bins is not None and name in d.hash_bins.keys)
+        for d in delegations
+    )
+    return bool(in_plan) and not in_delegations and in_plan <= _previous_roles_of(ctx, name)
 
 
 def check_keys(ctx: CheckContext) -> list[CheckResult]:
@@ -49,16 +88,28 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                 )
             )
 
-    # One key in both an offline and an online role.
+    # One key in both an offline and an online role: an error when the plan makes it so,
+    # a warning when the previous root (which clients already trust) had exactly this layout.
     both = sorted(plan.offline_key_names() & plan.online_key_names())
-    if both:
+    risk = (
+        "used by an offline role (root, targets, bins) and an online role (snapshot, "
+        "timestamp, bin-n). An online key sits on a server; if it also signs offline roles, a "
+        "server compromise becomes a root compromise."
+    )
+    inherited = [n for n in both if _layout_inherited(ctx, n)]
+    new_layout = [n for n in both if n not in inherited]
+    if new_layout:
+        out.append(
+            CheckResult("CER-KEY-OFFLINE-ONLINE", ERROR, f"{holder_list(plan, new_layout)}: {risk}")
+        )
+    if inherited:
         out.append(
             CheckResult(
                 "CER-KEY-OFFLINE-ONLINE",
-                ERROR,
-                f"{holder_list(plan, both)}: used by an offline role (root, targets, bins) and an "
-                "online role (snapshot, timestamp, bin-n). An online key sits on a server; if it "
-                "also signs offline roles, a server compromise becomes a root compromise.",
+                WARNING,
+                f"{holder_list(plan, inherited)}: {risk} The previous root, which clients already "
+                "trust, has exactly this layout, so it is kept; plan a rotation that gives the "
+                "offline roles their own offline keys.",
             )
         )
     # Enrolled keys also checked by identity: two names for one public key.
@@ -105,11 +156,20 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
         spec = plan.keys.get(name)
         ktype = key_type_of(k.key)
         if name in plan.offline_key_names() and ktype not in KEY_TYPES:
+            # The key-type policy is for NEW keys: re-signing with a key clients already trust
+            # (listed in the previous root) is allowed, with a warning.
+            trusted = _trusted_by_previous(ctx, name)
             out.append(
                 CheckResult(
                     "CER-KEY-TYPE",
-                    ERROR,
-                    f"key '{name}' is {ktype}; offline roles accept {', '.join(KEY_TYPES)}.",
+                    WARNING if trusted else ERROR,
+                    f"key '{name}' is {ktype}; new offline keys must be {', '.join(KEY_TYPES)}."
+                    + (
+                        " It is kept because the previous root already trusts it; consider "
+                        "replacing it in a later rotation."
+                        if trusted
+                        else ""
+                    ),
                 )
             )
         if spec is not None and spec.type is not None and spec.type != ktype:

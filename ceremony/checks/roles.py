@@ -1,19 +1,20 @@
 """Checks on versions, expiry, thresholds and the rotation: CER-VERSION, CER-PREVIOUS-HASH,
-CER-EXPIRY-*, CER-THRESHOLD-*, CER-ROTATION-*.
+CER-PREVIOUS-SIGNED, CER-PREVIOUS-KEY-*, CER-EXPIRY-*, CER-THRESHOLD-*, CER-ROTATION-*.
 
 Pure: no I/O. The caller supplies the previous root and the digest of its file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from tuf.api.metadata import Root
 
 from ceremony.checks.base import ERROR, OK, WARNING, CheckContext, CheckResult
-from ceremony.keys import EnrolledKey, public_identity
+from ceremony.keys import EnrolledKey, public_identity, short
 from ceremony.plan import Plan
+from ceremony.tufread import RootVerdict
 
 
 def check_previous(ctx: CheckContext) -> list[CheckResult]:
@@ -47,6 +48,8 @@ def check_previous(ctx: CheckContext) -> list[CheckResult]:
             out.append(
                 CheckResult("CER-PREVIOUS-HASH", OK, "previous root matches the plan's SHA-256")
             )
+    if ctx.previous_verdict is not None:
+        out += _previous_judged(ctx, ctx.previous_verdict)
     if ctx.previous is not None:
         expected = ctx.previous.version + 1
         version = plan.root.version if plan.root.version is not None else expected
@@ -64,6 +67,65 @@ def check_previous(ctx: CheckContext) -> list[CheckResult]:
             out.append(
                 CheckResult("CER-VERSION", OK, f"version {version} follows {ctx.previous.version}")
             )
+    return out
+
+
+def _previous_judged(ctx: CheckContext, v: RootVerdict) -> list[CheckResult]:
+    """The previous root judged by itself (issue 9, rule 2): its own threshold, and the keys
+    in it no client can use."""
+    path = ctx.plan.previous_root.path if ctx.plan.previous_root else "the previous root"
+    out: list[CheckResult] = []
+    if not v.ok:
+        out.append(
+            CheckResult(
+                "CER-PREVIOUS-SIGNED",
+                ERROR,
+                f"the previous root {path} (version {v.version}) is not signed by its own "
+                f"threshold: python-tuf says: {v.problem}. No client could ever have trusted it, "
+                "so nothing may be built on it: get the root.json your clients really trust.",
+            )
+        )
+    else:
+        older = (
+            " Whether it follows from the roots before it is not checked here: check that chain "
+            "with `ceremony verify 1.root.json ... ROOT` (or `ceremony init --trusted-chain`)."
+            if v.version > 1
+            else ""
+        )
+        out.append(
+            CheckResult(
+                "CER-PREVIOUS-SIGNED",
+                OK,
+                f"the previous root (version {v.version}) is signed by {len(v.signed)} of its "
+                f"{v.listed} root keys (threshold {v.threshold}).{older}",
+            )
+        )
+    used = {ctx.keys[n].keyid for r in ctx.plan.roles.values() for n in r.keys if n in ctx.keys}
+    for role, kid in v.missing_keys:
+        out.append(
+            CheckResult(
+                "CER-PREVIOUS-KEY-MISSING",
+                WARNING,
+                f"the previous root's {role} role lists keyid {short(kid)} with no key object "
+                "(clients ignore it). It can never sign, and the new root does not carry it.",
+            )
+        )
+    for u in v.unusable_keys:
+        kept = u.keyid in used
+        out.append(
+            CheckResult(
+                "CER-PREVIOUS-KEY-UNUSABLE",
+                ERROR if kept else WARNING,
+                f"the previous root's key {short(u.keyid)} ({', '.join(u.roles)}) has a public "
+                f"value no client can load ({u.reason}). "
+                + (
+                    "The plan keeps it in a role of the new root, where it could never sign: "
+                    "remove it from every role."
+                    if kept
+                    else "It can never sign, and the new root does not carry it."
+                ),
+            )
+        )
     return out
 
 
@@ -180,14 +242,17 @@ class PreviousRootSigners:
 
 
 def previous_root_signers(
-    plan: Plan, keys: Mapping[str, EnrolledKey], prev: Root
+    plan: Plan, keys: Mapping[str, EnrolledKey], prev: Root, dropped: Collection[str] = ()
 ) -> PreviousRootSigners:
-    """The previous root's root-role signers as the plan marks them (see the class)."""
+    """The previous root's root-role signers as the plan marks them (see the class).
+    `dropped`: keyids no client can load (`tufread.RootVerdict.dropped`): they never sign."""
     role = prev.roles["root"]
     by_id = {k.keyid: k.name for k in keys.values()}
     clean: dict[tuple[str, str, str], str] = {}
     usable: set[tuple[str, str, str]] = set()
     for kid in role.keyids:  # distinct keys: one key under two keyids counts once
+        if kid not in prev.keys or kid in dropped:
+            continue  # no key object, or one no client can load: it can never sign
         ident = public_identity(prev.keys[kid])
         name = by_id.get(kid)
         status = plan.keys[name].status if name and name in plan.keys else "active"
@@ -206,7 +271,8 @@ def check_rotation(ctx: CheckContext) -> list[CheckResult]:
         return []
     out: list[CheckResult] = []
     role = prev.roles["root"]
-    signers = previous_root_signers(plan, ctx.keys, prev)
+    dropped = ctx.previous_verdict.dropped() if ctx.previous_verdict else set()
+    signers = previous_root_signers(plan, ctx.keys, prev, dropped)
     clean_n, usable_n = signers.clean, signers.usable
     if usable_n < role.threshold:
         out.append(

@@ -64,7 +64,7 @@ def guarded() -> Iterator[None]:
         if ui.debug_enabled():
             raise
         ui.err_console().print(
-            f"[red bold]Internal error:[/red bold] {type(exc).__name__}: {exc}. This is a bug in "
+            f"[red bold]Internal error:[/red bold] {type(exc).__name__}: {ui.value(exc)}. This is a bug in "
             "tuf-ceremony, not something you did. Nothing more was written. Run again with "
             "CEREMONY_DEBUG=1 to see the details, and report it."
         )

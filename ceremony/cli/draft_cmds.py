@@ -36,7 +36,7 @@ def draft(directory: Path = DIR_ARG, role: str = ROLE_ARG) -> None:
                 )
         render_view(res.view)
         out.print(
-            f"Next: each key holder checks this with `ceremony show {cdir.root} {role}` and signs."
+            f"Next: each key holder checks this with `ceremony show {ui.value(cdir.root)} {role}` and signs."
         )
 
 

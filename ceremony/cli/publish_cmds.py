@@ -77,13 +77,15 @@ def export(
         )
         for name, sha in res.files.items():
             size = (res.out_dir / name).stat().st_size
-            out.print(f"  {sha}  {name}  ({size:,} bytes)")
+            out.print(f"  {sha}  {ui.value(name)}  ({size:,} bytes)")
         if out_of_band:
-            out.print(f"[red bold]OUT OF BAND:[/red bold] {publishing.out_of_band_text(res.roles)}")
+            out.print(
+                f"[red bold]OUT OF BAND:[/red bold] {ui.value(publishing.out_of_band_text(res.roles))}"
+            )
         if accept_transcript_problems is not None:
             out.print(
                 "[red bold]TRANSCRIPT PROBLEMS ACCEPTED[/red bold] (listed in "
-                f"ceremony-record.md): {accept_transcript_problems}"
+                f"ceremony-record.md): {ui.value(accept_transcript_problems)}"
             )
         if res.rehearsal:
             ui.rehearsal_banner()
@@ -110,9 +112,9 @@ def verify(
         out = ui.console()
         for step in report.steps:
             mark = "[green]ok  [/green]" if step.ok else "[red]FAIL[/red]"
-            out.print(f"{mark} {step.file}: {step.detail}")
+            out.print(f"{mark} {ui.value(step.file)}: {ui.value(step.detail)}")
         for w in report.warnings:
-            out.print(f"[yellow]warning[/yellow] {w}")
+            out.print(f"[yellow]warning[/yellow] {ui.value(w)}")
         failure = report.failure
         if failure is not None:
             raise VerificationFailed(

@@ -22,7 +22,7 @@ def render_view(v: DraftView) -> None:
     out = ui.console()
     if v.rehearsal:
         ui.rehearsal_banner()
-    out.rule(f"{v.role} version {v.version} for {v.repository}")
+    out.rule(f"{ui.value(v.role)} version {v.version} for {ui.value(v.repository)}")
     out.print(
         f"Version {v.version}, expires {v.expires:%Y-%m-%d %H:%M} UTC"
         + (
@@ -42,25 +42,27 @@ def render_view(v: DraftView) -> None:
         )
     )
     for name, line in sorted(v.attestations.items()):
-        out.print(f"  attested {name}: {line}")
+        out.print(f"  attested {ui.value(name)}: {ui.value(line)}")
     if v.details or v.problems:
         out.print("[bold]Delegations:[/bold]")
         for line in v.details:
             out.print(f"  - {line}", markup=False)
         for line in v.problems:
-            out.print(f"  [red]PROBLEM[/red] {line}")
+            out.print(f"  [red]PROBLEM[/red] {ui.value(line)}")
     if v.full is not None:
         out.print(f"[bold]Every delegated role ({len(v.full):,}):[/bold]")
-        out.file.write("".join(f"  {line}\n" for line in v.full))  # fast: no rich rendering
+        out.file.write(
+            "".join(f"  {ui.shown(line)}\n" for line in v.full)
+        )  # fast: no rich rendering
         out.file.flush()
     if v.role == "root":
         out.print("[bold]Changes from the previous root:[/bold]")
     for c in v.changes:
-        out.print(f"  - {c.text}")
+        out.print(f"  - {ui.value(c.text)}")
     for s in v.swaps:
-        out.print(f"  [cyan]! {s}[/cyan]")
+        out.print(f"  [cyan]! {ui.value(s)}[/cyan]")
     for w in v.warnings:
-        out.print(f"  [yellow]warning[/yellow] {w.line()}")
+        out.print(f"  [yellow]warning[/yellow] {ui.value(w.line())}")
     for line in ui.digest_block(v.digest):
         out.print(line)
     out.print("[bold]Signatures so far:[/bold]")
@@ -97,13 +99,16 @@ def print_enrolled(res: EnrollResult) -> None:
     if rec.is_rehearsal_only:
         ui.rehearsal_banner()
     verb = "Enrolled" if res.new else "Already enrolled (same key, nothing changed):"
-    out.print(f"{verb} '{rec.name}': {rec.key.scheme}, keyid {rec.keyid[:16]}…, {rec.device()}.")
+    out.print(
+        f"{verb} '{ui.value(rec.name)}': {ui.value(rec.key.scheme)}, keyid "
+        f"{ui.value(rec.keyid[:16])}…, {ui.value(rec.device())}."
+    )
     if rec.uri:
-        out.print(f"  URI: {rec.uri}")
+        out.print(f"  URI: {ui.value(rec.uri)}")
     if res.attested is not None:
-        out.print(f"  Attested: {res.attested}.")
+        out.print(f"  Attested: {ui.value(res.attested)}.")
         for advisory in res.advisories:
-            out.print(f"  [yellow]WARNING:[/yellow] {advisory}.")
+            out.print(f"  [yellow]WARNING:[/yellow] {ui.value(advisory)}.")
     if rec.allow_imported:
         out.print(
             "  [yellow]Accepted with --allow-imported-key: the token does not prove on-device generation.[/yellow]"
@@ -116,34 +121,39 @@ def render_status(report: StatusReport) -> None:
     out = ui.console()
     if report.rehearsal:
         ui.rehearsal_banner()
-    out.print(f"Ceremony for [bold]{report.repository}[/bold] in {report.loaded.cdir.root}")
+    out.print(
+        f"Ceremony for [bold]{ui.value(report.repository)}[/bold] in "
+        f"{ui.value(report.loaded.cdir.root)}"
+    )
     for r in report.roles:
         if r.draft is None or r.status is None:
-            out.print(f"[bold]{r.role}[/bold]: not drafted yet. Next: {r.next_step}.")
+            out.print(
+                f"[bold]{ui.value(r.role)}[/bold]: not drafted yet. Next: {ui.value(r.next_step)}."
+            )
             continue
         state = (
             "[green]COMPLETE[/green]"
             if r.status.complete
             else "[yellow]collecting signatures[/yellow]"
         )
-        out.print(f"[bold]{r.role}[/bold] version {r.draft.version}: {state}")
+        out.print(f"[bold]{ui.value(r.role)}[/bold] version {r.draft.version}: {state}")
         out.print(f"  digest {digests.grouped_hex(r.draft.digest)}")
         out.print(f"  words  {' '.join(digests.pgp_words(r.draft.digest)[:8])} …")
         if r.draft_outdated:
             out.print("  [red]the plan or keys changed since this draft was made[/red]")
         ui.render_status_block(r.status)
-        out.print(f"  Next: {r.next_step}.")
+        out.print(f"  Next: {ui.value(r.next_step)}.")
     for w in report.warnings:
-        out.print(f"[yellow]warning[/yellow] {w}")
+        out.print(f"[yellow]warning[/yellow] {ui.value(w)}")
     head = report.transcript_head
     out.print(
         f"Transcript: {head.seq} entries; head SHA-256 {digests.grouped_hex(head.sha256)} "
         "(for the paper record)."
     )
     for problem in report.transcript_problems:
-        out.print(f"[red]transcript:[/red] {problem}")
+        out.print(f"[red]transcript:[/red] {ui.value(problem)}")
     for note in report.transcript_notes:
-        out.print(f"transcript note: {note}")
+        out.print(f"transcript note: {ui.value(note)}")
 
 
 def status_json(report: StatusReport) -> dict[str, Any]:

@@ -36,6 +36,13 @@ def init(
         "--previous-ceremony",
         help="The ceremony directory that produced the previous root: key names, holders and token URIs are carried over.",
     ),
+    trusted_chain: list[Path] = typer.Option(
+        [],
+        "--trusted-chain",
+        help="With --previous-root N.root.json: the roots before it, from one you already trust "
+        "(e.g. 1.root.json ... N-1.root.json; repeat the option). The previous root must follow "
+        "from them as a client's update would. Without it, only its own signatures are checked.",
+    ),
 ) -> None:
     """Create a new ceremony directory with a commented plan template."""
     from ceremony.services import init as setup
@@ -43,20 +50,28 @@ def init(
     with guarded():
         from ceremony import transcript
 
-        entry = transcript.Entry(
-            "init", {"previous_root": str(previous_root) if previous_root else None}
-        )
+        args: dict[str, object] = {"previous_root": str(previous_root) if previous_root else None}
+        if trusted_chain:
+            args["trusted_chain"] = [str(p) for p in trusted_chain]
+        entry = transcript.Entry("init", args)
         res = setup.init(
-            directory, previous_root, now(), entry, previous_ceremony=previous_ceremony
+            directory,
+            previous_root,
+            now(),
+            entry,
+            previous_ceremony=previous_ceremony,
+            trusted_chain=trusted_chain,
         )
         transcript.append(res.path.absolute(), entry, "ok", 0)
         out = ui.console()
-        out.print(f"Created the ceremony directory {res.path}.")
+        out.print(f"Created the ceremony directory {ui.value(res.path)}.")
         if res.previous_copy:
             out.print(
                 f"The trusted previous root was copied to {res.previous_copy} and pinned by its SHA-256."
             )
-            out.print(f"Its keys were enrolled as: {', '.join(res.enrolled)}.")
+            for note in res.notes:
+                out.print(f"  - {ui.value(note[0].upper() + note[1:])}")
+            out.print(f"Its keys were enrolled as: {ui.value(', '.join(res.enrolled))}.")
         out.print(
             f"Next: edit {res.path / 'ceremony.yaml'} (holders, roles, thresholds, expiry), have it "
             f"reviewed, then run `ceremony validate {res.path}`."
@@ -79,7 +94,7 @@ def validate(directory: Path = DIR_ARG) -> None:
             ui.rehearsal_banner()
         for r in loaded.checks:
             colour = {"error": "red", "warning": "yellow"}.get(r.level, "green")
-            out.print(f"  [{colour}]{r.level.upper():7}[/{colour}] {r.line()}")
+            out.print(f"  [{colour}]{r.level.upper():7}[/{colour}] {ui.value(r.line())}")
         bad = errors(loaded.checks)
         warn = warnings(loaded.checks)
         if bad:
@@ -286,7 +301,7 @@ def keygen(
                 generate=select.key_generator(module, pin_provider=ui.read_pin),
                 attest=attest,
             )
-            ui.console().print(f"Generated on the token: {name}.")
+            ui.console().print(f"Generated on the token: {ui.value(name)}.")
             print_enrolled(res)
             return
         if uri is not None:
@@ -313,7 +328,9 @@ def keygen(
             attestation=_attestation_options(None, None, attestation_chain, attestation_ca),
             notify=ui.notify,
         )
-        ui.console().print(f"Generated on YubiKey {yubikey}, PIV slot {piv_slot}: {name}.")
+        ui.console().print(
+            f"Generated on YubiKey {yubikey}, PIV slot {ui.value(piv_slot)}: {ui.value(name)}."
+        )
         print_enrolled(res)
 
 
@@ -331,7 +348,7 @@ def attestation_verify(
             out.print("No enrolled key has an attestation, and the plan requires none.")
         for r in results:
             mark = "[green]ok  [/green]" if r.ok else "[red]FAIL[/red]"
-            out.print(f"{mark} {r.name}: {r.detail}")
+            out.print(f"{mark} {ui.value(r.name)}: {ui.value(r.detail)}")
         bad = [r.name for r in results if not r.ok]
         if bad:
             raise AttestationError(

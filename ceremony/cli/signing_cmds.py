@@ -72,17 +72,17 @@ def sign(
         out = ui.console()
         if outcome.already_signed:
             out.print(
-                f"'{key}' has already signed this draft ({outcome.record.signed_at}); nothing to do."
+                f"'{key}' has already signed this draft ({ui.value(outcome.record.signed_at)}); nothing to do."
             )
         else:
             out.print(
-                f"[green]Signed[/green] {role} as '{key}' ({outcome.record.holder}); the signature was "
+                f"[green]Signed[/green] {role} as '{key}' ({ui.value(outcome.record.holder)}); the signature was "
                 f"verified against the enrolled public key and saved as "
                 f"{cdir.rel(cdir.signature_path(role, outcome.record.keyid))}."
             )
         out.print("[bold]Status now:[/bold]")
         ui.render_status_block(outcome.status)
-        out.print(f"Next: {outcome.next_step}.")
+        out.print(f"Next: {ui.value(outcome.next_step)}.")
 
 
 def status(
@@ -117,14 +117,14 @@ def merge(
         rep = signing.merge(cdir, others, now(), entry)
         out = ui.console()
         out.print(
-            f"Merge into {cdir.root}: {len(rep.added)} added, {len(rep.skipped)} skipped, {len(rep.refused)} refused."
+            f"Merge into {ui.value(cdir.root)}: {len(rep.added)} added, {len(rep.skipped)} skipped, {len(rep.refused)} refused."
         )
         for line in rep.added:
-            out.print(f"  [green]added[/green]   {line}")
+            out.print(f"  [green]added[/green]   {ui.value(line)}")
         for line in rep.skipped:
-            out.print(f"  skipped {line}")
+            out.print(f"  skipped {ui.value(line)}")
         for line in rep.refused:
-            out.print(f"  [red]refused[/red] {line}")
+            out.print(f"  [red]refused[/red] {ui.value(line)}")
         for problem in rep.transcript_problems:
-            out.print(f"  [red]transcript:[/red] {problem}")
-        out.print(f"Next: `ceremony status {cdir.root}`.")
+            out.print(f"  [red]transcript:[/red] {ui.value(problem)}")
+        out.print(f"Next: `ceremony status {ui.value(cdir.root)}`.")

@@ -27,7 +27,7 @@ def tokens_cmd(
             module, pin_provider=ui.read_pin if login else None, login=login
         )
         out = ui.console()
-        out.print(f"PKCS#11 module: {path}")
+        out.print(f"PKCS#11 module: {ui.value(path)}")
         if not listings:
             out.print(
                 "No token is present. Insert the device (and check the reader), then run this again."
@@ -91,7 +91,7 @@ def tokens_cmd(
                 )
                 out.print("  Ready-to-copy URIs (give one to enroll --uri or sign --uri):")
                 for r in rows:
-                    out.print(f"    {r[0]}: {r[-1]}", soft_wrap=True)
+                    out.print(f"    {ui.value(r[0])}: {ui.value(r[-1])}", soft_wrap=True)
             else:
                 out.print(
                     "  no keys visible" + ("" if login else " (private objects need --login)")

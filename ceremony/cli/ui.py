@@ -2,18 +2,31 @@
 
 When standard input is not a terminal (scripts, tests), the confirmation and then the
 PIN are read as lines from it. A PIN is never echoed, printed, logged or kept.
+
+Screens show exactly what is signed (issue 9, rule 10). Every string the consoles render
+passes `shown` at the one rendering boundary (`_Console.render_str`, which rich calls for
+every printed string, table cell and rule title): control characters (C0, DEL, C1, so
+ANSI escapes too), bidirectional controls (U+061C, U+200E/F, U+202A-U+202E,
+U+2066-U+2069), line and paragraph separators (U+2028/9) and invisible characters
+(U+200B-U+200D, U+2060-U+2064, U+FEFF) are printed escaped (`\u202e`), never obeyed by
+the terminal. Newlines separate a screen's lines; inside a value (a table cell, a holder
+or key name, an error message's file name) `value` escapes them too. Values are also
+escaped for rich's markup (`[...]`), so a name is printed as written.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.errors import MarkupError
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ceremony import digest as digests
 from ceremony.errors import CeremonyError, InputError, Interrupted
@@ -23,18 +36,58 @@ if TYPE_CHECKING:  # keep `ceremony --help` light: these pull in securesystemsli
     from ceremony.tokens.types import ManagementKeyPrompt, PinRequest
 
 
+_CONTROLS = (
+    "\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 but tab and newline, DEL, C1 (ESC: ANSI escapes)
+    "\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069"  # bidi controls, zero-width
+    "\u2028\u2029\u2060-\u2064\ufeff"  # line/paragraph separators, invisible
+)
+_SCREEN = re.compile(f"[{_CONTROLS}]")
+# In a value, a backslash that would read as one of those escapes is escaped too, so
+# `\u202e` in a name always means the character, and six typed characters show `\\u202e`.
+_VALUE = re.compile(f"[{_CONTROLS}\n\t]|\\\\(?=u[0-9a-fA-F]{{4}})")
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    c = m.group(0)
+    return "\\\\" if c == "\\" else f"\\u{ord(c):04x}"
+
+
+def shown(text: str) -> str:
+    """`text` as a screen shows it: every control, bidi, separator and invisible character
+    escaped as `\\uXXXX` (newlines and tabs kept: they lay the screen out)."""
+    return _SCREEN.sub(_escape_char, text)
+
+
+def value(x: object) -> str:
+    """A value (name, holder, path, field) to put in a printed line or a table cell: `shown`
+    with newlines, tabs and escape-like backslashes escaped too, and rich's markup escaped
+    (printed as written)."""
+    return escape(_VALUE.sub(_escape_char, str(x)))
+
+
+class _Console(Console):
+    """A rich console whose every rendered string passes `shown` (see the module doc)."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        text = shown(text)
+        try:
+            return super().render_str(text, **kwargs)
+        except MarkupError:  # a stray "[/]" from a value: print it as written
+            return super().render_str(text, **{**kwargs, "markup": False})
+
+
 def console() -> Console:
     """The one console (made per call so tests that swap sys.stdout see the output)."""
     tty = sys.stdout.isatty()
     width = None if tty else int(os.environ.get("COLUMNS", "110"))
     # Not a terminal (logs, scripts, tests): never break a sentence across lines.
-    return Console(file=sys.stdout, highlight=False, width=width, soft_wrap=not tty)
+    return _Console(file=sys.stdout, highlight=False, width=width, soft_wrap=not tty)
 
 
 def err_console() -> Console:
     tty = sys.stderr.isatty()
     width = None if tty else 110
-    return Console(file=sys.stderr, highlight=False, width=width, soft_wrap=not tty)
+    return _Console(file=sys.stderr, highlight=False, width=width, soft_wrap=not tty)
 
 
 def interactive() -> bool:
@@ -70,7 +123,7 @@ def read_pin(request: PinRequest) -> str:
     """The PinProvider for every token operation."""
     out = console()
     tok = request.token
-    out.print(f"[bold]PIN needed[/bold] for {tok.describe()} to {request.purpose}.")
+    out.print(f"[bold]PIN needed[/bold] for {value(tok.describe())} to {value(request.purpose)}.")
     if request.count_low and not request.final_try:
         out.print(
             "[yellow]Warning:[/yellow] the token reports that few PIN tries are left. Type carefully; "
@@ -139,14 +192,16 @@ def read_management_key(prompt: ManagementKeyPrompt) -> str:
 
 
 def notify(message: str) -> None:
-    console().print(f"[bold cyan]>>> {message}[/bold cyan]")
+    console().print(f"[bold cyan]>>> {value(message)}[/bold cyan]")
 
 
 def print_error(exc: CeremonyError) -> None:
     e = err_console()
-    e.print(f"[red bold]{exc.title}:[/red bold] {exc.message}", markup=True, highlight=False)
+    e.print(
+        f"[red bold]{exc.title}:[/red bold] {escape(exc.message)}", markup=True, highlight=False
+    )
     if exc.hint:
-        e.print(f"Next: {exc.hint}")
+        e.print(f"Next: {escape(exc.hint)}")
 
 
 def rehearsal_banner() -> None:
@@ -168,9 +223,10 @@ def digest_block(digest_hex: str) -> list[str]:
 def threshold_line(t: ThresholdStatus) -> str:
     mark = "[green]met[/green]" if t.met else f"[yellow]{t.still_needed} more needed[/yellow]"
     signed = ", ".join(_who(t, n) for n in t.signed) or "nobody yet"
+    label = value(t.label)
     missing = ", ".join(_who(t, n) for n in t.missing) or "-"
     return (
-        f"{t.label}: {t.count} signed, {t.threshold} needed ({mark})\n"
+        f"{label}: {t.count} signed, {t.threshold} needed ({mark})\n"
         f"      signed:  {signed}\n"
         f"      missing: {missing}"
     )
@@ -184,7 +240,7 @@ def _who(t: ThresholdStatus, name: str) -> str:
     elif note:
         base += f" [{note}]"
     # Printed as rich markup: escape, or "[compromised: ...]" is taken for a style tag and vanishes.
-    return escape(base)
+    return value(base)
 
 
 def render_status_block(st: RoleStatus) -> None:
@@ -193,7 +249,10 @@ def render_status_block(st: RoleStatus) -> None:
         out.print("  " + threshold_line(t))
     for rj in st.rejected:
         who = rj.record.key_name or rj.record.keyid[:8]
-        out.print(f"  [yellow]{rj.reason}[/yellow]: {rj.record.file or who} ({who}): {rj.detail}")
+        out.print(
+            f"  [yellow]{value(rj.reason)}[/yellow]: {value(rj.record.file or who)} ({value(who)}): "
+            f"{value(rj.detail)}"
+        )
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
@@ -201,7 +260,7 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*[str(x) for x in r])
+        t.add_row(*[value(x) for x in r])
     return t
 
 

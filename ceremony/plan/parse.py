@@ -48,6 +48,10 @@ from ceremony.plan.strict_yaml import load_yaml
 SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
 
 
+def _shown(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else kind_of(value)
+
+
 def _parse_keys(raw: Any, p: Problems) -> dict[str, KeySpec]:
     keys: dict[str, KeySpec] = {}
     data = read_mapping(raw, "keys", p, None)
@@ -83,12 +87,12 @@ def _parse_keys(raw: Any, p: Problems) -> dict[str, KeySpec]:
                     "the PIN is typed on the signing machine",
                 )
         key_type = d.get("type")
-        if key_type is not None and key_type not in KEY_TYPES:
-            p.add(f"{path}.type", f"'{key_type}' is not one of {', '.join(KEY_TYPES)}")
+        if key_type is not None and (not isinstance(key_type, str) or key_type not in KEY_TYPES):
+            p.add(f"{path}.type", f"{_shown(key_type)} is not one of {', '.join(KEY_TYPES)}")
             key_type = None
         status = d.get("status", "active")
-        if status not in KEY_STATUSES:
-            p.add(f"{path}.status", f"'{status}' is not one of {', '.join(KEY_STATUSES)}")
+        if not isinstance(status, str) or status not in KEY_STATUSES:
+            p.add(f"{path}.status", f"{_shown(status)} is not one of {', '.join(KEY_STATUSES)}")
             status = "active"
         note = read_text(d.get("note"), f"{path}.note", p, optional=True)
         req = d.get("require_attestation", False)

@@ -2,7 +2,9 @@
 
 Reviewers approve the plan as they read it, so nothing in it may mean something they do not
 see: a duplicate key (the second silently wins), an alias (a value written elsewhere), a
-second document. Each is refused with its line and column.
+second document. Each is refused with its line and column. So is nesting deeper than
+`MAX_PLAN_DEPTH` (a plan nests 5 levels): the events are walked first, without recursion,
+because the YAML composer recurses once per level and a 1 MiB file can nest 500,000 deep.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import yaml
 from ceremony.errors import PlanError
 
 MAX_PLAN_BYTES = 1024 * 1024
+MAX_PLAN_DEPTH = 16  # targets.delegations[i].hash_bins.keys[j] is 5 levels
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -43,19 +46,36 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _check_events(text: str, source: str) -> None:
+    """Refuse anchors, aliases and deep nesting from the parser's events (no recursion)."""
+    depth = 0
+    # libyaml's parser when present (the same events, 10x faster), else PyYAML's own.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise PlanError(
+                f"{source}: YAML anchors and aliases (&name, *name) are not allowed in a "
+                "plan; write every value out so reviewers see it."
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_PLAN_DEPTH:
+                mark = event.start_mark
+                where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+                raise PlanError(
+                    f"{source}: the YAML nests more than {MAX_PLAN_DEPTH} levels deep{where}; a "
+                    "plan nests at most 5. Check that this is the ceremony's plan."
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def load_yaml(text: str, source: str = "ceremony.yaml") -> Any:
     """Load one YAML document strictly (safe types, no duplicate keys, no aliases)."""
     if len(text.encode("utf-8")) > MAX_PLAN_BYTES:
         raise PlanError(f"{source}: the file is larger than 1 MiB; a plan is a short text file.")
     try:
-        if "&" in text or "*" in text:
-            # Cheap pre-check; the parser confirms whether these are real anchors/aliases.
-            for event in yaml.parse(text, Loader=yaml.SafeLoader):
-                if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                    raise PlanError(
-                        f"{source}: YAML anchors and aliases (&name, *name) are not allowed in a "
-                        "plan; write every value out so reviewers see it."
-                    )
+        _check_events(text, source)
         docs = list(yaml.load_all(text, Loader=_StrictLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)

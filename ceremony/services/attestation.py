@@ -24,7 +24,7 @@ from ceremony.attestation import (
     verify_attestation,
 )
 from ceremony.errors import AttestationError, CeremonyError, InputError, StoreError
-from ceremony.files import read_input
+from ceremony.files import MAX_INPUT_BYTES, MAX_SMALL_FILE_BYTES, read_input
 from ceremony.keys import EnrolledKey, TokenKeyRead, is_yubikey_token, key_type_of
 from ceremony.plan import Plan
 from ceremony.services.state import load
@@ -148,7 +148,10 @@ def attestation_files(files: AttestationFiles) -> tuple[bytes, bytes]:
             "--attestation (the key's attestation certificate) and --attestation-intermediate "
             "(the slot f9 device certificate) go together: give both files."
         )
-    return read_input(files.key_cert), read_input(files.device_cert)
+    return (
+        read_input(files.key_cert, "the attestation certificate ", MAX_SMALL_FILE_BYTES),
+        read_input(files.device_cert, "the device certificate ", MAX_SMALL_FILE_BYTES),
+    )
 
 
 def verified(got: TokenKeyRead, kc: bytes, dc: bytes, files: AttestationFiles) -> TokenKeyRead:
@@ -157,8 +160,8 @@ def verified(got: TokenKeyRead, kc: bytes, dc: bytes, files: AttestationFiles) -
     chain certificates in `files`) and the key, the facts recorded and the certificates kept
     as evidence. Raises InputError (exit 2) for an unreadable file, AttestationError (exit 1)
     for an attestation that does not verify."""
-    cas = [read_input(p) for p in files.extra_cas]
-    inters = [read_input(p) for p in files.chain]
+    cas = [read_input(p, "the attestation CA file ", MAX_INPUT_BYTES) for p in files.extra_cas]
+    inters = [read_input(p, "the attestation chain file ", MAX_INPUT_BYTES) for p in files.chain]
     info = verify_attestation(kc, dc, got.public_key, extra_cas=cas, intermediates=inters)
     evidence = {"attestation.pem": _pem(kc) + _pem(dc)}
     if cas:
@@ -201,7 +204,7 @@ def reverify_attestations(
             and no enrolled key has an attestation.
         PlanError or StoreError (exit 2): the plan or a key record cannot be read.
     """
-    ca_files = [read_input(p) for p in extra_cas]
+    ca_files = [read_input(p, "the attestation CA file ", MAX_INPUT_BYTES) for p in extra_cas]
     loaded = load(cdir, now, files_read=entry.files_read, enforce=False)
     if ca_files and not any(k.attestation for k in loaded.keys.values()):
         raise InputError(
@@ -220,7 +223,9 @@ def reverify_attestations(
             continue
         ev_path = cdir.path(f"keys/{name}.attestation.pem")
         try:
-            certs = x509.load_pem_x509_certificates(cdir.read_bytes(ev_path))
+            certs = x509.load_pem_x509_certificates(
+                cdir.read_bytes(ev_path, max_bytes=MAX_INPUT_BYTES)
+            )
         except (StoreError, ValueError) as exc:
             out.append(
                 AttestationCheck(
@@ -236,9 +241,11 @@ def reverify_attestations(
         cas = list(ca_files)
         ca_path = cdir.path(f"keys/{name}.attestation-cas.pem")
         if ca_path.exists():
-            cas.append(cdir.read_bytes(ca_path))
+            cas.append(cdir.read_bytes(ca_path, max_bytes=MAX_INPUT_BYTES))
         chain_path = cdir.path(f"keys/{name}.attestation-chain.pem")
-        inters = [cdir.read_bytes(chain_path)] if chain_path.exists() else []
+        inters = (
+            [cdir.read_bytes(chain_path, max_bytes=MAX_INPUT_BYTES)] if chain_path.exists() else []
+        )
         try:
             assert isinstance(key.key, SSlibKey)
             info = verify_attestation(

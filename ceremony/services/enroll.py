@@ -10,11 +10,11 @@ keyid is the spec's, and an attestation meets the plan's policy.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from securesystemslib.signer import SSlibKey
 
@@ -27,7 +27,7 @@ from ceremony.attestation import (
 )
 from ceremony.clock import iso
 from ceremony.errors import InputError
-from ceremony.files import read_input
+from ceremony.files import MAX_SMALL_FILE_BYTES, parse_json, read_input
 from ceremony.keys import (
     SOURCE_PKCS11,
     SOURCE_PUBLIC_KEY,
@@ -130,7 +130,9 @@ def public_key_from_file(path: Path, data: bytes) -> SSlibKey:
     text = data.decode("utf-8", errors="replace").strip()
     if text.startswith("{"):
         try:
-            obj = json.loads(text)
+            obj = parse_json(data, str(path))
+            if not isinstance(obj, dict):
+                raise TypeError("the file holds JSON that is not an object")
             given = obj.pop("keyid", None)
             if "key" in obj and isinstance(obj["key"], dict):  # one of our keys/NAME.json
                 given, obj = obj.get("keyid"), obj["key"]
@@ -143,14 +145,14 @@ def public_key_from_file(path: Path, data: bytes) -> SSlibKey:
                     "bare key (keytype, scheme, keyval) or its PEM."
                 )
             return SSlibKey.from_dict(keyid, obj)
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(
                 f"{path} is not a TUF public key (keytype, scheme, keyval): {exc}."
             ) from None
     try:
         pub = load_pem_public_key(data)
         key = SSlibKey.from_crypto(pub)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise InputError(
             f"{path} is neither a PEM public key nor TUF key JSON ({exc}). A private key file is "
             "never accepted."
@@ -168,7 +170,7 @@ def _enroll_file(
 ) -> EnrollResult:
     """A key from a public-key file, with its published attestation when given
     (`--attestation`, `--attestation-intermediate`, `--attestation-chain`): no token here."""
-    data = read_input(file)
+    data = read_input(file, "the public key file ", MAX_SMALL_FILE_BYTES)
     read = public_key_from_file(file, data)
     key = SSlibKey(content_keyid(read.to_dict()), read.keytype, read.scheme, read.keyval)
     rec = EnrolledKey(

@@ -32,6 +32,7 @@ from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
 from ceremony.thresholds import RoleStatus
 from ceremony.transcript import Entry
+from ceremony.tufread import judge_root
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,9 @@ def out_of_band_text(reports: Sequence[RoleReport]) -> str:
 def _refuse_needless_out_of_band(loaded: Loaded) -> None:
     """--out-of-band only when the previous root's threshold cannot be met from its keys
     that are not marked lost or compromised in the plan (InputError, exit 2, naming them)."""
-    assert loaded.previous_root is not None
-    s = previous_root_signers(loaded.plan, loaded.keys, loaded.previous_root)
+    assert loaded.previous is not None and loaded.previous_root is not None
+    dropped = judge_root(loaded.previous).dropped()
+    s = previous_root_signers(loaded.plan, loaded.keys, loaded.previous_root, dropped)
     if s.clean < s.threshold:
         return
     raise InputError(

@@ -19,7 +19,7 @@ from ceremony import transcript
 from ceremony.clock import iso
 from ceremony.drafting import Draft
 from ceremony.errors import BadTokenSignature, Declined, InputError, StoreError
-from ceremony.files import json_bytes
+from ceremony.files import MAX_INPUT_BYTES, json_bytes
 from ceremony.keys import short
 from ceremony.services.audit import transcript_state
 from ceremony.services.drafts import DraftView, view
@@ -260,7 +260,7 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
                         f"{label}: duplicate ({rec.key_name or short(rec.keyid)} already signed here)"
                     )
                     continue
-                data = other.read_bytes(path)
+                data = other.read_bytes(path, max_bytes=MAX_INPUT_BYTES)
                 target = put_signature(cdir, role, rec.keyid, data)
                 entry.files_written[cdir.rel(target)] = digests.sha256_hex(data)
                 report.added.append(

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from tuf.api.metadata import Metadata, Root
-from tuf.api.serialization import DeserializationError
 
 from ceremony import __version__, drafting
 from ceremony import digest as digests
@@ -22,6 +21,7 @@ from ceremony.checks import CheckContext, CheckResult, errors, run_checks
 from ceremony.clock import iso
 from ceremony.drafting import Draft
 from ceremony.errors import InputError, PlanError, StoreError
+from ceremony.files import MAX_INPUT_BYTES, MAX_ROOT_BYTES
 from ceremony.keys import EnrolledKey
 from ceremony.plan import Plan
 from ceremony.plan.parse import parse_plan
@@ -29,6 +29,7 @@ from ceremony.review import People, people_of
 from ceremony.store import PLAN_FILE, CeremonyDir
 from ceremony.store.drafts import load_draft
 from ceremony.store.records import load_keys
+from ceremony.tufread import judge_root, read_root
 
 
 @dataclass
@@ -75,18 +76,18 @@ class Loaded:
 
 
 def read_previous_root(data: bytes, where: str) -> Metadata[Root]:
-    """The trusted previous root from its file's bytes; StoreError (exit 2) naming `where`
-    when they are not TUF root metadata."""
+    """The trusted previous root from the bytes of the plan's `previous_root.path` file.
+
+    Raises StoreError (exit 2) naming `where` and python-tuf's own cause
+    (`tufread.read_root`) when a client could not read it as a root.
+    """
     try:
-        md = Metadata[Root].from_bytes(data)
-    except (DeserializationError, ValueError, KeyError, TypeError) as exc:
+        return read_root(data, where, error=StoreError)
+    except StoreError as exc:
         raise StoreError(
-            f"{where} is not a TUF root metadata file ({exc}). Check that the plan's "
-            "previous_root.path names the trusted root.json."
+            f"the previous root {exc.message} Check that the plan's previous_root.path names the "
+            "trusted root.json the plan's reviewers approved."
         ) from None
-    if md.signed.type != "root":
-        raise StoreError(f"{where} is '{md.signed.type}' metadata, not a root.")
-    return md
 
 
 def load(
@@ -112,7 +113,7 @@ def load(
             a check, listing every failed check.
         StoreError (exit 2): a key file or the previous root is missing or malformed.
     """
-    plan_bytes = cdir.read_bytes(PLAN_FILE, max_bytes=1024 * 1024)
+    plan_bytes = cdir.read_bytes(PLAN_FILE, max_bytes=MAX_INPUT_BYTES)
     if files_read is not None:
         files_read[PLAN_FILE] = digests.sha256_hex(plan_bytes)
     try:
@@ -125,7 +126,7 @@ def load(
     previous_bytes = None
     previous_sha = None
     if plan.previous_root is not None:
-        previous_bytes = cdir.read_bytes(plan.previous_root.path)
+        previous_bytes = cdir.read_bytes(plan.previous_root.path, max_bytes=MAX_ROOT_BYTES)
         previous_sha = digests.sha256_hex(previous_bytes)
         if files_read is not None:
             files_read[plan.previous_root.path] = previous_sha
@@ -137,6 +138,7 @@ def load(
         previous_sha,
         now,
         require_enrolled=require_enrolled,
+        previous_verdict=judge_root(previous) if previous else None,
     )
     results = run_checks(ctx)
     loaded = Loaded(cdir, plan, plan_bytes, keys, previous, previous_bytes, results)

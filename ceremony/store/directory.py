@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -33,11 +32,20 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import LockedError, StoreError
-from ceremony.files import NAME_RE, atomic_write, write_once
+from ceremony.files import (
+    MAX_INPUT_BYTES,
+    MAX_METADATA_BYTES,
+    NAME_RE,
+    atomic_write,
+    file_kind,
+    parse_json,
+    read_bounded,
+    write_once,
+)
 
 PLAN_FILE = "ceremony.yaml"
 LOCK_FILE = ".ceremony.lock"
-MAX_JSON_BYTES = 64 * 1024 * 1024  # a 16,384-bin delegation file is ~3 MB
+MAX_JSON_BYTES = MAX_METADATA_BYTES  # a 16,384-bin delegation file is ~3 MB
 KEYID_RE = re.compile(r"^[0-9a-f]{64}\Z")
 
 
@@ -65,7 +73,13 @@ class CeremonyDir:
                     f"{self.root} is not a ceremony directory (it does not exist). Create one with "
                     "`ceremony init DIR`."
                 )
-            if not (self.root / PLAN_FILE).is_file():
+            plan = self.root / PLAN_FILE
+            if plan.exists() and not plan.is_symlink() and not plan.is_file():
+                raise StoreError(
+                    f"{plan} is {file_kind(plan.stat().st_mode)}, not a regular file: the plan must be a plain file in the "
+                    "ceremony directory. Take the directory again from a trusted copy."
+                )
+            if not plan.is_file():
                 raise StoreError(
                     f"{self.root} has no {PLAN_FILE}, so it is not a ceremony directory. Create one "
                     "with `ceremony init DIR`, or check the path."
@@ -128,31 +142,30 @@ class CeremonyDir:
         return self.path(rel)
 
     def read_bytes(self, rel: str | Path, *, max_bytes: int = MAX_JSON_BYTES) -> bytes:
+        """The bytes of a regular file of the directory, at most `max_bytes` (StoreError:
+        missing, a folder, a FIFO or device, a symbolic link, or larger than that)."""
         p = self._resolve(rel)
-        try:
-            size = p.stat().st_size
-            if size > max_bytes:
-                raise StoreError(
-                    f"{self.rel(p)} is {size} bytes, more than the {max_bytes} allowed."
-                )
-            return p.read_bytes()
-        except FileNotFoundError:
-            raise StoreError(f"{self.rel(p)} is missing from the ceremony directory.") from None
-        except IsADirectoryError:
-            raise StoreError(f"{self.rel(p)} is a folder, expected a file.") from None
-        except PermissionError:
-            raise StoreError(f"{self.rel(p)} cannot be read (permission denied).") from None
+        if not p.exists() and not p.is_symlink():
+            raise StoreError(f"{self.rel(p)} is missing from the ceremony directory.")
+        if p.is_dir() and not p.is_symlink():
+            raise StoreError(f"{self.rel(p)} is a folder, expected a file.")
+        return read_bounded(
+            p,
+            max_bytes,
+            follow_symlinks=False,
+            error=StoreError,
+            shown=self.rel(p),
+            advice="A ceremony directory holds regular files only: take it again from a "
+            "trusted copy (nothing was written).",
+        )
 
-    def read_json(self, rel: str | Path) -> Any:
+    def read_json(self, rel: str | Path, *, max_bytes: int = MAX_INPUT_BYTES) -> Any:
+        """The JSON value of a small file of the directory (a meta or signature file), by
+        `files.parse_json` (UTF-8, bounded nesting, no floats); StoreError naming the file
+        when it is not, or is larger than `max_bytes`."""
         p = self._resolve(rel)
-        data = self.read_bytes(p)
-        try:
-            return json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise StoreError(
-                f"{self.rel(p)} is not valid JSON ({exc}). It may be damaged or cut short; take it "
-                "again from another copy of the ceremony."
-            ) from None
+        data = self.read_bytes(p, max_bytes=max_bytes)
+        return parse_json(data, self.rel(p), error=StoreError)
 
     def list_json(self, rel: str) -> list[Path]:
         folder = self.path(rel)

@@ -8,7 +8,6 @@ A record is read and written here and nowhere else. A key record's fields are
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from securesystemslib.signer import Key
 
 from ceremony import digest as digests
 from ceremony.errors import StoreError
-from ceremony.files import json_bytes
+from ceremony.files import MAX_INPUT_BYTES, json_bytes, parse_json
 from ceremony.keys import EnrolledKey
 from ceremony.store.directory import CeremonyDir
 from ceremony.thresholds import SignatureRecord, verify_record
@@ -36,13 +35,10 @@ def load_keys(
     keys: dict[str, EnrolledKey] = {}
     for path in cdir.list_json("keys"):
         rel = cdir.rel(path)
-        data = cdir.read_bytes(path)
+        data = cdir.read_bytes(path, max_bytes=MAX_INPUT_BYTES)
         if files_read is not None:
             files_read[rel] = digests.sha256_hex(data)
-        try:
-            raw = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise StoreError(f"{rel} is not valid JSON ({exc}).") from None
+        raw = parse_json(data, rel, error=StoreError)
         rec = EnrolledKey.from_dict(raw, rel)
         if f"{rec.name}.json" != path.name:
             raise StoreError(

@@ -13,7 +13,6 @@ where DIR is the folder holding the software tokens.
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +32,13 @@ from ceremony.errors import (
     StoreError,
     TokenNotFound,
 )
-from ceremony.files import atomic_write, json_bytes
+from ceremony.files import (
+    MAX_SMALL_FILE_BYTES,
+    atomic_write,
+    json_bytes,
+    parse_json,
+    read_input,
+)
 from ceremony.tokens.types import KEY_TYPES, Notifier, PinProvider, PinRequest, TokenInfo
 
 MODULE_NAME = "tuf-ceremony-software-rehearsal"
@@ -105,7 +110,10 @@ class SoftwareToken:
 
     def _state(self) -> dict[str, object]:
         try:
-            data = json.loads((self.dir / "token.json").read_bytes())
+            path = self.dir / "token.json"
+            if not path.exists():
+                raise FileNotFoundError(path)
+            data = parse_json(read_input(path, limit=MAX_SMALL_FILE_BYTES), str(path))
         except FileNotFoundError:
             raise TokenNotFound(
                 f"the software rehearsal token '{self.label}' is not in {self.dir.parent}."
@@ -143,7 +151,8 @@ class SoftwareToken:
         st = self._state()
         try:
             serialization.load_pem_private_key(
-                (self.dir / "pin-check.pem").read_bytes(), password=pin.encode()
+                read_input(self.dir / "pin-check.pem", limit=MAX_SMALL_FILE_BYTES),
+                password=pin.encode(),
             )
         except (ValueError, TypeError):
             st["tries_left"] = int(str(st["tries_left"])) - 1
@@ -191,7 +200,9 @@ class SoftwareToken:
         path = self.dir / f"{name}{_KEYFILE_SUFFIX}"
         if not path.exists():
             raise KeyNotFound(f"software token '{self.label}' has no key '{name}'.")
-        priv = serialization.load_pem_private_key(path.read_bytes(), password=pin.encode())
+        priv = serialization.load_pem_private_key(
+            read_input(path, limit=MAX_SMALL_FILE_BYTES), password=pin.encode()
+        )
         assert isinstance(
             priv, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)
         )

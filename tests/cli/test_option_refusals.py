@@ -23,7 +23,7 @@ SOFT = "SOFT-URI"  # replaced by the software-token URI of root-a
     ("args", "words"),
     [
         (["init", "NEW", "--previous-ceremony", "DIR"],
-         "--previous-ceremony cannot apply without --previous-root"),
+         "--previous-ceremony and --trusted-chain describe a previous root: give it with"),
         (["show", "DIR", "root", "--full"], "--full cannot apply to root"),
         (["sign", "DIR", "root", "--key", "root-a", "--module", "/usr/lib/none.so"],
          "--module cannot apply to"),

@@ -4,7 +4,9 @@
 code is fixed that test turns red, and the entry is deleted here. While an entry is here, the
 property tests of its target tolerate a crash with the same symptom (same command, same
 exception) so that they keep looking for NEW crashes; ``fuzz/run.py`` reports such crashes as
-"known". Delete an entry as soon as its fix lands: its symptom is then a failure again.
+"known". Move an entry to FIXED as soon as its fix lands: its symptom is then a failure
+again, and its minimal input runs as an ordinary test forever
+(``test_fuzz.py::test_fixed_crash_stays_fixed``).
 """
 
 from __future__ import annotations
@@ -63,6 +65,17 @@ def _root_with_a_null_keyid(env: FuzzEnv) -> bytes:
     return json.dumps(doc).encode()
 
 
+def _plan_with_a_list_as_key_type(env: FuzzEnv) -> tuple[str, bytes]:
+    text = (env.rotation / "ceremony.yaml").read_text()
+    return "rotation", text.replace('type: "ed25519"', 'type: ["x"]', 1).encode()
+
+
+def _record_with_token_true(env: FuzzEnv) -> tuple[str, str, bytes]:
+    doc = json.loads((env.attested / "keys" / "root-yk.json").read_bytes())
+    doc["provenance"]["token"] = True
+    return "verify", "record", json.dumps(doc).encode()
+
+
 def _signature_name(env: FuzzEnv) -> str:
     return next((env.signed_copy / "signatures" / "root").glob("*.json")).name
 
@@ -76,7 +89,13 @@ UNKNOWN_ALGORITHM_PEM = (
     b"-----END PUBLIC KEY-----\n"
 )
 
-KNOWN: list[KnownCrash] = [
+KNOWN: list[KnownCrash] = []
+
+# Crashes found by fuzzing and fixed (issue 9): the deep-nesting kinds by one JSON reader
+# (`files.parse_json`) and one YAML event walk with depth limits, floats refused where JSON
+# is read, cryptography's UnsupportedAlgorithm caught, a previous root judged by
+# `tufread` before anything is built on it.
+FIXED: list[KnownCrash] = [
     KnownCrash(
         "plan-deep-yaml",
         "plan",
@@ -180,6 +199,25 @@ KNOWN: list[KnownCrash] = [
         "a previous root with a float ('x-ratio': 1.5) passes init, validate and draft; show then "
         "ends in 'Internal error: FormatError ... I cannot encode 1.5' (case 09)",
         _root_with_a_float,
+    ),
+    # Found by the 10-minute run of 2026-11-30 and fixed the same day.
+    KnownCrash(
+        "plan-key-type-not-text",
+        "plan",
+        "validate|draft",
+        "TypeError",
+        "validate: keys.NAME.type given as a list ([x]) ends in 'Internal error: TypeError: "
+        "unhashable type: 'list'' (looked up in the key-type table unchecked)",
+        _plan_with_a_list_as_key_type,
+    ),
+    KnownCrash(
+        "attestation-record-token-not-object",
+        "attestation",
+        "attestation verify",
+        "AttributeError",
+        "attestation verify: a keys/NAME.json whose provenance.token is `true` ends in "
+        "'Internal error: AttributeError: 'bool' object has no attribute 'get''",
+        _record_with_token_true,
     ),
 ]
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.harness import Crash
-from tests.fuzz.known_crashes import KNOWN, KnownCrash, known_crash
+from tests.fuzz.known_crashes import FIXED, KNOWN, KnownCrash, known_crash
 from tests.fuzz.targets import TARGETS, FuzzEnv, Target, build_env
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
@@ -80,6 +80,13 @@ def test_fuzz_target(name: str, fuzz_env: FuzzEnv) -> None:
 def test_known_crash_is_fixed(known: KnownCrash, fuzz_env: FuzzEnv) -> None:
     """The minimal input of a crash found by fuzzing: passes once the crash is fixed."""
     TARGETS[known.target].run(fuzz_env, known.make(fuzz_env))
+
+
+@pytest.mark.parametrize("fixed", [pytest.param(k, id=k.id) for k in FIXED])
+def test_fixed_crash_stays_fixed(fixed: KnownCrash, fuzz_env: FuzzEnv) -> None:
+    """The minimal input of a crash that was found and fixed: a message or success, never
+    a crash again (the contract of tests/fuzz/harness.py)."""
+    TARGETS[fixed.target].run(fuzz_env, fixed.make(fuzz_env))
 
 
 def test_known_crashes_are_recognized(fuzz_env: FuzzEnv) -> None:

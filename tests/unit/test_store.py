@@ -207,7 +207,7 @@ def test_read_errors_are_store_errors(cdir: CeremonyDir) -> None:
     with pytest.raises(StoreError, match="is a folder"):
         cdir.read_bytes("drafts")
     (cdir.root / "big.json").write_bytes(b"x" * 11)
-    with pytest.raises(StoreError, match="more than the 10 allowed"):
+    with pytest.raises(StoreError, match="more than the 10 bytes"):
         cdir.read_bytes("big.json", max_bytes=10)
     (cdir.root / "cut.json").write_bytes(b'{"role": "ro')
     with pytest.raises(StoreError, match="is not valid JSON"):
