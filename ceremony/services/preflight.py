@@ -173,10 +173,12 @@ def _tokens(
         except CeremonyError as exc:
             details.append(f"{what} ({path}): cannot list: {exc.message}")
             continue
-        names = ", ".join(
+        tokens = [
             f"'{t.token.label}' serial {t.token.serial}" for t in found if t.token.initialized
-        )
-        details.append(f"{what}: {names or 'no token'}")
+        ]
+        shown = ", ".join(tokens[:3]) + (f" and {len(tokens) - 3} more" if len(tokens) > 3 else "")
+        count = f"{len(tokens)} token{'s' if len(tokens) != 1 else ''}: " if tokens else ""
+        details.append(f"{what}: {count}{shown or 'no token'}")
     summary = f"{len(modules)} module{'s' if len(modules) != 1 else ''} found"
     return Section("PKCS#11", True, summary, details or ["none of the known modules is installed"])
 

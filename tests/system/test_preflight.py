@@ -220,3 +220,26 @@ def test_a_clock_behind_the_directorys_records_fails(tmp_path: Path) -> None:
     r = _preflight(None, d, "--rehearsal", cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "before the directory's last record" in r.stdout
+
+
+@pytest.mark.softhsm
+def test_many_visible_tokens_still_fit_one_screen(tmp_path: Path) -> None:
+    """The tokens a module shows are counted and the first three named, so the report keeps
+    to one screen however many tokens there are."""
+    from tests.softhsm import require_softhsm
+
+    hsm = require_softhsm()
+    labels = [f"preflight-{i}" for i in range(6)]
+    for label in labels:
+        hsm.init_token(label=label)
+    env_conf = str(hsm.conf)
+    r = subprocess.run(
+        [sys.executable, "-m", "ceremony", "preflight", "--rehearsal"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False,
+        env=dict(_env(), PYTHONPATH=str(REPO), SOFTHSM2_CONF=env_conf),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    tokens = [ln for ln in r.stdout.splitlines() if "SoftHSM2:" in ln]
+    assert (tokens and "tokens: 'preflight-" in tokens[0]) or "tokens: 'cli-" in tokens[0], r.stdout
+    assert " more" in r.stdout  # at least 6 tokens: three named, the rest counted
+    _check_screen(r.stdout)
