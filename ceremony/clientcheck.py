@@ -314,3 +314,26 @@ def client_check_root(previous_bytes: bytes | None, new_bytes: bytes) -> None:
         raise VerificationFailed(
             f"python-tuf's client logic rejects the new root: {exc}. Nothing was written."
         ) from None
+
+
+def client_check_delegate(
+    delegator: Metadata[Any], role: str, new_bytes: bytes, now: dt.datetime
+) -> None:
+    """Load `new_bytes` (metadata of `role`) as a client would once it trusts `delegator`:
+    not expired, and a threshold of the delegated keys sign it (python-tuf's
+    `verify_delegate` over the canonical bytes of the parsed file).
+
+    Raises VerificationFailed (exit 1).
+    """
+    try:
+        md: Metadata[Any] = Metadata.from_bytes(new_bytes)
+        delegator.signed.verify_delegate(role, md.signed_bytes, md.signatures)
+    except (RepositoryError, DeserializationError, ValueError, KeyError, TypeError) as exc:
+        raise VerificationFailed(
+            f"python-tuf's client logic rejects {role}: {exc}. Nothing was written."
+        ) from None
+    if md.signed.is_expired(now):
+        raise VerificationFailed(
+            f"{role} expired on {iso(md.signed.expires)}: a client would refuse it. Nothing was "
+            "written."
+        )

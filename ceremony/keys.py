@@ -55,7 +55,14 @@ SOURCE_PKCS11 = "pkcs11"  # read from a PKCS#11 token by `enroll --uri` or `keyg
 SOURCE_PUBLIC_KEY = "public-key"  # a PEM / TUF key file (e.g. the online key)
 SOURCE_PREVIOUS_ROOT = "previous-root"  # taken from the trusted previous root by `init`
 SOURCE_SOFTWARE = "software-rehearsal"  # the built-in software token: REHEARSAL ONLY
-SOURCES = (SOURCE_PKCS11, SOURCE_PUBLIC_KEY, SOURCE_PREVIOUS_ROOT, SOURCE_SOFTWARE)
+SOURCE_IMPORTED = "imported"  # a key of metadata made by another tool (`ceremony import`)
+SOURCES = (
+    SOURCE_PKCS11,
+    SOURCE_PUBLIC_KEY,
+    SOURCE_PREVIOUS_ROOT,
+    SOURCE_SOFTWARE,
+    SOURCE_IMPORTED,
+)
 
 
 def content_keyid(key_dict: dict[str, Any]) -> str:
@@ -117,6 +124,8 @@ class EnrolledKey:
             return "public key file (private key held elsewhere)"
         if self.source == SOURCE_PREVIOUS_ROOT:
             return "key of the previous root (device not yet identified)"
+        if self.source == SOURCE_IMPORTED:
+            return "key of the imported metadata (device not identified here)"
         return self.source
 
     def to_dict(self) -> dict[str, Any]:
@@ -248,3 +257,12 @@ def public_identity(key: Key) -> tuple[str, str, str]:
     elif all(c in "0123456789abcdefABCDEF" for c in text):
         text = text.lower()
     return (str(key.keytype), str(key.scheme), text)
+
+
+def bare_key(key: Key) -> SSlibKey:
+    """`key` without the fields outside keytype, scheme and keyval (tuf-on-ci's and RSTUF's
+    annotations) and with the keyid of that bare object: the same key material as a token
+    reports it, for finding and opening the key on a token. Raises ValueError for a key
+    securesystemslib cannot load."""
+    bare = {"keytype": key.keytype, "scheme": key.scheme, "keyval": dict(key.keyval)}
+    return SSlibKey.from_dict(content_keyid(bare), bare)

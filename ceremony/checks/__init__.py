@@ -9,6 +9,8 @@ Pure: no I/O. The caller supplies the previous root and the digest of its file.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ceremony.checks.base import (
     ERROR,
     OK,
@@ -38,17 +40,48 @@ ALL_CHECKS = (
     check_sizes,
 )
 
+# Checks that judge how a root and its keys were designed. For metadata another tool made
+# (`ceremony import`, plan `imported:`) that design was decided by the repository's own
+# tool and is signed as it is: the holder is told (a warning), not stopped
+# (docs/adr/0007-imported-metadata.md).
+DESIGN_CHECKS = frozenset(
+    {
+        "CER-EXPIRY-MAX",
+        "CER-EXPIRY-PAST",
+        "CER-KEY-OFFLINE-ONLINE",
+        "CER-KEY-TYPE",
+        "CER-KEYID-CONTENT",
+        "CER-KEY-DUPLICATE",
+    }
+)
+
 
 def run_checks(ctx: CheckContext) -> list[CheckResult]:
     """Every check's results, in a fixed order (the order screens list them in)."""
     results: list[CheckResult] = []
     for check in ALL_CHECKS:
         results.extend(check(ctx))
-    return results
+    imported = ctx.plan.imported
+    if imported is None:
+        return results
+    out = [
+        CheckResult(
+            "CER-IMPORTED",
+            OK,
+            f"{imported.role} is the signed part of {imported.path} ({imported.format}), kept "
+            "unchanged; it is never drafted from this plan",
+        )
+    ]
+    for r in results:
+        if r.level == ERROR and r.id in DESIGN_CHECKS:
+            r = replace(r, level=WARNING, message=r.message + " (decided by the tool that made it)")
+        out.append(r)
+    return out
 
 
 __all__ = [
     "ALL_CHECKS",
+    "DESIGN_CHECKS",
     "ERROR",
     "OK",
     "WARNING",

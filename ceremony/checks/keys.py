@@ -12,6 +12,7 @@ from ceremony.checks.attest import check_key_attestation
 from ceremony.checks.base import ERROR, WARNING, CheckContext, CheckResult, holder_list
 from ceremony.keys import (
     KEY_TYPES,
+    SOURCE_IMPORTED,
     SOURCE_PREVIOUS_ROOT,
     is_softhsm_token,
     key_type_of,
@@ -184,7 +185,8 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
         if ktype == "ecdsa-p384" and "root" in plan.roles and name in plan.roles["root"].keys:
             p384_root.append(name)
         if not k.keyid_matches_content:
-            level = WARNING if k.source == SOURCE_PREVIOUS_ROOT else ERROR
+            level = WARNING if k.source in (SOURCE_PREVIOUS_ROOT, SOURCE_IMPORTED) else ERROR
+            origin = "the imported metadata" if k.source == SOURCE_IMPORTED else "the previous root"
             out.append(
                 CheckResult(
                     "CER-KEYID-CONTENT",
@@ -192,7 +194,7 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                     f"key '{name}' has keyid {short(k.keyid)} which is not the SHA-256 of its key "
                     "object. "
                     + (
-                        "It comes from the previous root and is kept as is so clients still "
+                        f"It comes from {origin} and is kept as is so clients still "
                         "recognise it, but strict clients may disagree about it; consider rotating it."
                         if level == WARNING
                         else "Enrol it again: the tool never writes keys whose keyid differs between implementations."

@@ -1,7 +1,8 @@
 """The `ceremony` command line. Parses, calls ONE use case (`ceremony.services`), renders.
 No ceremony logic here. Commands are grouped by phase: `preflight_cmd` (the machine),
-`setup_cmds` (init, validate, enroll, keygen, attestation verify), `draft_cmds` (draft, show), `signing_cmds` (sign,
-status, merge), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
+`setup_cmds` (init, validate, enroll, keygen, attestation verify), `draft_cmds` (draft,
+show), `signing_cmds` (sign, status, merge), `foreign_cmds` (import, payload,
+add-signature), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
 `screens` renders what a holder sees, `ui` is the console and the prompts.
 
 Every command runs inside `guarded()`, the ONE place where a CeremonyError becomes a
@@ -156,6 +157,7 @@ def _register() -> None:
     # from this module. The order is the order of `ceremony --help`.
     from ceremony.cli import (
         draft_cmds,
+        foreign_cmds,
         preflight_cmd,
         publish_cmds,
         rehearse_cmd,
@@ -168,6 +170,7 @@ def _register() -> None:
     setup_cmds.register(app)
     draft_cmds.register(app)
     signing_cmds.register(app)
+    foreign_cmds.register(app)
     publish_cmds.register(app)
     rehearse_cmd.register(app)
     token_cmds.register(app)

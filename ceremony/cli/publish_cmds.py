@@ -21,7 +21,25 @@ def register(app: typer.Typer) -> None:
 def export(
     directory: Path = DIR_ARG,
     out_dir: Path | None = typer.Option(
-        None, "--out", help="Where to write (default: DIR/published). Never overwrites."
+        None,
+        "--out",
+        help="Where to write (default: DIR/published): a folder; for the rstuf-* formats, the "
+        "payload file. Never overwrites.",
+    ),
+    fmt: str = typer.Option(
+        "auto",
+        "--format",
+        help="metadata, tuf-on-ci, rstuf-bootstrap, rstuf-update or rstuf-sign (auto: an "
+        "imported file's own kind, else metadata).",
+    ),
+    key: str | None = typer.Option(
+        None, "--key", help="rstuf-sign: whose signature (a plan name or a full keyid)."
+    ),
+    allow_partial: bool = typer.Option(
+        False,
+        "--allow-partial",
+        help="rstuf-bootstrap/rstuf-update: write a payload below threshold (RSTUF then waits "
+        "for sign payloads).",
     ),
     out_of_band: bool = typer.Option(
         False,
@@ -52,6 +70,8 @@ def export(
     }
     if accept_transcript_problems is not None:
         args["accept_transcript_problems"] = accept_transcript_problems
+    if fmt != "auto" or key or allow_partial:
+        args.update(format=fmt, key=key, allow_partial=allow_partial)
     if test_only_unverified:
         args["test_only_unverified"] = True
     with guarded(), recorded(directory, "export", args) as (cdir, entry):
@@ -68,13 +88,22 @@ def export(
             out_of_band=out_of_band,
             unverified_for_tests=test_only_unverified,
             accept_transcript_problems=accept_transcript_problems,
+            fmt=fmt,
+            key=key,
+            allow_partial=allow_partial,
         )
         out = ui.console()
         if res.rehearsal:
             ui.rehearsal_banner()
-        out.print(
-            f"Exported to {res.out_dir} (each file verified as a TUF client would, before writing):"
-        )
+        if res.notes:
+            out.print(
+                f"Exported to {res.out_dir} (every signature verified; not every threshold is met "
+                "yet, see below):"
+            )
+        else:
+            out.print(
+                f"Exported to {res.out_dir} (each file verified as a TUF client would, before writing):"
+            )
         for name, sha in res.files.items():
             size = (res.out_dir / name).stat().st_size
             out.print(f"  {sha}  {ui.value(name)}  ({size:,} bytes)")
@@ -87,12 +116,11 @@ def export(
                 "[red bold]TRANSCRIPT PROBLEMS ACCEPTED[/red bold] (listed in "
                 f"ceremony-record.md): {ui.value(accept_transcript_problems)}"
             )
+        for note in res.notes:
+            out.print(note, style="yellow", markup=False)
         if res.rehearsal:
             ui.rehearsal_banner()
-        out.print(
-            "Next: copy these files to the repository. Publish the new root BEFORE any online "
-            "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
-        )
+        out.print(f"Next: {publishing.next_text(res.format)}")
 
 
 def verify(

@@ -43,6 +43,10 @@ def render_view(v: DraftView) -> None:
     )
     for name, line in sorted(v.attestations.items()):
         out.print(f"  attested {ui.value(name)}: {ui.value(line)}")
+    if v.imported:
+        out.print("[bold]Imported:[/bold]")
+        for line in v.imported:
+            out.print(f"  {ui.value(line)}")
     if v.details or v.problems:
         out.print("[bold]Delegations:[/bold]")
         for line in v.details:
@@ -190,8 +194,19 @@ def status_json(report: StatusReport) -> dict[str, Any]:
                 f"{rj.record.file}: {rj.detail}" for rj in r.status.rejected if rj.reason != "stale"
             ],
             "next_step": r.next_step,
+            "external": [
+                rec.key_name
+                for rec in r.status.valid
+                if isinstance(rec.extra.get("external"), dict)
+            ],
         }
+    imp = report.loaded.imported
     return {
+        "imported": (
+            {"role": imp.role, "format": imp.format, "path": imp.spec.path}
+            if imp is not None
+            else None
+        ),
         "warnings": report.warnings,
         "transcript_problems": report.transcript_problems,
         "transcript_head": report.transcript_head.to_dict(),

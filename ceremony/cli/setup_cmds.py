@@ -104,6 +104,8 @@ def validate(directory: Path = DIR_ARG) -> None:
             )
         missing = [r for r in warn if r.id == "CER-KEY-NOT-ENROLLED"]
         nxt = "enrol the keys listed above" if missing else f"`ceremony draft {cdir.root}`"
+        if loaded.imported is not None:
+            nxt = f"`ceremony show {cdir.root} {loaded.imported.role}`, then sign"
         out.print(
             f"The plan passes every check ({len(warn)} warning{'s' if len(warn) != 1 else ''}). Next: {nxt}."
         )

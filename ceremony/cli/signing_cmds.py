@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
 def sign(
     directory: Path = DIR_ARG,
     role: str = ROLE_ARG,
-    key: str = typer.Option(..., "--key", help="The name of your key in the plan."),
+    key: str = typer.Option(
+        ..., "--key", help="Your key: its name in the plan, or its full keyid (64 hex digits)."
+    ),
     uri: str | None = typer.Option(
         None,
         "--uri",
@@ -76,7 +78,8 @@ def sign(
             )
         else:
             out.print(
-                f"[green]Signed[/green] {role} as '{key}' ({ui.value(outcome.record.holder)}); the signature was "
+                f"[green]Signed[/green] {role} as '{ui.value(outcome.record.key_name)}' "
+                f"({ui.value(outcome.record.holder)}); the signature was "
                 f"verified against the enrolled public key and saved as "
                 f"{cdir.rel(cdir.signature_path(role, outcome.record.keyid))}."
             )

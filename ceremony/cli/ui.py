@@ -247,6 +247,14 @@ def render_status_block(st: RoleStatus) -> None:
     out = console()
     for t in st.thresholds:
         out.print("  " + threshold_line(t))
+    for rec in st.valid:
+        who = rec.key_name or rec.keyid[:8]
+        if isinstance(rec.extra.get("external"), dict):
+            out.print(f"  {escape(who)}: external signature (made outside tuf-ceremony, verified)")
+        elif rec.extra.get("imported"):
+            out.print(
+                f"  {escape(who)}: signature that was already in the imported file (verified)"
+            )
     for rj in st.rejected:
         who = rj.record.key_name or rj.record.keyid[:8]
         out.print(

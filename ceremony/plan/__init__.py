@@ -10,6 +10,7 @@ in full, so that the import-linter contract can see who parses plans (never the 
 """
 
 from ceremony.plan.model import (
+    IMPORT_FORMATS,
     KEY_STATUSES,
     OFFLINE_ROLES,
     ONLINE_ROLES,
@@ -18,6 +19,7 @@ from ceremony.plan.model import (
     DelegationSpec,
     Expiry,
     HashBinsSpec,
+    ImportedSpec,
     KeySpec,
     Plan,
     Policy,
@@ -28,6 +30,7 @@ from ceremony.plan.model import (
 )
 
 __all__ = [
+    "IMPORT_FORMATS",
     "KEY_STATUSES",
     "OFFLINE_ROLES",
     "ONLINE_ROLES",
@@ -36,6 +39,7 @@ __all__ = [
     "DelegationSpec",
     "Expiry",
     "HashBinsSpec",
+    "ImportedSpec",
     "KeySpec",
     "Plan",
     "Policy",

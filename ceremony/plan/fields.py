@@ -168,3 +168,21 @@ def read_advisory_ids(raw: Any, p: Problems) -> tuple[str, ...]:
         elif item not in out:
             out.append(item)
     return tuple(out)
+
+
+# A key's attestation fields in the plan (keys.NAME.*).
+ATTESTATION_KEY_FIELDS = ("require_attestation", "waive_attestation")
+
+
+def read_key_attestation(d: dict[str, Any], path: str, p: Problems) -> tuple[bool, str | None]:
+    """keys.NAME.require_attestation (false by default) and keys.NAME.waive_attestation (the
+    reason to enrol a YubiKey key without its attestation); both at once is a problem."""
+    req = d.get("require_attestation", False)
+    required = bool(read_bool(req, f"{path}.require_attestation", p)) if req is not False else False
+    waive = read_text(d.get("waive_attestation"), f"{path}.waive_attestation", p, optional=True)
+    if waive is not None and required:
+        p.add(
+            f"{path}.waive_attestation",
+            "the key cannot both require an attestation and waive it; keep one",
+        )
+    return required, waive

@@ -16,6 +16,8 @@ KEY_STATUSES = ("active", "compromised", "lost")
 # The Yubico Security Advisories a plan may name in policy.attestation.allow_advisories
 # (what each means: ceremony.attestation.advisories).
 ADVISORY_IDS = ("YSA-2024-03", "YSA-2017-01", "YSA-2019-02")
+# What `ceremony import` reads (docs/foreign-formats.md); recorded as `imported.format`.
+IMPORT_FORMATS = ("metadata", "tuf-on-ci", "rstuf-bootstrap", "rstuf-update", "rstuf-sign-request")
 
 DEFAULT_MAX_EXPIRY_DAYS = {"root": 731, "targets": 731, "delegation": 731}
 DEFAULT_MIN_EXPIRY_DAYS = 7
@@ -42,6 +44,24 @@ class Expiry:
 class PreviousRoot:
     path: str
     sha256: str
+
+
+@dataclass(frozen=True)
+class ImportedSpec:
+    """`imported:`: the role whose draft is a metadata file made by another tool (`ceremony
+    import`), never drafted from this plan (docs/adr/0007-imported-metadata.md).
+
+    `path`/`sha256`: the file as given, kept in the directory and pinned; `format`: what
+    made it (metadata, tuf-on-ci, rstuf-bootstrap, rstuf-update, rstuf-sign-request);
+    `delegator`: for a role other than root, the metadata that says who signs it (the root
+    given with --root), pinned the same way.
+    """
+
+    role: str
+    path: str
+    sha256: str
+    format: str
+    delegator: PreviousRoot | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +149,7 @@ class Plan:
     targets: TargetsSpec | None = None
     policy: Policy = field(default_factory=Policy)
     rehearsal: bool = False
+    imported: ImportedSpec | None = None
 
     def holder(self, key_name: str) -> str:
         spec = self.keys.get(key_name)

@@ -16,12 +16,14 @@ from ceremony.errors import PlanError
 from ceremony.files import NAME_RE
 from ceremony.keys import KEY_TYPES
 from ceremony.plan.fields import (
+    ATTESTATION_KEY_FIELDS,
     Problems,
     kind_of,
     parse_expiry,
     read_advisory_ids,
     read_bool,
     read_int,
+    read_key_attestation,
     read_mapping,
     read_names,
     read_text,
@@ -30,11 +32,13 @@ from ceremony.plan.fields import (
 from ceremony.plan.model import (
     DEFAULT_MAX_EXPIRY_DAYS,
     DEFAULT_MIN_EXPIRY_DAYS,
+    IMPORT_FORMATS,
     KEY_STATUSES,
     TOP_LEVEL_ROLES,
     AttestationPolicy,
     DelegationSpec,
     HashBinsSpec,
+    ImportedSpec,
     KeySpec,
     Plan,
     Policy,
@@ -57,15 +61,7 @@ def _parse_keys(raw: Any, p: Problems) -> dict[str, KeySpec]:
     data = read_mapping(raw, "keys", p, None)
     if data is None:
         return keys
-    allowed = {
-        "holder",
-        "uri",
-        "type",
-        "status",
-        "note",
-        "require_attestation",
-        "waive_attestation",
-    }
+    allowed = {"holder", "uri", "type", "status", "note", *ATTESTATION_KEY_FIELDS}
     for name, spec in data.items():
         path = f"keys.{name}"
         if not NAME_RE.match(name):
@@ -95,14 +91,7 @@ def _parse_keys(raw: Any, p: Problems) -> dict[str, KeySpec]:
             p.add(f"{path}.status", f"{_shown(status)} is not one of {', '.join(KEY_STATUSES)}")
             status = "active"
         note = read_text(d.get("note"), f"{path}.note", p, optional=True)
-        req = d.get("require_attestation", False)
-        req_b = read_bool(req, f"{path}.require_attestation", p) if req is not False else False
-        waive = read_text(d.get("waive_attestation"), f"{path}.waive_attestation", p, optional=True)
-        if waive is not None and req_b:
-            p.add(
-                f"{path}.waive_attestation",
-                "the key cannot both require an attestation and waive it; keep one",
-            )
+        req_b, waive = read_key_attestation(d, path, p)
         if holder is not None:
             keys[name] = KeySpec(name, holder, uri, key_type, str(status), note, bool(req_b), waive)
     return keys
@@ -277,6 +266,47 @@ def _parse_policy(raw: Any, p: Problems) -> Policy:
     return Policy(max_days, min_days, att)
 
 
+def _parse_pin(raw: Any, path: str, p: Problems) -> PreviousRoot | None:
+    """A file in the directory pinned by its SHA-256: {path, sha256}."""
+    pr = read_mapping(raw, path, p, {"path", "sha256"}, {"path", "sha256"})
+    if pr is None:
+        return None
+    file = read_text(pr.get("path"), f"{path}.path", p)
+    sha = pr.get("sha256")
+    if isinstance(sha, int | float):
+        p.add(
+            f"{path}.sha256",
+            'YAML read this as a number; put the 64 hex digits in quotes (sha256: "...")',
+        )
+        return None
+    if not isinstance(sha, str) or not SHA256_RE.match(sha.lower()):
+        p.add(f"{path}.sha256", "expected the 64 hex digits of the file's SHA-256")
+        return None
+    return PreviousRoot(file, sha.lower()) if file is not None else None
+
+
+def _parse_imported(raw: Any, p: Problems) -> ImportedSpec | None:
+    allowed = {"role", "path", "sha256", "format", "delegator"}
+    d = read_mapping(raw, "imported", p, allowed, {"role", "path", "sha256", "format"})
+    if d is None:
+        return None
+    pin = _parse_pin({"path": d.get("path"), "sha256": d.get("sha256")}, "imported", p)
+    role = d.get("role")
+    if not isinstance(role, str) or not NAME_RE.match(role):
+        p.add("imported.role", f"{kind_of(role)} is not a usable role name")
+        role = None
+    fmt = d.get("format")
+    if fmt not in IMPORT_FORMATS:
+        p.add("imported.format", f"{kind_of(fmt)} is not one of {', '.join(IMPORT_FORMATS)}")
+        fmt = None
+    delegator = None
+    if d.get("delegator") is not None:
+        delegator = _parse_pin(d["delegator"], "imported.delegator", p)
+    if role is None or fmt is None or pin is None:
+        return None
+    return ImportedSpec(role, pin.path, pin.sha256, str(fmt), delegator)
+
+
 PLAN_FIELDS = {
     "repository",
     "previous_root",
@@ -286,6 +316,7 @@ PLAN_FIELDS = {
     "targets",
     "policy",
     "rehearsal",
+    "imported",
 }
 
 
@@ -301,23 +332,7 @@ def parse_plan(text: str, source: str = "ceremony.yaml") -> Plan:
 
     previous = None
     if d.get("previous_root") is not None:
-        pr = read_mapping(
-            d["previous_root"], "previous_root", p, {"path", "sha256"}, {"path", "sha256"}
-        )
-        if pr is not None:
-            path = read_text(pr.get("path"), "previous_root.path", p)
-            sha = pr.get("sha256")
-            if isinstance(sha, int | float):
-                p.add(
-                    "previous_root.sha256",
-                    'YAML read this as a number; put the 64 hex digits in quotes (sha256: "...")',
-                )
-                sha = None
-            elif not isinstance(sha, str) or not SHA256_RE.match(sha.lower()):
-                p.add("previous_root.sha256", "expected the 64 hex digits of the file's SHA-256")
-                sha = None
-            if path is not None and sha is not None:
-                previous = PreviousRoot(path, sha.lower())
+        previous = _parse_pin(d["previous_root"], "previous_root", p)
 
     root = None
     r = read_mapping(
@@ -337,6 +352,7 @@ def parse_plan(text: str, source: str = "ceremony.yaml") -> Plan:
     targets = _parse_targets(d["targets"], p) if d.get("targets") is not None else None
     policy = _parse_policy(d["policy"], p) if d.get("policy") is not None else Policy()
     rehearsal = bool(read_bool(d.get("rehearsal", False), "rehearsal", p))
+    imported = _parse_imported(d["imported"], p) if d.get("imported") is not None else None
 
     # Every key named by a role must be described under keys (and vice versa, a warning
     # at most: unused keys are legitimate, e.g. previous-root keys that are removed).
@@ -373,4 +389,4 @@ def parse_plan(text: str, source: str = "ceremony.yaml") -> Plan:
             problems=p.items,
             hint="Fix each line in ceremony.yaml, then run `ceremony validate DIR` again.",
         )
-    return Plan(repository, previous, root, roles, keys, targets, policy, rehearsal)
+    return Plan(repository, previous, root, roles, keys, targets, policy, rehearsal, imported)

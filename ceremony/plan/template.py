@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from ceremony.plan.model import TOP_LEVEL_ROLES
+from ceremony.plan.model import TOP_LEVEL_ROLES, ImportedSpec
 
 
 def _yaml_str(value: str) -> str:
@@ -107,3 +107,25 @@ def default_template() -> str:
             "online": {"holder": "Online signing service"},
         },
     )
+
+
+def imported_section(spec: ImportedSpec) -> str:
+    """The `imported:` section `ceremony import` appends to the plan it writes."""
+    lines = [
+        "",
+        f"# {spec.role} was NOT drafted from this plan: it is the signed part of a file made by",
+        f"# another tool ({spec.format}), kept unchanged in {spec.path} and pinned here by its",
+        "# SHA-256. The roles and keys above describe that file for the screens; editing them",
+        "# does not change what is signed (docs/adr/0007-imported-metadata.md).",
+        "imported:",
+        f"  role: {_yaml_str(spec.role)}",
+        f"  format: {_yaml_str(spec.format)}",
+        f"  path: {_yaml_str(spec.path)}",
+        f'  sha256: "{spec.sha256}"',
+    ]
+    if spec.delegator is not None:
+        lines += [
+            f"  # who must sign {spec.role}: the metadata given with --root",
+            f'  delegator: {{path: {_yaml_str(spec.delegator.path)}, sha256: "{spec.delegator.sha256}"}}',
+        ]
+    return "\n".join(lines) + "\n"

@@ -4,7 +4,8 @@ The hash chain shows an edited or removed line in the middle. The heads that sig
 and the export record carry show the rest: a transcript cut short (a head beyond its last
 line) or rewritten with a fresh chain (a head whose line is now different), and a signature
 file no entry of the transcript wrote. A signature brought in by `merge` carries the head of
-the copy it was made in, so only the `sign` entries here are held to their heads.
+the copy it was made in, and one `import` kept came with the imported file, so only the
+files `sign` and `add-signature` wrote here are held to their heads.
 """
 
 from __future__ import annotations
@@ -14,8 +15,17 @@ import re
 from dataclasses import dataclass, field
 
 from ceremony import digest as digests
+from ceremony.errors import CheckFailed, InputError
 from ceremony.store import CeremonyDir
-from ceremony.transcript import Anchor, Head, check_anchors, head, verify_hash_chain, writers
+from ceremony.transcript import (
+    Anchor,
+    Entry,
+    Head,
+    check_anchors,
+    head,
+    verify_hash_chain,
+    writers,
+)
 
 RECORD = "published/ceremony-record.md"
 RECORD_HEAD_RE = re.compile(r"transcript head at export: line (\d+), SHA-256 ([0-9a-f]{64})")
@@ -69,8 +79,8 @@ def transcript_state(cdir: CeremonyDir) -> TranscriptState:
                 "or the file was put there by hand"
             )
             continue
-        if entry.get("command") != "sign":
-            continue  # merged: its head is the transcript of the copy it was signed in
+        if entry.get("command") not in ("sign", "add-signature"):
+            continue  # merged (its head is the copy's it was signed in) or imported
         try:
             stored = json.loads(data)
         except json.JSONDecodeError:
@@ -98,3 +108,40 @@ def transcript_state(cdir: CeremonyDir) -> TranscriptState:
             anchors.append(Anchor(RECORD, Head(int(m.group(1)), m.group(2))))
     problems += check_anchors(root, anchors)
     return TranscriptState(head(root), problems, notes)
+
+
+def record_section(audit: TranscriptState, reason: str | None) -> str:
+    """The export record's transcript part: the head at export and any problems accepted
+    (`reason`, the operator's)."""
+    text = f"\n## Transcript\n\n{record_head_line(audit.head)}\n"
+    if audit.problems:
+        text += (
+            "\n## TRANSCRIPT PROBLEMS ACCEPTED\n\n"
+            + "".join(f"- {p}\n" for p in audit.problems)
+            + f"\nExported anyway; the operator's reason: {reason}\n"
+        )
+    return text
+
+
+def checked_for_export(cdir: CeremonyDir, reason: str | None, entry: Entry) -> TranscriptState:
+    """The transcript's state for `export`: refuses (CheckFailed, exit 1) a damaged, cut or
+    rewritten transcript unless the operator gives a `reason` (then noted in `entry`), and
+    refuses a reason (InputError, exit 2) when nothing is wrong."""
+    audit = transcript_state(cdir)
+    if reason is not None and not audit.problems:
+        raise InputError(
+            "--accept-transcript-problems cannot apply: the transcript is intact (its chain and "
+            "the heads in the signature files agree). Export without it. Nothing was written."
+        )
+    if audit.problems and reason is None:
+        raise CheckFailed(
+            "the transcript does not say what happened to this directory, so export stops "
+            "(nothing was written):\n  - " + "\n  - ".join(audit.problems),
+            hint="Compare the transcript with the other copies and the paper record. Only if "
+            "the cause is understood, export again with --accept-transcript-problems 'REASON' "
+            "(the problems and the reason go into the ceremony record).",
+        )
+    if audit.problems:
+        entry.notes += [f"transcript problem accepted: {p}" for p in audit.problems]
+        entry.notes.append(f"transcript problems accepted because: {reason}")
+    return audit

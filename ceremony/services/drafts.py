@@ -28,6 +28,7 @@ from ceremony.review import (
     root_roles,
     summarize,
 )
+from ceremony.services.imported import foreign_fields
 from ceremony.services.state import Loaded, current_draft, draft_inputs, draft_is_current, load
 from ceremony.services.status import role_status
 from ceremony.store import CeremonyDir
@@ -60,6 +61,7 @@ class DraftView:
     details: list[str] = field(default_factory=list)  # delegations summary (targets, bins)
     full: list[str] | None = None  # one line per delegated role (`show --full`)
     problems: list[str] = field(default_factory=list)  # delegations a client could not use
+    imported: list[str] = field(default_factory=list)  # where an imported role came from
 
 
 def view(
@@ -105,7 +107,28 @@ def view(
         details,
         listing,
         problems,
+        imported_lines(loaded, d),
     )
+
+
+def imported_lines(loaded: Loaded, d: Draft) -> list[str]:
+    """For an imported role: where it came from, that it is signed unchanged, and every
+    field outside the TUF specification it carries (signed as it is)."""
+    imp = loaded.imported
+    if imp is None or d.role != imp.role:
+        return []
+    signed = imp.source.signed
+    lines = [
+        f"{d.role} is the signed part of {imp.spec.path} ({imp.format}), unchanged: this tool "
+        "did not draft it and signs exactly these bytes."
+    ]
+    if isinstance(signed.get("targets"), dict) and signed["targets"]:
+        lines.append(f"it lists {len(signed['targets']):,} target file(s) of its own")
+    extra = foreign_fields(signed)
+    if extra:
+        lines.append(f"{len(extra)} field(s) outside the TUF specification, signed as they are:")
+        lines += [f"  {line}" for line in extra]
+    return lines
 
 
 @dataclass(frozen=True)
@@ -136,10 +159,17 @@ def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> Draft
     Raises:
         PlanError (exit 2): the plan fails a check (every key must be enrolled), or the
             draft would have delegations no client could use (nothing is written).
-        InputError (exit 2): `role` is not a role this ceremony drafts (e.g. an online bin).
+        InputError (exit 2): `role` is not a role this ceremony drafts (e.g. an online bin),
+            or it was imported (`ceremony import`).
         StoreError (exit 2): a file in the directory is damaged.
     """
     loaded = load(cdir, now, require_enrolled=True, files_read=entry.files_read)
+    if loaded.imported is not None and role == loaded.imported.role:
+        raise InputError(
+            f"{role} was imported from {loaded.imported.spec.path} ({loaded.imported.format}): "
+            "its draft is that file's signed part, never made from the plan. To change it, have "
+            "the repository's own tool stage a new file and import it into a new directory."
+        )
     existing = load_draft(cdir, role)
     if existing is not None and draft_is_current(loaded, existing):
         return DraftResult(existing, True, 0, existing.digest, view(loaded, existing))

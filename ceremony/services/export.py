@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,11 @@ from ceremony.checks import previous_root_signers
 from ceremony.clientcheck import check_delegation_chain, client_check_root
 from ceremony.clock import iso
 from ceremony.drafting import Draft
-from ceremony.errors import CheckFailed, InputError, StoreError, ThresholdNotMet
+from ceremony.errors import InputError, StoreError, ThresholdNotMet
 from ceremony.files import write_once
 from ceremony.keys import key_type_of
-from ceremony.services.audit import TranscriptState, record_head_line, transcript_state
+from ceremony.services.audit import checked_for_export, record_section
+from ceremony.services.export_foreign import ExportOptions, export_foreign, resolve_format
 from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
@@ -44,6 +45,8 @@ class ExportResult:
     files: dict[str, str]
     roles: list[RoleReport]
     rehearsal: bool = False
+    format: str = "metadata"  # `--format` written (export_foreign for the others)
+    notes: list[str] = field(default_factory=list)  # e.g. thresholds still open (partial)
 
 
 COMPACT_ABOVE_ROLES = 256
@@ -143,10 +146,14 @@ def export(
     out_of_band: bool = False,
     unverified_for_tests: bool = False,
     accept_transcript_problems: str | None = None,
+    fmt: str = "auto",
+    key: str | None = None,
+    allow_partial: bool = False,
 ) -> ExportResult:
     """Write the signed metadata once every threshold is met and python-tuf accepts it
     (`ceremony export`): N.ROLE.json for each drafted role (and root.json), checked as a
-    client would before anything is written, with SHA256SUMS and ceremony-record.md.
+    client would before anything is written, with SHA256SUMS and ceremony-record.md. An
+    imported role, and the other formats, are written by `export_foreign`.
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -162,15 +169,21 @@ def export(
         accept_transcript_problems: the operator's recorded reason to export although the
             transcript is damaged, cut short or rewritten (`services.audit`); the problems
             and the reason go into the record and the transcript.
+        fmt: auto (an imported file's own kind, else metadata), metadata, tuf-on-ci,
+            rstuf-bootstrap, rstuf-update or rstuf-sign (`export_foreign`).
+        key: the key whose RSTUF sign payload to write (rstuf-sign only).
+        allow_partial: write a partly signed RSTUF bootstrap or update payload (RSTUF's
+            distributed signing then waits for the rest).
 
     Returns:
         An `ExportResult`: the folder, name -> SHA-256 of every file written, each role's
         report, and whether the keys are rehearsal keys.
 
     Raises:
-        InputError (exit 2): nothing is drafted, or --out-of-band without a previous root or
-            while the previous root's threshold can still be met (the refusal names who), or
-            a reason to accept transcript problems when there are none.
+        InputError (exit 2): nothing is drafted, --out-of-band without a previous root or
+            while the previous root's threshold can still be met (the refusal names who), a
+            reason to accept transcript problems when there are none, or an option that does
+            not apply to the format.
         CheckFailed (exit 1): the transcript is damaged, cut short or rewritten, and no
             reason to accept it was given.
         ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
@@ -185,6 +198,8 @@ def export(
         files_read=entry.files_read,
         enforce=not unverified_for_tests,
     )
+    options = ExportOptions(fmt, key, allow_partial, out_of_band)
+    resolved = resolve_format(loaded, options, unverified=unverified_for_tests)
     reports = role_reports(loaded)
     if not any(r.draft for r in reports):
         raise InputError(f"nothing is drafted yet. Next: `ceremony draft {cdir.root}`.")
@@ -192,6 +207,24 @@ def export(
         raise InputError("--out-of-band is only for a rotation (a plan with previous_root).")
     if out_of_band:
         _refuse_needless_out_of_band(loaded)
+    if resolved != "metadata" or loaded.imported is not None:
+        checked = checked_for_export(cdir, accept_transcript_problems, entry)
+        done = export_foreign(
+            loaded,
+            reports,
+            resolved,
+            options,
+            out,
+            now,
+            entry,
+            record=lambda files: (
+                ceremony_record(loaded, reports, files, now)
+                + record_section(checked, accept_transcript_problems)
+            ),
+        )
+        return ExportResult(
+            done.out_dir, done.files, reports, loaded.rehearsal, done.format, done.notes
+        )
     problems = []
     for r in reports:
         if r.draft is None or r.status is None:
@@ -220,7 +253,7 @@ def export(
             "cannot export yet, nothing was written:\n  - " + "\n  - ".join(problems),
             hint="Collect the missing signatures (`ceremony sign`, or `ceremony merge` other copies).",
         )
-    audit = _transcript_checked(cdir, accept_transcript_problems, entry)
+    audit = checked_for_export(cdir, accept_transcript_problems, entry)
     files: dict[str, bytes] = {}
     exported: dict[str, bytes] = {}
     for r in reports:
@@ -251,13 +284,7 @@ def export(
     sums = "".join(f"{digests.sha256_hex(b)}  {n}\n" for n, b in sorted(files.items()))
     files_out = dict(files)
     record = ceremony_record(loaded, reports, files, now)
-    record += f"\n## Transcript\n\n{record_head_line(audit.head)}\n"
-    if audit.problems:
-        record += (
-            "\n## TRANSCRIPT PROBLEMS ACCEPTED\n\n"
-            + "".join(f"- {p}\n" for p in audit.problems)
-            + f"\nExported anyway; the operator's reason: {accept_transcript_problems}\n"
-        )
+    record += record_section(audit, accept_transcript_problems)
     if out_of_band:
         note = out_of_band_text(reports)
         record += f"\n## OUT OF BAND\n\n{note[0].upper()}{note[1:]}\n"
@@ -271,29 +298,6 @@ def export(
         written[name] = digests.sha256_hex(files_out[name])
         entry.files_written[str(out_dir / name)] = written[name]
     return ExportResult(out_dir, written, reports, loaded.rehearsal)
-
-
-def _transcript_checked(cdir: CeremonyDir, reason: str | None, entry: Entry) -> TranscriptState:
-    """The transcript's state; refuses (CheckFailed, exit 1) a damaged, cut or rewritten one
-    unless the operator gives a reason, which is refused (InputError) when nothing is wrong."""
-    audit = transcript_state(cdir)
-    if reason is not None and not audit.problems:
-        raise InputError(
-            "--accept-transcript-problems cannot apply: the transcript is intact (its chain and "
-            "the heads in the signature files agree). Export without it. Nothing was written."
-        )
-    if audit.problems and reason is None:
-        raise CheckFailed(
-            "the transcript does not say what happened to this directory, so export stops "
-            "(nothing was written):\n  - " + "\n  - ".join(audit.problems),
-            hint="Compare the transcript with the other copies and the paper record. Only if "
-            "the cause is understood, export again with --accept-transcript-problems 'REASON' "
-            "(the problems and the reason go into the ceremony record).",
-        )
-    if audit.problems:
-        entry.notes += [f"transcript problem accepted: {p}" for p in audit.problems]
-        entry.notes.append(f"transcript problems accepted because: {reason}")
-    return audit
 
 
 def ceremony_record(
@@ -361,3 +365,23 @@ def ceremony_record(
     for name, data in sorted(files.items()):
         lines.append(f"- `{name}` SHA-256 {digests.sha256_hex(data)}")
     return "\n".join(lines) + "\n"
+
+
+def next_text(fmt: str) -> str:
+    """What to do with the files an export of `fmt` wrote, as a sentence."""
+    if fmt == "tuf-on-ci":
+        return (
+            "copy metadata/ into the checkout of the signing event's branch, check that "
+            '`git diff` shows only "sig" lines, then `git add metadata && git commit --signoff '
+            '-m "Signature from NAME"` and push, as tuf-on-ci-sign does.'
+        )
+    if fmt.startswith("rstuf-"):
+        verb = {"rstuf-bootstrap": "bootstrap", "rstuf-update": "update", "rstuf-sign": "sign"}
+        return (
+            f"on the connected machine, `rstuf --api-server URL admin send {verb[fmt]} FILE` with "
+            "the file written above."
+        )
+    return (
+        "copy these files to the repository. Publish the new root BEFORE any online "
+        "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
+    )

@@ -23,7 +23,7 @@ from ceremony.files import MAX_INPUT_BYTES, json_bytes
 from ceremony.keys import short
 from ceremony.services.audit import transcript_state
 from ceremony.services.drafts import DraftView, view
-from ceremony.services.state import Loaded, current_draft, load
+from ceremony.services.state import Loaded, current_draft, load, resolve_key
 from ceremony.services.status import authorities, next_step, role_status
 from ceremony.store import CeremonyDir
 from ceremony.store.drafts import drafted_roles, load_draft
@@ -69,7 +69,7 @@ def sign(
     Args:
         cdir: the ceremony directory (the caller holds its lock).
         role: root, targets, or a delegated role of the plan.
-        key_name: the enrolled key to sign with (its name in the plan).
+        key_name: the enrolled key to sign with: its name in the plan, or its full keyid.
         open_signer: opens the key's signer (`tokens.select.signer_factory`; a fake in tests).
         confirm: shows the `DraftView` and returns True only for the holder's typed Yes.
         now: the signing time (recorded; timezone-aware UTC).
@@ -91,12 +91,8 @@ def sign(
     loaded = load(cdir, now, require_enrolled=True, files_read=entry.files_read)
     d = current_draft(loaded, role, entry.files_read)
     d.check_canonical(f"drafts/{role}.json")
-    key = loaded.keys.get(key_name)
-    if key is None:
-        raise InputError(
-            f"'{key_name}' is not an enrolled key of this ceremony. Enrolled: "
-            f"{', '.join(sorted(loaded.keys)) or 'none'}."
-        )
+    key_name = resolve_key(loaded, key_name)
+    key = loaded.keys[key_name]
     holder = loaded.plan.holder(key_name)
     entry.holder = holder
     auths = authorities(loaded, role, d)

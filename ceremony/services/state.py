@@ -26,6 +26,7 @@ from ceremony.keys import EnrolledKey
 from ceremony.plan import Plan
 from ceremony.plan.parse import parse_plan
 from ceremony.review import People, people_of
+from ceremony.services.imported import Imported, read_imported
 from ceremony.store import PLAN_FILE, CeremonyDir
 from ceremony.store.drafts import load_draft
 from ceremony.store.records import load_keys
@@ -47,6 +48,7 @@ class Loaded:
     previous: Metadata[Root] | None
     previous_bytes: bytes | None
     checks: list[CheckResult]
+    imported: Imported | None = None  # the role made by another tool (`ceremony import`)
 
     @property
     def previous_root(self) -> Root | None:
@@ -111,7 +113,8 @@ def load(
     Raises:
         PlanError (exit 2): the plan is not UTF-8, does not parse, or (with `enforce`) fails
             a check, listing every failed check.
-        StoreError (exit 2): a key file or the previous root is missing or malformed.
+        StoreError (exit 2): a key file or the previous root is missing or malformed, or
+            an imported file no longer matches the plan's pin.
     """
     plan_bytes = cdir.read_bytes(PLAN_FILE, max_bytes=MAX_INPUT_BYTES)
     if files_read is not None:
@@ -141,7 +144,8 @@ def load(
         previous_verdict=judge_root(previous) if previous else None,
     )
     results = run_checks(ctx)
-    loaded = Loaded(cdir, plan, plan_bytes, keys, previous, previous_bytes, results)
+    imported = read_imported(cdir, plan, files_read)
+    loaded = Loaded(cdir, plan, plan_bytes, keys, previous, previous_bytes, results, imported)
     bad = errors(results)
     if enforce and bad:
         raise PlanError(
@@ -176,8 +180,11 @@ def draft_is_current(loaded: Loaded, d: Draft, *, thorough: bool = True) -> bool
     `thorough` (draft, show, sign, export): rebuild the bytes from the plan and compare, so a
     draft edited after drafting (even with its recorded digest edited too) is refused.
     Otherwise (status, informational): trust the recorded fingerprint of the inputs when
-    they are unchanged, and rebuild only when they changed.
+    they are unchanged, and rebuild only when they changed. An imported role is current when
+    it is the imported file's signed part: it is never rebuilt from the plan.
     """
+    if loaded.imported is not None and d.role == loaded.imported.role:
+        return loaded.imported.is_current(d)
     if (
         not thorough
         and d.inputs is not None
@@ -210,3 +217,29 @@ def current_draft(
             "(earlier signatures will become stale), then show it to the holders again."
         )
     return d
+
+
+def resolve_key(loaded: Loaded, given: str) -> str:
+    """The plan name of the enrolled key `given` names: a plan name, or a full keyid (64 hex
+    digits, either case): holders of an imported root know their keyid, not our names.
+
+    Raises InputError (exit 2) naming the enrolled keys when nothing matches.
+    """
+    if given in loaded.keys:
+        return given
+    wanted = given.strip().lower()
+    if len(wanted) == 64 and all(c in "0123456789abcdef" for c in wanted):
+        for name, key in loaded.keys.items():
+            if key.keyid == wanted:
+                return name
+        raise InputError(
+            f"no enrolled key has the keyid {wanted[:16]}…. Enrolled: "
+            + ", ".join(f"{n} ({k.keyid[:8]}…)" for n, k in sorted(loaded.keys.items()))
+            + "."
+        )
+    raise InputError(
+        f"'{given}' is not an enrolled key of this ceremony (give its name in the plan or its "
+        "full keyid, 64 hex digits). Enrolled: "
+        + (", ".join(f"{n} ({k.keyid[:8]}…)" for n, k in sorted(loaded.keys.items())) or "none")
+        + "."
+    )

@@ -17,6 +17,7 @@ from ceremony.drafting import Draft
 from ceremony.errors import CeremonyError, InputError
 from ceremony.review import People
 from ceremony.services.audit import transcript_state
+from ceremony.services.imported import delegated_authority
 from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.store import CeremonyDir
 from ceremony.store.drafts import drafted_roles, load_draft
@@ -48,10 +49,13 @@ def authorities(loaded: Loaded, role: str, d: Draft) -> list[Authority]:
 
     Root: the previous root's root role (a rotation) AND the draft's own; targets: role
     'targets' of the root draft here, else of the trusted previous root; a delegated role:
-    its delegation in the targets draft. Raises InputError (exit 2) when the role is not
-    one this ceremony signs, or the root or targets it depends on is not drafted.
+    its delegation in the targets draft; an imported targets role: role 'targets' of the
+    root given at import. Raises InputError (exit 2) when the role is not one this ceremony
+    signs, or the root or targets it depends on is not drafted.
     """
     people = loaded.people
+    if loaded.imported is not None and role == loaded.imported.role and role != "root":
+        return [delegated_authority(loaded.imported, people)]
     if role == "root":
         notes = status_notes(loaded.plan, loaded.keys)
         return root_authorities(loaded.keys, loaded.previous_root, d.metadata.signed, people, notes)

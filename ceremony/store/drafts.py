@@ -13,7 +13,8 @@ written, whose meta file is damaged, or whose bytes no longer match the recorded
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 from ceremony import digest as digests
 from ceremony.clock import iso
@@ -99,11 +100,13 @@ def archive_draft(cdir: CeremonyDir, existing: Draft) -> None:
         cdir.write(archive, cdir.read_bytes(cdir.draft_path(existing.role)))
 
 
-def write_draft(cdir: CeremonyDir, d: Draft) -> bytes:
-    """Write the draft file and its meta file (atomically, each); returns the draft bytes."""
+def write_draft(cdir: CeremonyDir, d: Draft, imported: Mapping[str, Any] | None = None) -> bytes:
+    """Write the draft file and its meta file (atomically, each); returns the draft bytes.
+    `imported`: where an imported draft came from, recorded in the meta file as "imported"
+    (docs/adr/0007-imported-metadata.md)."""
     data = draft_file_bytes(d.text)
     signed = d.metadata.signed
-    meta = {
+    meta: dict[str, Any] = {
         "role": d.role,
         "digest": d.digest,
         "drafted_at": iso(d.drafted_at),
@@ -111,6 +114,8 @@ def write_draft(cdir: CeremonyDir, d: Draft) -> bytes:
         "expires": iso(signed.expires),
         "inputs": d.inputs,
     }
+    if imported is not None:
+        meta["imported"] = dict(imported)
     cdir.write(cdir.draft_path(d.role), data)
     cdir.write(cdir.draft_meta_path(d.role), json_bytes(meta))
     return data

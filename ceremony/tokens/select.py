@@ -19,7 +19,7 @@ from pathlib import Path
 from securesystemslib.signer import Signer, SSlibKey
 
 from ceremony.errors import InputError
-from ceremony.keys import EnrolledKey, TokenKeyRead
+from ceremony.keys import SOURCE_IMPORTED, EnrolledKey, TokenKeyRead, bare_key
 from ceremony.tokens import software_rehearsal as software
 from ceremony.tokens.types import (
     AttestationReader,
@@ -260,6 +260,8 @@ def signer_factory(
 
         public = key.key
         assert isinstance(public, SSlibKey)
+        if public.unrecognized_fields or key.source == SOURCE_IMPORTED:
+            public = bare_key(public)  # a token knows the key material, not a tool's keyid
         chosen = uri or key.uri
         if key.is_software or software.is_software_uri(chosen):
             _not_for_software(

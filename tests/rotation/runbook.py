@@ -13,7 +13,8 @@ Its fenced blocks are steps, in order:
   (whitespace runs count as one space; ``…`` stands for any text within the line).
 
 Only ``ceremony`` commands may appear in a scenario, so everything a runbook tells people to type
-during a ceremony is run by the tests.
+during a ceremony is run by the tests. A runner may allow other programs by name (``programs``,
+e.g. ``openssl`` for a key in cold storage): those lines are run as written too.
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ class Block:
 
 @dataclass(frozen=True)
 class Command:
-    argv: list[str]  # without the leading "ceremony"
+    argv: list[str]  # without the leading program name ("ceremony")
     exit_code: int
     source: str  # the line as written
+    program: str = "ceremony"
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,11 @@ class Scenario:
     path: Path
     blocks: list[Block]
 
-    def commands(self) -> list[Command]:
+    def commands(self, programs: Sequence[str] = ("ceremony",)) -> list[Command]:
         out: list[Command] = []
         for b in self.blocks:
             if b.kind == "sh":
-                out += parse_commands(b.text, lambda s: s)
+                out += parse_commands(b.text, lambda s: s, programs)
         return out
 
 
@@ -120,7 +122,9 @@ def _kind(info: str, path: Path, line: int) -> str | None:
     return None  # illustration only, not run
 
 
-def parse_commands(text: str, expand: Callable[[str], str]) -> list[Command]:
+def parse_commands(
+    text: str, expand: Callable[[str], str], programs: Sequence[str] = ("ceremony",)
+) -> list[Command]:
     joined: list[str] = []
     buf = ""
     for raw in text.splitlines():
@@ -138,9 +142,10 @@ def parse_commands(text: str, expand: Callable[[str], str]) -> list[Command]:
             continue
         m = _EXIT.search(stripped)
         argv = shlex.split(expand(stripped), comments=True)
-        if argv[0] != "ceremony":
-            raise ValueError(f"only ceremony commands may appear in a scenario: {stripped!r}")
-        out.append(Command(argv[1:], int(m.group(1)) if m else 0, stripped))
+        if argv[0] not in programs:
+            allowed = " and ".join(programs)
+            raise ValueError(f"only {allowed} commands may appear in a scenario: {stripped!r}")
+        out.append(Command(argv[1:], int(m.group(1)) if m else 0, stripped, argv[0]))
     return out
 
 
@@ -185,14 +190,18 @@ class Runner:
     secrets: Sequence[str] = ()
     key_type: str = "ed25519"
     log: list[Outcome] = field(default_factory=list)
+    programs: Sequence[str] = ("ceremony",)  # what a scenario may run
 
     def expand(self, line: str) -> str:
         return _VAR.sub(lambda m: self.variables(m.group(1) or m.group(2)), line)
 
-    def run(self, argv: Sequence[str], *, expect: int | None = 0) -> Outcome:
+    def run(
+        self, argv: Sequence[str], *, expect: int | None = 0, program: str = "ceremony"
+    ) -> Outcome:
         argv = list(argv)
+        command = [sys.executable, "-m", "ceremony"] if program == "ceremony" else [program]
         proc = subprocess.run(
-            [sys.executable, "-m", "ceremony", *argv],
+            [*command, *argv],
             input="".join(f"{s}\n" for s in self.stdin_for(argv)),
             capture_output=True,
             text=True,
@@ -218,10 +227,10 @@ class Runner:
         for b in sc.blocks:
             where = b.where(sc.path)
             if b.kind == "sh":
-                for cmd in parse_commands(b.text, self.expand):
-                    argv = self._with_key_type(cmd.argv)
+                for cmd in parse_commands(b.text, self.expand, self.programs):
+                    argv = self._with_key_type(cmd.argv) if cmd.program == "ceremony" else cmd.argv
                     try:
-                        last = self.run(argv, expect=cmd.exit_code)
+                        last = self.run(argv, expect=cmd.exit_code, program=cmd.program)
                     except AssertionError as exc:
                         raise AssertionError(f"{where}: {exc}") from None
                     done.append(last)

@@ -55,6 +55,8 @@ USE_CASES = {
     "ceremony.services.signing": ["sign", "merge"],
     "ceremony.services.status": ["status"],
     "ceremony.services.export": ["export"],
+    "ceremony.services.importing": ["import_file"],
+    "ceremony.services.external": ["payload", "add_signature"],
     "ceremony.services.attestation": ["reverify_attestations"],
 }
 

@@ -39,7 +39,7 @@ keys:
 
 SHA = "ab" * 32
 KEYS_ALLOWED = "holder, note, require_attestation, status, type, uri, waive_attestation"
-TOP_ALLOWED = "keys, policy, previous_root, rehearsal, repository, roles, root, targets"
+TOP_ALLOWED = "imported, keys, policy, previous_root, rehearsal, repository, roles, root, targets"
 NOT_A_NAME = "is not a key name (lowercase letters, digits, '.', '_', '-')"
 BAD_KEY_NAME = "a key name uses lowercase letters, digits, '.', '_' and '-' (max 64)"
 EXPIRY_FORMS = "expected a duration like 365d or a date like 2027-11-24"
