@@ -3,7 +3,7 @@
     python bench/phases.py [--only verify,bins] [--roots 1000] [--count 16384]
 
 Runs each command IN this process (``ceremony.cli.main`` with its argv), after wrapping a
-list of named functions (today's names: ``ceremony.service.load``, ``ceremony.chain._read``,
+list of named functions (``ceremony.services.state.load``, ``ceremony.rootchain.parse_root``,
 ``tuf.api.metadata.Metadata.from_bytes`` ...) with a timer: CPU seconds (process time)
 inclusive of callees, and calls. Only the outermost call of a function is timed, so
 recursion is not counted twice; the rows overlap (a row's time includes the wrapped
@@ -36,55 +36,60 @@ sys.path.insert(0, str(REPO))
 
 WRAP = [
     # CLI and terminal
-    "ceremony.cli.ceremony_cmds._render_view",
-    "ceremony.cli.verify_cmd.verify",
+    "ceremony.cli.screens.render_view",
+    "ceremony.cli.publish_cmds.verify",
+    "ceremony.cli._register",
     "rich.console.Console.print",
     "typer.main.get_command",
     "typer.core._main",
-    "typer._coercion.build_runtime_param",
-    "typer._coercion.RuntimeParam.coerce",
     # loading and checks
-    "ceremony.service.load",
-    "ceremony.plan.parse_plan",
+    "ceremony.services.state.load",
+    "ceremony.plan.parse.parse_plan",
     "ceremony.checks.run_checks",
-    "ceremony.service.load_keys",
-    "ceremony.service.load_draft",
-    "ceremony.service.current_draft",
-    "ceremony.service.draft_is_current",
-    "ceremony.service.draft_inputs",
-    "ceremony.service.expected_payload",
-    "ceremony.service.build_draft",
-    "ceremony.service.Draft.check_canonical",
-    "ceremony.service.load_signatures",
-    "ceremony.service.authorities",
-    "ceremony.service.role_status",
+    "ceremony.store.records.load_keys",
+    "ceremony.store.drafts.load_draft",
+    "ceremony.services.state.current_draft",
+    "ceremony.services.state.draft_is_current",
+    "ceremony.services.state.draft_inputs",
+    "ceremony.drafting.expected_draft",
+    "ceremony.drafting.Draft.adopt",
+    "ceremony.drafting.build",
+    "ceremony.drafting.Draft.check_canonical",
+    "ceremony.store.records.load_signatures",
+    "ceremony.services.status.authorities",
+    "ceremony.services.status.role_status",
+    "ceremony.services.status.role_reports",
     "ceremony.thresholds.evaluate",
     "ceremony.thresholds.verify_record",
     # commands
-    "ceremony.service.draft",
-    "ceremony.service.show",
-    "ceremony.service.view",
-    "ceremony.service.sign",
-    "ceremony.service.status",
-    "ceremony.service.export",
-    "ceremony.service.exported_bytes",
-    "ceremony.service.check_delegation_chain",
-    "ceremony.service.client_check_root",
-    "ceremony.service.ceremony_record",
-    "ceremony.store.write_once",
+    "ceremony.services.drafts.draft",
+    "ceremony.services.drafts.show",
+    "ceremony.services.drafts.view",
+    "ceremony.services.signing.sign",
+    "ceremony.services.status.status",
+    "ceremony.services.export.export",
+    "ceremony.services.export_files.exported_bytes",
+    "ceremony.services.record.markdown_record",
+    "ceremony.clientcheck.check_delegation_chain",
+    "ceremony.clientcheck.client_check_root",
+    "ceremony.files.write_once",
     "ceremony.store.CeremonyDir.write",
     # delegations
-    "ceremony.delegations.delegated_signed",
-    "ceremony.delegations.draft_delegated",
+    "ceremony.drafting.delegated_signed",
+    "ceremony.drafting.draft_delegated",
+    "ceremony.drafting.new_draft",
     "ceremony.delegations.all_hex",
     "ceremony.delegations.check_partition",
     "ceremony.delegations.delegation_problems",
-    "ceremony.delegations.summarize",
+    "ceremony.review.summarize",
     # canonical JSON and digests
     "ceremony.digest.canonical_bytes",
     "ceremony.digest.canonical_from_json",
     "ceremony.digest.json_text",
     "ceremony.digest.parse_metadata_json",
+    "ceremony.digest.is_canonical_text",
+    "ceremony.files.json_problem",
+    "ceremony.tufread.read_root",
     "securesystemslib.formats.encode_canonical",
     "json.loads",
     # python-tuf
@@ -101,18 +106,17 @@ WRAP = [
     "tuf.api.metadata.Root.get_verification_result",
     "tuf.api.metadata.Targets.verify_delegate",
     "tuf.api.metadata.Root.verify_delegate",
-    "tuf.ngclient._internal.trusted_metadata_set.TrustedMetadataSet.__init__",
-    "tuf.ngclient._internal.trusted_metadata_set.TrustedMetadataSet.update_root",
     "securesystemslib.signer.SSlibKey.verify_signature",
-    # verify (ceremony/chain.py)
-    "ceremony.chain.verify_chain",
-    "ceremony.chain._read",
-    "ceremony.chain._double_counted",
-    "ceremony.chain._keyid_warnings",
-    "ceremony.keyrecord.content_keyid",
-    "ceremony.keyrecord.public_identity",
+    # verify (ceremony/rootchain.py)
+    "ceremony.rootchain.verify_chain",
+    "ceremony.rootchain.parse_root",
+    "ceremony.rootchain.judge_link",
+    "ceremony.rootchain._double_counted",
+    "ceremony.rootchain._keyid_warnings",
+    "ceremony.keys.content_keyid",
+    "ceremony.keys.public_identity",
 ]
-PROPERTIES = ["tuf.api.metadata.Metadata.signed_bytes", "ceremony.service.Draft.metadata"]
+PROPERTIES = ["tuf.api.metadata.Metadata.signed_bytes", "ceremony.drafting.Draft.metadata"]
 
 
 class Timer:
@@ -213,7 +217,7 @@ def run_cli(argv: list[str], stdin: str = "") -> float:
 
 def report(title: str, total: float, timer: Timer) -> None:
     print(f"\n### {title}: {total:.3f} s CPU in-process (imports excluded)\n")
-    print("| function (today's name) | CPU (s) | share | calls |\n|---|---:|---:|---:|")
+    print("| function | CPU (s) | share | calls |\n|---|---:|---:|---:|")
     for name, cpu in sorted(timer.cpu.items(), key=lambda kv: -kv[1]):
         if cpu < 0.002 and timer.calls[name] < 100:
             continue
@@ -229,11 +233,15 @@ def main() -> None:
     kinds = args.only.split(",")
     os.environ.setdefault("COLUMNS", "120")
     t0 = time.process_time()
-    for name in ("ceremony.cli", "ceremony.service", "ceremony.chain", "ceremony.clientcheck",
-                 "tuf.ngclient._internal.trusted_metadata_set"):  # fmt: skip
+    import ceremony.cli
+
+    ceremony.cli._register()  # every command module, so that their names can be wrapped
+    for name in ("ceremony.services.state", "ceremony.services.drafts", "ceremony.services.signing",
+                 "ceremony.services.status", "ceremony.services.export", "ceremony.rootchain",
+                 "ceremony.clientcheck", "ceremony.cli.screens"):  # fmt: skip
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
-    print(f"imports (ceremony.cli, service, chain, ngclient): {time.process_time() - t0:.3f} s CPU")
+    print(f"imports (ceremony.cli, services, rootchain): {time.process_time() - t0:.3f} s CPU")
     timer = Timer()
     missing = install(timer)
     if missing:

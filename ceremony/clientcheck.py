@@ -1,21 +1,17 @@
 """Everything checked "as a client would": a chain of roots, a new root, the delegations.
 
-- `verify_chain`: a chain of root files (TUF spec 5.3): each root N+1 must be version N+1
-  and signed by a threshold of root N's root keys AND a threshold of its own. The files are
-  ordered, the chain walked once (linear in its length), a failure explained in words:
-  which link, which threshold, which keys are missing.
+- `verify_chain` (`rootchain`): a chain of root files, as a client walks it (`ceremony verify`).
 - `client_check_root`: the new root of an export, loaded from the previous one.
 - `check_delegation_chain`: every exported targets-type role, from root down.
 
-python-tuf's trusted-metadata logic (`tuf.ngclient`) does the verifying; this is the only
-module that imports it (its `_internal` package: python-tuf has no public API for it).
+python-tuf decides (`Root.get_root_verification_result`, `verify_delegate`: what
+`tuf.ngclient`'s trusted-metadata logic calls) and securesystemslib verifies signatures.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,202 +23,25 @@ from ceremony import digest as digests
 from ceremony.clock import iso
 from ceremony.delegations import delegation_problems, delegation_spec
 from ceremony.errors import InputError, VerificationFailed
-from ceremony.files import MAX_ROOT_BYTES, read_input
-from ceremony.keys import EnrolledKey, content_keyid, public_identity, short
+from ceremony.keys import EnrolledKey
 from ceremony.plan import Plan
-from ceremony.tufread import cause, read_root
+from ceremony.rootchain import (
+    ChainReport,
+    Step,
+    judge_link,
+    judge_own,
+    parse_root,
+    verify_chain,
+)
 
-
-@dataclass(frozen=True)
-class Step:
-    version: int
-    file: str
-    ok: bool
-    detail: str
-
-
-@dataclass
-class ChainReport:
-    steps: list[Step] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.steps) and all(s.ok for s in self.steps)
-
-    @property
-    def failure(self) -> Step | None:
-        return next((s for s in self.steps if not s.ok), None)
-
-
-@dataclass(frozen=True)
-class _RootFile:
-    path: Path
-    data: bytes
-    md: Metadata[Root]
-
-
-def _read(path: Path) -> _RootFile:
-    data = read_input(path, limit=MAX_ROOT_BYTES)
-    return _RootFile(path, data, read_root(data, str(path)))
-
-
-def _explain(prev: Root, new: _RootFile) -> str:
-    """Why `new` does not follow `prev`, in thresholds and missing keys."""
-    if new.md.signed.version != prev.version + 1:
-        return (
-            f"version {new.md.signed.version} does not follow version {prev.version} "
-            f"(expected {prev.version + 1}): a client refuses to skip or go back"
-        )
-    res = new.md.signed.get_root_verification_result(prev, new.md.signed_bytes, new.md.signatures)
-    parts = []
-    for label, r in (("previous root", res.first), ("new root", res.second)):
-        if not r.verified:
-            missing = ", ".join(short(k) for k in r.unsigned)
-            parts.append(
-                f"{label} threshold not met: {len(r.signed)} of {r.threshold} valid signatures "
-                f"(keys that did not sign: {missing or 'none'})"
-            )
-    return "; ".join(parts) or "rejected"
-
-
-def _double_counted(prev: Root | None, new: _RootFile) -> str | None:
-    """A threshold met only by counting one public key under several keyids.
-
-    Both python-tuf and tuf-js count signatures per keyid, so they accept such a root; the
-    spec means distinct keys, and so does this tool. `prev` None: a root checked by itself.
-    """
-    md = new.md
-    own = md.signed.get_verification_result("root", md.signed_bytes, md.signatures)
-    results = [("new root", own)]
-    if prev is not None:
-        res = md.signed.get_root_verification_result(prev, md.signed_bytes, md.signatures)
-        results = [("previous root", res.first), ("new root", res.second)]
-    for label, r in results:
-        groups: dict[tuple[str, str, str], list[str]] = {}
-        for kid, key in r.signed.items():
-            groups.setdefault(public_identity(key), []).append(kid)
-        distinct = len(groups)
-        if distinct < r.threshold:
-            dup = next(ids for ids in groups.values() if len(ids) > 1)
-            return (
-                f"{label} threshold met only by counting one key twice: keyids "
-                f"{', '.join(short(k) for k in sorted(dup))} are the same public key, so there are "
-                f"{distinct} distinct signing keys for a threshold of {r.threshold}. Popular clients "
-                "count per keyid and would accept this root; the TUF specification does not"
-            )
-    return None
-
-
-def _keyid_warnings(md: Metadata[Root]) -> list[str]:
-    out = []
-    for kid, key in md.signed.keys.items():
-        if content_keyid(key.to_dict()) != kid:
-            out.append(
-                f"root version {md.signed.version}: keyid {short(kid)} is not the SHA-256 of its key "
-                "object; clients that recompute keyids (e.g. tough, sigstore-rs) may reject it"
-            )
-    return out
-
-
-def verify_chain(files: Sequence[Path], trusted: Path | None, now: dt.datetime) -> ChainReport:
-    """Walk a chain of root files as a TUF client does (`ceremony verify`).
-
-    Args:
-        files: root metadata files, in any order (one per version).
-        trusted: the root already trusted; default: the lowest version given.
-        now: the time the newest root's expiry is judged by (an expired one is a warning).
-
-    Returns:
-        A `ChainReport`: one `Step` per root up to the first that fails, and warnings.
-
-    Raises:
-        InputError (exit 2): no file, a file that cannot be read or is not a root, or two
-            files of one version.
-    """
-    from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
-    from tuf.ngclient.config import EnvelopeType
-
-    if not files:
-        raise InputError("give at least one root file to verify.")
-    chain = sorted((_read(p) for p in files), key=lambda r: r.md.signed.version)
-    versions = [r.md.signed.version for r in chain]
-    dupes = sorted({v for v in versions if versions.count(v) > 1})
-    if dupes:
-        raise InputError(
-            f"several files claim root version {', '.join(map(str, dupes))}; give one file per version."
-        )
-    report = ChainReport()
-    if trusted is not None:
-        anchor = _read(trusted)
-    else:
-        anchor, chain = chain[0], chain[1:]
-    try:
-        tms = TrustedMetadataSet(anchor.data, EnvelopeType.METADATA)
-    except (RepositoryError, DeserializationError, ValueError) as exc:
-        report.steps.append(
-            Step(
-                anchor.md.signed.version,
-                str(anchor.path),
-                False,
-                f"trusted root does not verify by itself: {cause(exc)}",
-            )
-        )
-        return report
-    report.steps.append(
-        Step(
-            anchor.md.signed.version,
-            str(anchor.path),
-            True,
-            f"trusted start: version {anchor.md.signed.version}, signed by its own threshold "
-            f"({anchor.md.signed.roles['root'].threshold} of {len(anchor.md.signed.roles['root'].keyids)})",
-        )
-    )
-    twice = _double_counted(None, anchor)
-    if twice is not None:
-        report.steps[-1] = Step(anchor.md.signed.version, str(anchor.path), False, twice)
-        return report
-    report.warnings.extend(_keyid_warnings(anchor.md))
-    prev = anchor.md.signed
-    for rf in chain:
-        if rf.md.signed.version <= prev.version:
-            continue  # already covered by the trusted root
-        try:
-            tms.update_root(rf.data)
-        except (RepositoryError, DeserializationError, ValueError) as exc:
-            report.steps.append(
-                Step(
-                    rf.md.signed.version,
-                    str(rf.path),
-                    False,
-                    f"{_explain(prev, rf)} ({cause(exc)})",
-                )
-            )
-            return report
-        twice = _double_counted(prev, rf)
-        if twice is not None:
-            report.steps.append(Step(rf.md.signed.version, str(rf.path), False, twice))
-            return report
-        report.warnings.extend(_keyid_warnings(rf.md))
-        res = rf.md.signed.get_root_verification_result(prev, rf.md.signed_bytes, rf.md.signatures)
-        report.steps.append(
-            Step(
-                rf.md.signed.version,
-                str(rf.path),
-                True,
-                f"version {prev.version} -> {rf.md.signed.version}: previous root "
-                f"{len(res.first.signed)}/{res.first.threshold}, new root "
-                f"{len(res.second.signed)}/{res.second.threshold}",
-            )
-        )
-        prev = rf.md.signed
-    if prev.is_expired(now):
-        report.warnings.append(
-            f"the newest root (version {prev.version}) expired on {prev.expires:%Y-%m-%d}: the chain "
-            "is valid, but a client would refuse to use it until a newer root is published."
-        )
-    return report
-
+__all__ = [
+    "ChainReport",
+    "Step",
+    "check_delegation_chain",
+    "client_check_delegate",
+    "client_check_root",
+    "verify_chain",
+]
 
 # --- an export, checked before it is written ---------------------------------------------
 
@@ -233,6 +52,7 @@ def check_delegation_chain(
     previous: Metadata[Root] | None,
     exported: Mapping[str, bytes],
     now: dt.datetime,
+    known: Mapping[str, tuple[bytes, dict[str, Any]]] | None = None,
 ) -> list[str]:
     """Check every exported targets-type role from root down, as a client would.
 
@@ -241,8 +61,11 @@ def check_delegation_chain(
     (or the trusted previous root), every delegated role against the targets being
     exported. Also: not expired, thresholds reachable, hash bins partition the hash space,
     the online keys of the bins are the enrolled ones. `exported` maps a role to the bytes
-    of its file; `previous` is the trusted previous root (None for a first root). Raises
-    VerificationFailed (exit 1); returns notes for the transcript.
+    of its file; `previous` is the trusted previous root (None for a first root). `known`
+    maps a role to (payload, signed dict) the plan re-derived for it: when python-tuf's
+    parse of the file gives that same dict back (`to_dict`, compared as values), the
+    payload python-tuf would encode is that payload, and 3 MB are not encoded again.
+    Raises VerificationFailed (exit 1); returns notes for the transcript.
     """
     notes: list[str] = []
     if set(exported) <= {"root"}:
@@ -258,7 +81,12 @@ def check_delegation_chain(
         try:
             # python-tuf's threshold check over the canonical bytes of the parsed file (our
             # encoder gives the same bytes as securesystemslib's, 4x faster for 16,384 bins).
-            payload = digests.canonical_bytes(md.signed.to_dict())
+            content = md.signed.to_dict()
+            same = (known or {}).get(role)
+            if same is not None and content == same[1]:
+                payload = same[0]
+            else:
+                payload = digests.canonical_bytes(content)
             delegator.signed.verify_delegate(role, payload, md.signatures)
         except (RepositoryError, ValueError, KeyError, TypeError) as exc:
             problems.append(f"{role}: {label} does not accept it: {exc}")
@@ -301,19 +129,28 @@ def check_delegation_chain(
 
 
 def client_check_root(previous_bytes: bytes | None, new_bytes: bytes) -> None:
-    """Load the new root as a client would: python-tuf's trusted metadata logic."""
-    from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
-    from tuf.ngclient.config import EnvelopeType
-
+    """Load the new root as a client would: trusted by its own threshold (a first root), or
+    updated from the previous root (the next version, both thresholds met, by distinct
+    keys): python-tuf's thresholds, as `TrustedMetadataSet` checks them (`rootchain`).
+    Raises VerificationFailed (exit 1)."""
+    why: str | None
     try:
+        new = parse_root(new_bytes, Path("the new root"))
         if previous_bytes is None:
-            TrustedMetadataSet(new_bytes, EnvelopeType.METADATA)
+            why = judge_own(new)
         else:
-            TrustedMetadataSet(previous_bytes, EnvelopeType.METADATA).update_root(new_bytes)
-    except (RepositoryError, DeserializationError, ValueError) as exc:
+            prev = parse_root(previous_bytes, Path("the previous root"))
+            why = judge_own(prev)
+            if why is not None:
+                why = f"the trusted previous root does not verify by itself: {why}"
+            else:
+                why, _ = judge_link(prev, new)
+    except InputError as exc:
+        why = exc.message
+    if why is not None:
         raise VerificationFailed(
-            f"python-tuf's client logic rejects the new root: {exc}. Nothing was written."
-        ) from None
+            f"python-tuf's client logic rejects the new root: {why}. Nothing was written."
+        )
 
 
 def client_check_delegate(

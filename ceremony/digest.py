@@ -98,8 +98,9 @@ PGP_ODD: tuple[str, ...] = (
 # fmt: on
 
 
-_JSON_STRING = re.compile(r'"[^"]*"')
-_FLOAT_MARK = re.compile(r"[.]|[0-9][eE]")
+# In compact JSON (no spaces) a number follows ":", "," or "["; a float has "." or "e" after
+# its first digits. Inside a string the same characters make a harmless false alarm.
+_FLOAT_TOKEN = re.compile(rb"[:,\[]-?[0-9]+[.eE]")
 
 
 def canonical_bytes(signed: dict[str, Any]) -> bytes:
@@ -109,21 +110,30 @@ def canonical_bytes(signed: dict[str, Any]) -> bytes:
     same bytes as securesystemslib's (pure-Python) `encode_canonical` whenever no string
     needs an escape and no number is a float: canonical JSON escapes only `"` and `\\`
     (json escapes those and control characters, each with a backslash) and has no floats.
-    So the fast result is used only if it holds no backslash and, outside strings, no
-    float; otherwise `encode_canonical` decides (and refuses floats). 16,384 hash bins:
-    0.05 s instead of 0.22 s.
+    So the fast result is used only if it holds no backslash and no float
+    (`is_canonical_text`); otherwise `encode_canonical` decides (and refuses floats). 16,384
+    hash bins: 0.05 s instead of 0.22 s.
     """
     try:
         fast = json.dumps(
             signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        ).encode("utf-8")
     except (TypeError, ValueError):
         fast = None
-    if fast is not None and "\\" not in fast and not _FLOAT_MARK.search(_JSON_STRING.sub("", fast)):
-        return fast.encode("utf-8")
+    if fast is not None and is_canonical_text(fast):
+        return fast
     data = encode_canonical(signed)
     assert isinstance(data, str)
     return data.encode("utf-8")
+
+
+def is_canonical_text(text: bytes) -> bool:
+    """Is this JSON text, written by `json_text` (sorted keys, no spaces, raw UTF-8), already
+    its canonical form? Yes when no string needs an escape and no number is a float: the rule
+    `canonical_bytes` applies to its fast path. Never yes wrongly; it may say no for a
+    canonical text whose strings hold something like ":1.5" (the caller then checks the slow
+    way). One pass over the bytes (3 MB of hash bins: 0.015 s)."""
+    return b"\\" not in text and _FLOAT_TOKEN.search(text) is None
 
 
 def sha256_hex(data: bytes) -> str:
@@ -148,6 +158,13 @@ def pgp_words_lines(digest_hex: str, per_line: int = 8) -> list[str]:
         f"{i + 1:2d}-{min(i + per_line, len(words)):2d}: " + " ".join(words[i : i + per_line])
         for i in range(0, len(words), per_line)
     ]
+
+
+def grouped_hex_lines(digest_hex: str, per_line: int = 8) -> list[str]:
+    """The grouped hex in lines of `per_line` groups of four (8: two 39-character lines for
+    SHA-256), so it never wraps on an 80-column screen."""
+    groups = grouped_hex(digest_hex).split()
+    return [" ".join(groups[i : i + per_line]) for i in range(0, len(groups), per_line)]
 
 
 def json_text(signed: dict[str, Any]) -> bytes:

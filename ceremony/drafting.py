@@ -69,6 +69,15 @@ class Draft:
         self._metadata = metadata
         self._version = version
         self._expires = expires
+        self._derived: tuple[bytes, dict[str, Any]] | None = None
+
+    def adopt(self, text: bytes, signed: dict[str, Any]) -> None:
+        """The plan re-derived this draft's content: `text` (`digest.json_text(signed)`) is
+        byte for byte the draft's text, and `signed` that content as a dict. The one parse
+        for display then consumes `signed` instead of parsing 3 MB of JSON again, and the
+        canonical check is the comparison already made (`check_canonical`)."""
+        if text == self.text and self._metadata is None:
+            self._derived = (text, signed)
 
     @property
     def expires(self) -> str:
@@ -85,14 +94,43 @@ class Draft:
         return self._version
 
     @property
+    def derived_content(self) -> dict[str, Any] | None:
+        """The signed dict the plan re-derived for this draft (`adopt`), while no parse has
+        consumed it, when `payload` is exactly its canonical form (the text needs no escape
+        and holds no float: `digest.is_canonical_text`); else None."""
+        if self._derived is None or not self._derived[1]:
+            return None
+        if self.payload != self.text or not digests.is_canonical_text(self.text):
+            return None
+        return self._derived[1]
+
+    @property
     def metadata(self) -> Metadata[Any]:
+        """The python-tuf metadata of the draft, parsed once (from the re-derived content
+        when the plan re-derived it, else from the text)."""
         if self._metadata is None:
-            self._metadata = Metadata.from_dict({"signatures": [], "signed": json.loads(self.text)})
+            signed = self._derived[1] if self._derived is not None else json.loads(self.text)
+            self._metadata = Metadata.from_dict({"signatures": [], "signed": signed})
+            if self._derived is not None:  # python-tuf's parser consumed the dict
+                self._derived = (self._derived[0], {})
         return self._metadata
 
     def check_canonical(self, where: str) -> None:
         """Refuse a draft whose payload is not exactly the canonical form of its content
-        (a hand-edited file), before anything is signed; keeps the parse for display."""
+        (a hand-edited file), before anything is signed; keeps the parse for display.
+
+        When the plan re-derived the draft (`adopt`), the text IS `json_text` of the plan's
+        content (compared byte for byte), so the payload is canonical when it equals that text
+        and the text needs no escape and holds no float (`digest.is_canonical_text`, the
+        canonical encoder's own rule): no second parse of 3 MB.
+        """
+        if (
+            self._derived is not None
+            and self._derived[0] == self.text
+            and self.payload == self.text
+            and digests.is_canonical_text(self.text)
+        ):
+            return
         try:
             parsed = digests.parse_metadata_json(self.text)
             fast = digests.json_text(parsed)
@@ -308,6 +346,23 @@ def payload_of(md: Metadata[Any]) -> bytes:
     return digests.canonical_bytes(md.signed.to_dict())
 
 
+def expected_draft(
+    plan: Plan,
+    keys: Mapping[str, EnrolledKey],
+    previous: Metadata[Root] | None,
+    role: str,
+    drafted_at: dt.datetime,
+) -> tuple[bytes, bytes | None, dict[str, Any] | None]:
+    """What the plan and keys say `role` drafted at `drafted_at` is: the bytes it must sign,
+    and for a delegated role (16,384 hash bins) also its JSON text (`digest.json_text`) and
+    its signed dict, so that the caller can compare bytes and keep the content."""
+    if is_delegated(plan, role):
+        signed = delegated_signed(plan, role, keys, drafted_at)
+        text = digests.json_text(signed)
+        return digests.canonical_from_json(text), text, signed
+    return payload_of(build(plan, keys, previous, role, drafted_at)), None, None
+
+
 def expected_payload(
     plan: Plan,
     keys: Mapping[str, EnrolledKey],
@@ -316,10 +371,7 @@ def expected_payload(
     drafted_at: dt.datetime,
 ) -> bytes:
     """The bytes the plan and keys say `role` drafted at `drafted_at` must sign."""
-    if is_delegated(plan, role):
-        signed = delegated_signed(plan, role, keys, drafted_at)
-        return digests.canonical_from_json(digests.json_text(signed))
-    return payload_of(build(plan, keys, previous, role, drafted_at))
+    return expected_draft(plan, keys, previous, role, drafted_at)[0]
 
 
 def new_draft(

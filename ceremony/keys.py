@@ -1,4 +1,13 @@
-"""Keys: the key types the ceremony accepts, and an enrolled public key (`keys/NAME.json`).
+"""Keys: what a key IS (its public key material), the key types the ceremony accepts, and
+an enrolled public key (`keys/NAME.json`).
+
+A key is its public key material. Two TUF key objects are the same key when their public
+keys are the same, whatever the spelling: keytype `ecdsa` or the legacy
+`ecdsa-sha2-nistp256`, PEM or hex, upper- or lower-case hex, another RSA scheme, extra
+fields (`x-tuf-on-ci-keyowner`, `keyid_hash_algorithms`) or another keyid. `key_identity`
+is that identity; every comparison and count of keys uses it. A key's type and strength
+are measured from the material too (`measure`, `key_type_of`, `strength_problem`), never
+read from its labels.
 
 `KEY_TYPES` is the one table of key types (plan `type:`, `keygen --type`, the token
 backends, the software token, the checks). An enrolled key is the TUF key object plus its
@@ -12,14 +21,23 @@ Pure: values and their dict form; reading and writing files is `store`'s job.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_der_public_key,
+    load_pem_public_key,
+)
 from securesystemslib.signer import Key, SSlibKey
 
 from ceremony.digest import canonical_bytes
 from ceremony.errors import StoreError
+from ceremony.keysource import is_softhsm_token
 
 # Key types the ceremony accepts for offline roles: name -> (TUF keytype, TUF scheme).
 KEY_TYPES: dict[str, tuple[str, str]] = {
@@ -29,6 +47,140 @@ KEY_TYPES: dict[str, tuple[str, str]] = {
     "rsa-3072": ("rsa", "rsassa-pss-sha256"),
 }
 
+# The smallest RSA modulus accepted for a key of this ceremony (NIST SP 800-57 part 1,
+# table 2: 3072 bits for 128-bit security, as for P-256 and Ed25519).
+MIN_RSA_BITS = 3072
+
+# SEC 1 curve names (as `cryptography` gives them) -> the name used here and by FIPS 186.
+_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+_EC_CURVE_OF_SCHEME = {
+    "ecdsa-sha2-nistp256": ec.SECP256R1(),
+    "ecdsa-sha2-nistp384": ec.SECP384R1(),
+    "ecdsa-sha2-nistp521": ec.SECP521R1(),
+}
+# Length of a SEC 1 point in bytes -> its curve: uncompressed (04||X||Y), compressed (02|03||X).
+_EC_CURVE_OF_POINT = {
+    65: ec.SECP256R1(),
+    33: ec.SECP256R1(),
+    97: ec.SECP384R1(),
+    49: ec.SECP384R1(),
+    133: ec.SECP521R1(),
+    67: ec.SECP521R1(),
+}
+
+
+def _public_text(key: Key) -> str:
+    val = key.keyval.get("public") if isinstance(key.keyval, dict) else None
+    if not isinstance(val, str):
+        raise ValueError("its keyval has no 'public' string")
+    return val.strip()
+
+
+def public_key_of(key: Key) -> PublicKeyTypes:
+    """The public key of a TUF key object, loaded by `cryptography`, whatever its spelling.
+
+    `keyval.public` may be PEM SubjectPublicKeyInfo (RSA, ECDSA, Ed25519: what
+    securesystemslib's `SSlibKey` writes and loads), the hex of a raw Ed25519 key (32 bytes,
+    TUF's `ed25519` keytype), or the hex of an ECDSA point (SEC 1 section 2.3.3,
+    uncompressed or compressed: go-tuf's deprecated `ecdsa-sha2-nistp256` keys), in upper
+    or lower case. The labels (keytype, scheme) only choose how hex is read.
+
+    Raises:
+        ValueError: the value is none of these (the message says why).
+    """
+    text = _public_text(key)
+    try:
+        if text.startswith("-----BEGIN"):
+            return load_pem_public_key(text.encode())
+        raw = bytes.fromhex("".join(text.split()))
+        labels = f"{key.keytype} {key.scheme}"
+        if "ed25519" in labels and len(raw) == 32:
+            return ed25519.Ed25519PublicKey.from_public_bytes(raw)
+        if "ecdsa" in labels:
+            curve = _EC_CURVE_OF_SCHEME.get(str(key.scheme)) or _EC_CURVE_OF_POINT.get(len(raw))
+            if curve is None:
+                raise ValueError(f"{len(raw)} bytes are no ECDSA point of a known curve")
+            return ec.EllipticCurvePublicKey.from_encoded_point(curve, raw)
+        if raw[:1] == b"\x30":
+            return load_der_public_key(raw)
+    except UnsupportedAlgorithm as exc:
+        raise ValueError(f"unsupported public key algorithm ({exc})") from None
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+    raise ValueError(f"{len(raw)} hex-encoded bytes are no {key.keytype} public key")
+
+
+def key_identity(key: Key) -> str:
+    """What makes two key objects the same key: the SHA-256 of its public key as DER
+    SubjectPublicKeyInfo (one encoding per key), whatever its spelling (`public_key_of`).
+
+    A key whose public value cannot be loaded is identified by its normalised text (white
+    space removed, hex in lower case), so two unreadable keys are the same only when their
+    text is; such a key never verifies a signature anyway.
+    """
+    try:
+        der = public_key_of(key).public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    except ValueError:
+        text = "".join(_public_text_or_empty(key).split())
+        if all(c in "0123456789abcdefABCDEF" for c in text):
+            text = text.lower()
+        return f"unreadable:{key.keytype}:{text}"
+    return "spki-sha256:" + hashlib.sha256(der).hexdigest()
+
+
+# The name this function had before it saw through every spelling (kept for callers).
+public_identity = key_identity
+
+
+def _public_text_or_empty(key: Key) -> str:
+    try:
+        return _public_text(key)
+    except ValueError:
+        return ""
+
+
+def same_key(a: Key, b: Key) -> bool:
+    """True when `a` and `b` are the same public key, whatever their spelling or keyid."""
+    return key_identity(a) == key_identity(b)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a key is, measured from its public key material.
+
+    kind: "ed25519", "ecdsa", "rsa" or another algorithm's name; bits: the RSA modulus or
+    the curve size; name: the ceremony's type name (`KEY_TYPES` style: "ecdsa-p256",
+    "rsa-1024"); text: in words, for messages ("an RSA key of 1024 bits").
+    """
+
+    kind: str
+    bits: int
+    name: str
+    text: str
+    default_scheme: str
+
+
+def measure(key: Key) -> Measured | None:
+    """The key's algorithm, curve and size from its public key (None: unreadable)."""
+    try:
+        pub = public_key_of(key)
+    except ValueError:
+        return None
+    if isinstance(pub, ed25519.Ed25519PublicKey):
+        return Measured("ed25519", 256, "ed25519", "an Ed25519 key", "ed25519")
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        curve = _CURVES.get(pub.curve.name, pub.curve.name)
+        name = "ecdsa-" + curve.lower().replace("-", "")
+        scheme = f"ecdsa-sha2-nistp{pub.curve.key_size}"
+        return Measured("ecdsa", pub.curve.key_size, name, f"an ECDSA key on curve {curve}", scheme)
+    if isinstance(pub, rsa.RSAPublicKey):
+        bits = pub.key_size
+        return Measured(
+            "rsa", bits, f"rsa-{bits}", f"an RSA key of {bits} bits", "rsassa-pss-sha256"
+        )
+    kind = type(pub).__name__.removesuffix("PublicKey").lower()
+    return Measured(kind, 0, kind, f"a {kind} key", "")
+
 
 # Keytypes older roots use for today's `ecdsa` (TUF spec before 1.0.32; Sigstore's root
 # until v9): securesystemslib still verifies them, and clients accept them.
@@ -36,18 +188,40 @@ LEGACY_KEYTYPES = {"ecdsa-sha2-nistp256": "ecdsa", "ecdsa-sha2-nistp384": "ecdsa
 
 
 def key_type_of(key: Key) -> str:
-    """The ceremony's key type name ('ed25519', 'ecdsa-p256', ...) of a TUF key.
+    """The ceremony's key type name of a TUF key, measured from its public key.
 
-    The legacy keytypes `ecdsa-sha2-nistp256` / `-nistp384` name the same keys as `ecdsa`
-    (`LEGACY_KEYTYPES`). Returns the scheme itself for a key type the ceremony does not
-    generate (e.g. an RSA key of another size is still 'rsa-3072' only if its modulus is
-    3072 bits; callers that care about RSA size check it separately).
+    'ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa-3072' (a `KEY_TYPES` name) when the key is
+    that and is labelled so (the legacy keytype `ecdsa-sha2-nistp256` included); else what it
+    is, e.g. 'rsa-1024', 'ecdsa-p521', or 'rsa-3072 (rsa/rsassa-pss-sha384)' when its labels
+    are not the table's; '... (unreadable public key)' when the material cannot be loaded.
+    A key is never named after a type it is not.
     """
-    keytype = LEGACY_KEYTYPES.get(key.keytype, key.keytype)
-    for name, (ktype, scheme) in KEY_TYPES.items():
-        if keytype == ktype and key.scheme == scheme:
-            return name
-    return key.scheme
+    m = measure(key)
+    if m is None:
+        return f"{key.keytype}/{key.scheme} (unreadable public key)"
+    if LEGACY_KEYTYPES.get(key.keytype, key.keytype) == m.kind and key.scheme == m.default_scheme:
+        return m.name
+    return f"{m.name} ({key.keytype}/{key.scheme})"
+
+
+def strength_problem(key: Key, planned: str | None = None) -> str | None:
+    """Why `key` cannot be a key of this ceremony, measured from the key (None: it can).
+
+    An unreadable public key, RSA below `MIN_RSA_BITS`, or (with `planned`, the plan's
+    `keys.NAME.type`) a key of another type or curve than the plan asks for.
+    """
+    try:
+        public_key_of(key)
+    except ValueError as exc:
+        return f"its public key cannot be read ({exc}), so no client could verify its signatures"
+    m = measure(key)
+    assert m is not None  # readable, as just seen
+    if m.kind == "rsa" and m.bits < MIN_RSA_BITS:
+        return f"it is {m.text}; RSA keys need at least {MIN_RSA_BITS} bits"
+    actual = key_type_of(key)
+    if planned is not None and actual != planned:
+        return f"it is {m.text} ({actual}), but the plan asks for {planned}"
+    return None
 
 
 # Where an enrolled key came from.
@@ -109,9 +283,9 @@ class EnrolledKey:
     def keyid_matches_content(self) -> bool:
         return self.keyid == content_keyid(self.key.to_dict())
 
-    def public_identity(self) -> tuple[str, str, str]:
-        """What makes two key objects the same physical key (for 'counted once')."""
-        return public_identity(self.key)
+    def public_identity(self) -> str:
+        """What makes two key objects the same key (`key_identity`)."""
+        return key_identity(self.key)
 
     def device(self) -> str:
         """Human description of where the private key lives."""
@@ -196,67 +370,6 @@ def _optional(prov: dict[str, Any], field: str, kind: type) -> Any:
     if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
         raise ValueError(f"provenance.{field} has keys that are not text")
     return value
-
-
-@dataclass(frozen=True)
-class TokenKeyRead:
-    """What any key source (a PKCS#11 token, the software token) says about a key it read or
-    generated: public material only, and what to record about where it lives."""
-
-    public_key: SSlibKey
-    uri: str
-    token: dict[str, str]  # label, serial, manufacturer, model, firmware, module
-    cka_id: str | None  # hex
-    attributes: dict[str, bool | None] | None  # CKA_SENSITIVE, CKA_EXTRACTABLE, ... as read
-    software: bool  # the software rehearsal token
-    attestation: dict[str, Any] | None = None  # AttestationInfo.to_dict() once verified
-    evidence: dict[str, bytes] = field(default_factory=dict)  # suffix -> file bytes (PEMs)
-
-
-def is_yubikey_token(token: Mapping[str, str] | None) -> bool:
-    """Does a key record's token (`EnrolledKey.token`, `TokenKeyRead.token`) describe a YubiKey
-    PIV application, whose keys can be attested? ykcs11 says manufacturer "Yubico ..." and
-    model "YubiKey ..." (label "YubiKey PIV #SERIAL"); OpenSC's PIV driver labels its tokens
-    "YubiKey PIV Slot 9c"; a YubiHSM 2 ("YubiHSM") is not one."""
-    if not token:
-        return False
-    label = str(token.get("label", ""))
-    maker = str(token.get("manufacturer", "")).lower()
-    model = str(token.get("model", "")).lower()
-    return label.startswith("YubiKey PIV") or (maker.startswith("yubico") and "yubikey" in model)
-
-
-def is_softhsm_token(token: Mapping[str, str] | None) -> bool:
-    """Does a key record's token say it is SoftHSM (keys kept in files on a disk)?"""
-    return "softhsm" in str((token or {}).get("manufacturer", "")).lower()
-
-
-def public_identity(key: Key) -> tuple[str, str, str]:
-    """The key material itself (scheme + normalised public key), whatever its spelling.
-
-    Hex is compared case-insensitively and PEM by its decoded DER, so the same key written
-    two ways (under two keyids) is recognised as one key.
-    """
-    val = key.keyval.get("public", "") if isinstance(key.keyval, dict) else ""
-    text = "".join(str(val).split())
-    if text.startswith("-----BEGIN"):
-        try:
-            from cryptography.exceptions import UnsupportedAlgorithm
-            from cryptography.hazmat.primitives.serialization import (
-                Encoding,
-                PublicFormat,
-                load_pem_public_key,
-            )
-
-            der = load_pem_public_key(str(val).encode()).public_bytes(
-                Encoding.DER, PublicFormat.SubjectPublicKeyInfo
-            )
-            text = der.hex()
-        except (ValueError, TypeError, UnsupportedAlgorithm):
-            pass
-    elif all(c in "0123456789abcdefABCDEF" for c in text):
-        text = text.lower()
-    return (str(key.keytype), str(key.scheme), text)
 
 
 def bare_key(key: Key) -> SSlibKey:

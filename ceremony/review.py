@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 
 from tuf.api.metadata import DelegatedRole, Root, Targets
 
@@ -40,6 +41,7 @@ class RoleLine:
 class Change:
     kind: str  # "add" | "remove" | "threshold" | "expires" | "version" | "field" | "other"
     text: str
+    brief: str = ""  # the same in fewer words (no device), for the one-screen sign summary
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,13 @@ def root_diff(previous: Root | None, new: Root, people: People) -> list[Change]:
             out.append(Change("remove", f"{role}: remove {what}"))
         for kid in new_ids:
             if kid not in old_ids and kid not in renamed.values():
-                out.append(Change("add", f"{role}: add {_describe(people, kid, with_device=True)}"))
+                out.append(
+                    Change(
+                        "add",
+                        f"{role}: add {_describe(people, kid, with_device=True)}",
+                        f"{role}: add {_describe(people, kid, with_device=False)}",
+                    )
+                )
         old_t = previous.roles[role].threshold if role in previous.roles else None
         new_t = new.roles[role].threshold if role in new.roles else None
         if old_t != new_t:
@@ -251,21 +259,20 @@ def summarize(targets: Targets) -> DelegationsSummary:
         )
     roles = dele.roles or {}
     hashed = {n: r for n, r in roles.items() if r.path_hash_prefixes is not None}
-    others = [r for r in roles.values() if r.path_hash_prefixes is None]
+    others = (
+        [r for r in roles.values() if r.path_hash_prefixes is None]
+        if len(hashed) < len(roles)
+        else []
+    )
     group = None
     if hashed:
         first = next(iter(hashed.values()))
-        uniform = all(
-            r.threshold == first.threshold and r.keyids == first.keyids for r in hashed.values()
-        )
-        keyids: list[str] = []
-        for r in hashed.values():
-            for k in r.keyids:
-                if k not in keyids:
-                    keyids.append(k)
+        uniform = len({(r.threshold, *r.keyids) for r in hashed.values()}) == 1
+        # In C where it can be (16,384 bins): the keyids in order of first use, prefix lengths.
+        keyids = list(dict.fromkeys(chain.from_iterable(r.keyids for r in hashed.values())))
         prefixes = {n: r.path_hash_prefixes or [] for n, r in hashed.items()}
-        lens = {len(p) for v in prefixes.values() for p in v}
-        counts = {len(v) for v in prefixes.values()}
+        lens = set(map(len, chain.from_iterable(prefixes.values())))
+        counts = set(map(len, prefixes.values()))
         names = list(hashed)
         group = BinsGroup(
             "path_hash_prefixes",

@@ -18,7 +18,7 @@ from typing import Any
 
 from tuf.api.metadata import Root
 
-from ceremony.keys import public_identity, short
+from ceremony.keys import key_identity, short
 
 # Described by review.root_diff (by name and holder), so not repeated here.
 _DESCRIBED_TOP = {"_type", "version", "expires", "consistent_snapshot", "spec_version"}
@@ -50,15 +50,15 @@ def _fields(where: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Itera
 def respelled(previous: Root, new: Root) -> dict[str, str]:
     """Previous keyid -> new keyid for each key the new root lists under another keyid (the
     same public key spelled differently: other fields, PEM vs hex, legacy keytype)."""
-    new_by_ident: dict[tuple[str, str, str], str] = {}
+    new_by_ident: dict[str, str] = {}
     for kid, key in new.keys.items():
         if kid not in previous.keys:
-            new_by_ident.setdefault(public_identity(key), kid)
+            new_by_ident.setdefault(key_identity(key), kid)
     out: dict[str, str] = {}
     for kid, key in previous.keys.items():
         if kid in new.keys:
             continue
-        match = new_by_ident.get(public_identity(key))
+        match = new_by_ident.get(key_identity(key))
         if match is not None:
             out[kid] = match
     return out

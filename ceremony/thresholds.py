@@ -11,20 +11,26 @@ that authority's keys made a valid signature over the draft's exact bytes:
 Rules that hold everywhere (and are property-tested):
 - a signature for another digest is stale and never counts;
 - a signature that does not verify, or whose key the authority does not list, never counts;
-- a key counts once per authority, even if listed under two keyids (same public key).
+- a key counts once per authority, even if listed under two keyids (same public key,
+  whatever its spelling: `keys.key_identity`);
+- a signature file proves only a keyid and a signature: the names it gives (key_name,
+  holder, device) are claims, shown nowhere; where they disagree with the enrolled key of
+  its keyid they are refused and reported (`claim_problem`, `RoleStatus.disputed`), and
+  the signature counts as the enrolled key's.
 
 Pure: works on values; cryptographic verification is securesystemslib's.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Root
 
-from ceremony.keys import EnrolledKey, public_identity, short
+from ceremony.keys import EnrolledKey, key_identity, short
 from ceremony.plan import Plan
 from ceremony.review import People
 
@@ -98,17 +104,23 @@ class ThresholdStatus:
 @dataclass(frozen=True)
 class RejectedSignature:
     record: SignatureRecord
-    reason: str  # "stale" | "invalid" | "unknown key"
+    reason: str  # "stale" | "invalid" | "unknown key" | "names refused" (in `disputed`)
     detail: str
+    key: str = ""  # the enrolled name of its keyid (else "key 1234abcd"), never the file's
 
 
 @dataclass(frozen=True)
 class RoleStatus:
+    """A draft's signatures sorted, and its thresholds. `disputed`: valid signatures (they
+    count) whose files name another key, holder or device than the enrolled key of their
+    keyid; those names are refused, never shown, and reported with the reason."""
+
     role: str
     digest: str
     thresholds: list[ThresholdStatus]
     valid: list[SignatureRecord]
     rejected: list[RejectedSignature]
+    disputed: list[RejectedSignature] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -204,53 +216,131 @@ def verify_record(record: SignatureRecord, key: Key, payload: bytes) -> bool:
     return True
 
 
+_ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+# Claims a signature file may make about its key, beside the keyid (thresholds' own words).
+_CLAIMS = (("key_name", "key name"), ("holder", "holder"), ("device", "device"))
+
+
+# How `add-signature` and `import` describe where a signature came from (their `device`).
+_ORIGIN = re.compile(
+    r"external signature \(made outside tuf-ceremony, verified when added\)"
+    r"|signature found in [A-Za-z0-9._%+-]{1,120} at import"
+)
+
+
+def signature_origin(rec: SignatureRecord) -> str | None:
+    """Where a signature added from a file (`add-signature`) or kept from an imported file
+    (`import`) came from, in the fixed words those commands write; None for any other
+    record, or words that are not those (never shown then)."""
+    device = rec.extra.get("device")
+    came = isinstance(rec.extra.get("external"), dict) or rec.extra.get("imported") is True
+    if came and isinstance(device, str) and _ORIGIN.fullmatch(device):
+        return device
+    return None
+
+
+def claim_time_ok(signed_at: str) -> bool:
+    """True for no time or a time in TUF's form (2026-01-31T12:00:00Z): safe to show."""
+    return not signed_at or _ISO_UTC.fullmatch(signed_at) is not None
+
+
+def claim_problem(rec: SignatureRecord, people: People) -> str | None:
+    """Why a signature file's own fields disagree with the enrolled key of its keyid (None:
+    they agree, or the file makes no claim).
+
+    A signature file proves a keyid and a signature, nothing else. Its key_name, holder,
+    device and rehearsal_only fields are compared with what the enrolled key of that keyid
+    and the plan say (`people`); a field that is absent or empty claims nothing, and the
+    device of a signature added from a file or kept from an imported file says where the
+    signature came from, so it is not compared.
+    """
+    known = {
+        "key_name": people.name(rec.keyid),
+        "holder": people.holder(rec.keyid),
+        "device": people.devices.get(rec.keyid, "not enrolled here"),
+    }
+    claimed = {"key_name": rec.key_name, "holder": rec.holder, "device": rec.extra.get("device")}
+    if isinstance(rec.extra.get("external"), dict) or rec.extra.get("imported") is True:
+        # `add-signature` and `import` record how the signature came (a file, the imported
+        # metadata) as its device: where it was made, not a claim about the key's token.
+        claimed["device"] = None
+    wrong = [
+        f"{words} '{str(claimed[f])[:80]}' where the enrolled key of keyid {short(rec.keyid)} "
+        f"is '{known[f]}'"
+        for f, words in _CLAIMS
+        if claimed[f] not in (None, "") and str(claimed[f]) != known[f]
+    ]
+    if not claim_time_ok(rec.signed_at):
+        wrong.append(
+            f"signed_at {rec.signed_at[:40]!r}, which is not a time (2026-01-31T12:00:00Z)"
+        )
+    flag = rec.extra.get("rehearsal_only")
+    if isinstance(flag, bool) and flag != (rec.keyid in people.rehearsal):
+        wrong.append(
+            f"rehearsal_only {str(flag).lower()} where the enrolled key of keyid "
+            f"{short(rec.keyid)} is {'a' if rec.keyid in people.rehearsal else 'no'} "
+            "rehearsal key"
+        )
+    if not wrong:
+        return None
+    return "the file says " + "; ".join(wrong)
+
+
 def evaluate(
     role: str,
     payload: bytes,
     digest: str,
     authorities: Sequence[Authority],
     records: Sequence[SignatureRecord],
+    people: People | None = None,
 ) -> RoleStatus:
-    """Sort records into valid / stale / invalid and count each authority's threshold."""
+    """Sort records into valid / stale / invalid / unknown key and count each authority's
+    threshold, each distinct key once. `people`: who each enrolled keyid is, to check each
+    file's own names against (`claim_problem`: a valid signature whose file names another
+    key is `disputed`, and still counts); None checks no names."""
     known: dict[str, Key] = {}
     for auth in authorities:
         known.update(auth.keys)
     valid: list[SignatureRecord] = []
     rejected: list[RejectedSignature] = []
+    disputed: list[RejectedSignature] = []
+
+    def reject(rec: SignatureRecord, reason: str, detail: str) -> None:
+        who = people.name(rec.keyid) if people is not None else f"key {short(rec.keyid)}"
+        rejected.append(RejectedSignature(rec, reason, detail, who))
+
     for rec in records:
         if rec.digest != digest:
-            rejected.append(
-                RejectedSignature(
-                    rec, "stale", f"signs digest {rec.digest[:16]}…, not the current draft"
-                )
-            )
+            reject(rec, "stale", f"signs digest {rec.digest[:16]}…, not the current draft")
             continue
         key = known.get(rec.keyid)
         if key is None:
-            rejected.append(
-                RejectedSignature(
-                    rec, "unknown key", "its key is in none of the roles that approve this draft"
-                )
-            )
+            reject(rec, "unknown key", "its key is in none of the roles that approve this draft")
             continue
         if not verify_record(rec, key, payload):
-            rejected.append(RejectedSignature(rec, "invalid", "the signature does not verify"))
+            reject(rec, "invalid", "the signature does not verify")
             continue
         valid.append(rec)
+        wrong = claim_problem(rec, people) if people is not None else None
+        if wrong is not None:
+            who = people.name(rec.keyid) if people is not None else ""
+            disputed.append(RejectedSignature(rec, "names refused", wrong, who))
 
     valid_ids = {r.keyid for r in valid}
     statuses: list[ThresholdStatus] = []
     for auth in authorities:
-        seen: set[tuple[str, str, str]] = set()
+        seen: set[str] = set()
         signed: list[str] = []
         missing: list[str] = []
         for keyid, key in auth.keys.items():
-            ident = public_identity(key)
+            ident = key_identity(key)
             if keyid in valid_ids and ident not in seen:
                 seen.add(ident)
                 signed.append(keyid)
-        for keyid, key in auth.keys.items():
-            if keyid not in signed and public_identity(key) not in seen:
+        for keyid, key in auth.keys.items():  # one entry per distinct key still missing
+            ident = key_identity(key)
+            if keyid not in signed and ident not in seen:
+                seen.add(ident)
                 missing.append(keyid)
         name = {k: auth.names.get(k, k[:8]) for k in auth.keys}
         statuses.append(
@@ -266,4 +356,4 @@ def evaluate(
                 notes={name[k]: v for k, v in auth.notes.items() if k in name},
             )
         )
-    return RoleStatus(role, digest, statuses, valid, rejected)
+    return RoleStatus(role, digest, statuses, valid, rejected, disputed)

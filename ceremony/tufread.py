@@ -68,11 +68,13 @@ def read_metadata(
     (`cause`: unsupported spec_version, two signatures for one keyid, a missing field).
     `kind` ("root ") says what the file should have been.
     """
-    _, problem = json_problem(data)
+    value, problem = json_problem(data)
     if problem is not None:
         raise error(f"{source} is not TUF {kind}metadata: it {problem}. A client refuses it too.")
     try:
-        return Metadata.from_bytes(data)
+        # The JSON is parsed once: python-tuf's parser takes the value checked above (what
+        # `Metadata.from_bytes` does after its own `json.loads` of the same UTF-8 text).
+        return Metadata.from_dict(value)
     except (DeserializationError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise error(
             f"{source} is not TUF {kind}metadata a client can read: python-tuf says: "

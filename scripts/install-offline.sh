@@ -20,3 +20,4 @@ done
 # tuf-ceremony's own wheel: its hash was checked against SHA256SUMS above.
 "$venv/bin/pip" install --quiet --no-index --no-deps --find-links "$wheels" tuf-ceremony
 "$venv/bin/ceremony" --version
+echo "Installed. In each shell where you type ceremony commands: . $(cd "$venv" && pwd)/bin/activate"

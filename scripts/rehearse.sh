@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 . .venv/bin/activate
 pip install -q -e . >/dev/null
-exec ceremony rehearse "$@"
+rc=0; ceremony rehearse "$@" || rc=$?
+echo
+echo "To type ceremony commands yourself, in each new shell: . $(pwd)/.venv/bin/activate"
+exit "$rc"

@@ -23,7 +23,8 @@ from ceremony.attestation import (
 )
 from ceremony.checks.base import ERROR, WARNING, CheckContext, CheckResult
 from ceremony.errors import StoreError
-from ceremony.keys import EnrolledKey, is_yubikey_token
+from ceremony.keys import EnrolledKey
+from ceremony.keysource import is_yubikey_token
 
 
 def _token_firmware(k: EnrolledKey) -> tuple[int, int, int] | None:

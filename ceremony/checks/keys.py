@@ -14,11 +14,12 @@ from ceremony.keys import (
     KEY_TYPES,
     SOURCE_IMPORTED,
     SOURCE_PREVIOUS_ROOT,
-    is_softhsm_token,
+    key_identity,
     key_type_of,
-    public_identity,
     short,
+    strength_problem,
 )
+from ceremony.keysource import is_softhsm_token
 
 
 def _previous_roles_of(ctx: CheckContext, name: str) -> set[str]:
@@ -32,7 +33,7 @@ def _previous_roles_of(ctx: CheckContext, name: str) -> set[str]:
         role
         for role, r in prev.roles.items()
         for kid in r.keyids
-        if kid in prev.keys and public_identity(prev.keys[kid]) == ident
+        if kid in prev.keys and key_identity(prev.keys[kid]) == ident
     }
 
 
@@ -113,20 +114,7 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                 "offline roles their own offline keys.",
             )
         )
-    # Enrolled keys also checked by identity: two names for one public key.
-    by_ident: dict[tuple[str, str, str], list[str]] = {}
-    for k in keys.values():
-        by_ident.setdefault(k.public_identity(), []).append(k.name)
-    for names in by_ident.values():
-        if len(names) > 1:
-            out.append(
-                CheckResult(
-                    "CER-KEY-DUPLICATE",
-                    ERROR,
-                    f"keys {', '.join(sorted(names))} are the same public key; one key must never "
-                    "count twice toward a threshold. Keep one name and remove the others.",
-                )
-            )
+    out += _duplicates(ctx, used)
     # Offline-online overlap by identity (e.g. same key enrolled under two names).
     offline_ids = {keys[n].public_identity() for n in plan.offline_key_names() if n in keys}
     for n in sorted(plan.online_key_names()):
@@ -156,6 +144,24 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
         k = keys[name]
         spec = plan.keys.get(name)
         ktype = key_type_of(k.key)
+        weak = strength_problem(k.key)  # measured again: the file may be edited after enrolment
+        if weak is not None:
+            old = _trusted_by_previous(ctx, name)  # clients trust it already: rotate it out
+            out.append(
+                CheckResult(
+                    "CER-KEY-STRENGTH",
+                    WARNING if old else ERROR,
+                    f"key '{name}' (keys/{name}.json): {weak}. "
+                    + (
+                        "It comes from the previous root, whose clients already trust it; "
+                        "rotate it out of every role in this ceremony."
+                        if old
+                        else "Delete keys/"
+                        f"{name}.json and enrol a key of a type the plan accepts "
+                        f"({', '.join(KEY_TYPES)})."
+                    ),
+                )
+            )
         if name in plan.offline_key_names() and ktype not in KEY_TYPES:
             # The key-type policy is for NEW keys: re-signing with a key clients already trust
             # (listed in the previous root) is allowed, with a warning.
@@ -246,6 +252,49 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                 WARNING,
                 f"root keys {', '.join(p384_root)} are ECDSA P-384: tuf-js before 6.0 cannot verify "
                 "ecdsa-sha2-nistp384 signatures, so clients on old tuf-js would reject this root.",
+            )
+        )
+    return out
+
+
+def _duplicates(ctx: CheckContext, used: set[str]) -> list[CheckResult]:
+    """CER-KEY-DUPLICATE: two names for one public key, whatever its spelling (`key_identity`).
+
+    An error when the new plan could count the key twice (both names used, or one enrolled
+    here); a warning when the second name is only a previous root's second listing of the
+    key, which counts once toward that root's threshold and is not carried into the new one.
+    """
+    keys, out = ctx.keys, []
+    by_ident: dict[str, list[str]] = {}
+    for k in keys.values():
+        by_ident.setdefault(key_identity(k.key), []).append(k.name)
+    for names in (sorted(n) for n in by_ident.values() if len(n) > 1):
+        in_use = [n for n in names if n in used]
+        old_only = all(keys[n].source == SOURCE_PREVIOUS_ROOT for n in names if n not in used)
+        listed = ", ".join(names)
+        if len(in_use) <= 1 and old_only:
+            out.append(
+                CheckResult(
+                    "CER-KEY-DUPLICATE",
+                    WARNING,
+                    f"keys {listed} are one public key that the previous root lists under "
+                    f"{len(names)} keyids: it counts once toward the previous root's threshold. "
+                    + (
+                        f"The new root uses it only as '{in_use[0]}'."
+                        if in_use
+                        else "The new root does not use it."
+                    ),
+                )
+            )
+            continue
+        out.append(
+            CheckResult(
+                "CER-KEY-DUPLICATE",
+                ERROR,
+                f"keys {listed} are the same public key (spelled differently or under "
+                f"different keyids); one key must never count twice toward a threshold. Keep "
+                f"one name in the plan's roles and remove the others"
+                + (f" ({', '.join(in_use)} are all used)." if len(in_use) > 1 else "."),
             )
         )
     return out

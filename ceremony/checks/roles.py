@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from tuf.api.metadata import Root
 
 from ceremony.checks.base import ERROR, OK, WARNING, CheckContext, CheckResult
-from ceremony.keys import EnrolledKey, public_identity, short
+from ceremony.keys import EnrolledKey, key_identity, short
 from ceremony.plan import Plan
 from ceremony.tufread import RootVerdict
 
@@ -248,12 +248,12 @@ def previous_root_signers(
     `dropped`: keyids no client can load (`tufread.RootVerdict.dropped`): they never sign."""
     role = prev.roles["root"]
     by_id = {k.keyid: k.name for k in keys.values()}
-    clean: dict[tuple[str, str, str], str] = {}
-    usable: set[tuple[str, str, str]] = set()
+    clean: dict[str, str] = {}
+    usable: set[str] = set()
     for kid in role.keyids:  # distinct keys: one key under two keyids counts once
         if kid not in prev.keys or kid in dropped:
             continue  # no key object, or one no client can load: it can never sign
-        ident = public_identity(prev.keys[kid])
+        ident = key_identity(prev.keys[kid])
         name = by_id.get(kid)
         status = plan.keys[name].status if name and name in plan.keys else "active"
         if status != "lost":

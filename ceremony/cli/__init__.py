@@ -22,26 +22,38 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ceremony import __version__
-from ceremony.cli import ui
+from ceremony.cli import help_style, ui
 from ceremony.errors import EXIT_INTERRUPTED, CeremonyError, LockedError, StoreError
 
 if TYPE_CHECKING:  # the store and transcript load when a command runs
     from ceremony.store import CeremonyDir
     from ceremony.transcript import Entry
 
-DIR_ARG = typer.Argument(..., help="The ceremony directory.", show_default=False)
+help_style.install()
+
+DIR_ARG = typer.Argument(
+    ...,
+    metavar="DIR",
+    help="The ceremony directory (the folder that holds ceremony.yaml).",
+    show_default=False,
+)
 ROLE_ARG = typer.Argument(
-    "root", help="The role: root (default), targets, or a delegated role of the plan (bins)."
+    "root",
+    metavar="ROLE",
+    help="The role: root (default), targets, or a delegated role of the plan (bins).",
 )
 
-app = typer.Typer(
+_app = typer.Typer(
     name="ceremony",
     help=(
         "Offline key ceremonies for TUF repositories: plan, enrol, draft, sign over many "
-        "sessions, export and verify root (and targets) metadata signed on PKCS#11 tokens."
+        "sessions, export and verify root (and targets) metadata signed on PKCS#11 tokens.\n\n"
+        "Exit codes: 0 done, 1 a check failed or a holder declined, 2 bad input (nothing "
+        "written), 3 a token problem (nothing written), 130 interrupted."
     ),
-    no_args_is_help=True,
-    add_completion=False,
+    invoke_without_command=True,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -137,50 +149,125 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+# The libraries whose versions decide what is signed and verified, by distribution name.
+LIBRARIES = ("tuf", "securesystemslib", "python-pkcs11")
+
+
+def versions() -> str:
+    """`tuf-ceremony X (python-tuf A, securesystemslib B, python-pkcs11 C; Python D)`, read
+    from the installed distributions' metadata (nothing is imported: --version stays fast)."""
+    import platform
+    from importlib import metadata
+
+    def version_of(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    libs = ", ".join(f"{'python-tuf' if d == 'tuf' else d} {version_of(d)}" for d in LIBRARIES)
+    return f"tuf-ceremony {__version__} ({libs}; Python {platform.python_version()})"
+
+
 def version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"tuf-ceremony {__version__}")
+        typer.echo(versions())
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
-        False, "--version", callback=version_callback, is_eager=True, help="Show the version."
+        False,
+        "--version",
+        callback=version_callback,
+        is_eager=True,
+        help="Show the version, and those of python-tuf, securesystemslib and python-pkcs11.",
     ),
 ) -> None:
     """Offline TUF key ceremonies on PKCS#11 tokens."""
+    if ctx.invoked_subcommand is None:  # `ceremony` alone: the help, and success
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
 
 
-def _register() -> None:
-    # Imported here: the command modules import `guarded`, `recorded` and the arguments
-    # from this module. The order is the order of `ceremony --help`.
-    from ceremony.cli import (
-        draft_cmds,
-        foreign_cmds,
-        preflight_cmd,
-        publish_cmds,
-        rehearse_cmd,
-        setup_cmds,
-        signing_cmds,
-        token_cmds,
-    )
+# One line each in `ceremony --help` (Typer would cut the docstrings' first sentences).
+SHORT_HELP = {
+    "preflight": "Check this machine before a ceremony.",
+    "init": "Create a ceremony directory and its plan.",
+    "validate": "Check the plan, with no token attached.",
+    "enroll": "Record a key's public part under its name.",
+    "keygen": "Make a key ON a token and enrol it.",
+    "draft": "Freeze the unsigned metadata of a role.",
+    "show": "What a holder checks before signing.",
+    "copy": "Copy DIR for a holder who signs elsewhere.",
+    "sign": "Check, type Yes, enter the PIN, sign.",
+    "status": "Who signed, who is missing, what next.",
+    "merge": "Bring signatures back from other copies.",
+    "import": "Start a ceremony around another tool's file.",
+    "payload": "Write the bytes a key signs, for cold keys.",
+    "add-signature": "Add a signature made outside the tool.",
+    "export": "Write the signed metadata and the record.",
+    "verify": "Check a chain of roots as a client would.",
+    "rehearse": "A complete practice ceremony.",
+    "tokens": "List tokens, their URIs and their keys.",
+}
 
-    preflight_cmd.register(app)
-    setup_cmds.register(app)
-    draft_cmds.register(app)
-    signing_cmds.register(app)
-    foreign_cmds.register(app)
-    publish_cmds.register(app)
-    rehearse_cmd.register(app)
-    token_cmds.register(app)
+
+# command name -> the module that registers it, in the order of `ceremony --help`.
+COMMAND_MODULES = {
+    "preflight": "preflight_cmd",
+    "init": "setup_cmds",
+    "validate": "setup_cmds",
+    "enroll": "setup_cmds",
+    "keygen": "setup_cmds",
+    "attestation": "setup_cmds",
+    "draft": "draft_cmds",
+    "show": "draft_cmds",
+    "copy": "draft_cmds",
+    "sign": "signing_cmds",
+    "status": "signing_cmds",
+    "merge": "signing_cmds",
+    "import": "foreign_cmds",
+    "payload": "foreign_cmds",
+    "add-signature": "foreign_cmds",
+    "export": "publish_cmds",
+    "verify": "publish_cmds",
+    "rehearse": "rehearse_cmd",
+    "tokens": "token_cmds",
+}
+_registered: set[str] = set()
 
 
-_register()
+def _register(command: str | None = None) -> typer.Typer:
+    """Register the command modules on the app: only the one that defines `command` when
+    it is a command name (a run imports what it uses, not the other commands' modules),
+    else all of them (the group's help, an unknown command, tests using `app`)."""
+    import importlib
+
+    wanted = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else COMMAND_MODULES.values()
+    for name in dict.fromkeys(wanted):
+        if name not in _registered:
+            _registered.add(name)
+            # The command modules import `guarded`, `recorded` and the arguments from here.
+            importlib.import_module(f"ceremony.cli.{name}").register(_app)
+    for info in _app.registered_commands:
+        if info.name in SHORT_HELP and info.short_help is None:
+            info.short_help = SHORT_HELP[info.name]
+    return _app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`ceremony.cli.app`: the typer app with every command registered (tests, tools)."""
+    if name == "app":
+        return _register()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
+    _register(sys.argv[1] if len(sys.argv) > 1 else None)
     try:
-        app()
+        _app(prog_name="ceremony")
     except KeyboardInterrupt:  # pragma: no cover - interrupt outside a command
         sys.exit(EXIT_INTERRUPTED)

@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
 
 
 def import_(
-    directory: Path = typer.Argument(..., help="The new ceremony directory.", show_default=False),
+    directory: Path = typer.Argument(
+        ..., metavar="DIR", help="The new ceremony directory.", show_default=False
+    ),
     file: Path = typer.Argument(
         ...,
         help="The staged metadata (root.json, targets.json) or RSTUF payload to sign.",

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -36,6 +35,8 @@ HOLDERS = {
     "dave": ("Dave Example", "ecdsa-p256"),
 }
 
+
+PRONOUN = {"alice": "her", "bob": "his", "carol": "her", "dave": "his"}
 
 KEY_HOLDERS = {
     "root-alice": "Alice Example",
@@ -78,7 +79,9 @@ def register(app: typer.Typer) -> None:
 
 def rehearse(
     directory: Path | None = typer.Argument(
-        None, help="Where to rehearse (a new folder; default ./ceremony-rehearsal-TIME)."
+        None,
+        metavar="DIR",
+        help="Where to rehearse (a new folder; default ./ceremony-rehearsal-TIME).",
     ),
     softhsm: bool = typer.Option(
         False, "--softhsm", help="Use SoftHSM2 tokens instead of the built-in software token."
@@ -236,7 +239,7 @@ def _first_root(rig: Rig) -> Path:
         name, ktype = HOLDERS[holder]
         _step(
             rig,
-            f"{name}: generate '{key_name}' on her/his token",
+            f"{name}: generate '{key_name}' on {PRONOUN[holder]} token",
             ["keygen", str(d), key_name, "--uri", rig.uri(holder, key_name), "--type", ktype],
             [rig.pins[holder]],
             secret_last=True,
@@ -261,8 +264,10 @@ def _first_root(rig: Rig) -> Path:
     _step(rig, "Administrator: draft root version 1", ["draft", str(d)])
     _sign(rig, "Session 1 - Alice signs", d, "alice")
     copy = rig.base / "1-first-root-copy-bob"
-    shutil.copytree(d, copy, ignore=shutil.ignore_patterns(".ceremony.lock"))
-    ui.console().print(f"(The directory travels on a USB stick to Bob's machine: {copy}.)")
+    _step(
+        rig, "Administrator: copy the directory onto Bob's USB stick", ["copy", str(d), str(copy)]
+    )
+    ui.console().print(f"(The copy travels on the USB stick to Bob's machine: {copy}.)")
     _sign(rig, "Session 2 - Bob signs on his own machine, days later", copy, "bob")
     _step(rig, "Administrator: merge Bob's copy back", ["merge", str(d), str(copy)])
     _step(rig, "Administrator: status", ["status", str(d)])

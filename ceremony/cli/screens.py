@@ -11,48 +11,63 @@ from ceremony import digest as digests
 from ceremony.cli import ui
 
 if TYPE_CHECKING:  # the use cases (python-tuf, securesystemslib) load when a command runs
-    from ceremony.review import RoleLine
+    from ceremony.review import KeyLine
+    from ceremony.services.copies import CopyState
     from ceremony.services.drafts import DraftView
     from ceremony.services.enroll import EnrollResult
     from ceremony.services.status import StatusReport
 
 
 def render_view(v: DraftView) -> None:
-    """The draft screen a holder checks before signing."""
+    """The draft screen a holder checks before signing: every value whole at any width
+    from 80 columns up (a list, not a table), through a pager on a terminal when it is
+    taller than the screen."""
+    ui.long_listing(lambda: _render_view(v))
+
+
+def _render_view(v: DraftView) -> None:
     out = ui.console()
-    if v.rehearsal:
-        ui.rehearsal_banner()
-    out.rule(f"{ui.value(v.role)} version {v.version} for {ui.value(v.repository)}")
-    out.print(
+    if v.rehearsal or v.rehearsal_plan:
+        ui.rehearsal_banner(plan_only=not v.rehearsal)
+    out.rule()
+    ui.say(f"{v.role} version {v.version} for {v.repository}", style="bold")
+    cs = v.consistent_snapshot
+    ui.say(
         f"Version {v.version}, expires {v.expires:%Y-%m-%d %H:%M} UTC"
-        + (
-            f", consistent_snapshot {str(v.consistent_snapshot).lower()}"
-            if v.consistent_snapshot is not None
-            else ""
-        )
+        + (f", consistent_snapshot {str(cs).lower()}" if cs is not None else "")
     )
-    rows: list[list[Any]] = []
+    ui.say("Roles and keys:", style="bold")
     for rl in v.roles:
-        rows += _role_rows(rl)
-    out.print(
-        ui.table(
-            "Roles and keys",
-            ["role", "threshold", "key", "holder", "type", "keyid", "device"],
-            rows,
+        n = len(rl.keys)
+        ui.say(f"{rl.role}: {rl.threshold} of {n} key{'s' if n != 1 else ''} must sign", 2)
+        for k in rl.keys:
+            _key_lines(k, 4)
+    if v.previous is not None:
+        listed = {k.keyid for rl in v.roles for k in rl.keys}
+        p = v.previous
+        ui.say(
+            f"Previous root (version {v.previous_version}): {p.threshold} of its "
+            f"{len(p.keys)} root keys must also sign this one",
+            style="bold",
         )
-    )
+        for k in p.keys:
+            if k.keyid not in listed:
+                _key_lines(k, 4)
+        both = [k.name for k in p.keys if k.keyid in listed]
+        if both:
+            ui.say(f"and {', '.join(both)} (listed above)", 4)
     for name, line in sorted(v.attestations.items()):
-        out.print(f"  attested {ui.value(name)}: {ui.value(line)}")
+        ui.say(f"attested {name}: {line}", 2)
     if v.imported:
-        out.print("[bold]Imported:[/bold]")
+        ui.say("Imported:", style="bold")
         for line in v.imported:
-            out.print(f"  {ui.value(line)}")
+            ui.say(line, 2, 4)
     if v.details or v.problems:
-        out.print("[bold]Delegations:[/bold]")
+        ui.say("Delegations:", style="bold")
         for line in v.details:
-            out.print(f"  - {line}", markup=False)
+            ui.say(f"- {line}", 2, 4)
         for line in v.problems:
-            out.print(f"  [red]PROBLEM[/red] {ui.value(line)}")
+            ui.say(f"PROBLEM {line}", 2, 4, style="red")
     if v.full is not None:
         out.print(f"[bold]Every delegated role ({len(v.full):,}):[/bold]")
         out.file.write(
@@ -60,40 +75,31 @@ def render_view(v: DraftView) -> None:
         )  # fast: no rich rendering
         out.file.flush()
     if v.role == "root":
-        out.print("[bold]Changes from the previous root:[/bold]")
+        ui.say("Changes from the previous root:", style="bold")
     for c in v.changes:
-        out.print(f"  - {ui.value(c.text)}")
+        ui.say(f"- {c.text}", 2, 4)
     for s in v.swaps:
-        out.print(f"  [cyan]! {ui.value(s)}[/cyan]")
+        ui.say(f"! {s}", 2, 4, style="cyan")
     for w in v.warnings:
-        out.print(f"  [yellow]warning[/yellow] {ui.value(w.line())}")
+        ui.say(f"warning {w.line()}", 2, 4, style="yellow")
     for line in ui.digest_block(v.digest):
-        out.print(line)
-    out.print("[bold]Signatures so far:[/bold]")
+        ui.say(line, 0, 9)
+    ui.say("Signatures so far:", style="bold")
     ui.render_status_block(v.status)
-    out.print(
-        "Check before signing: the version, expiry, keys and holders above are what was agreed, and "
-        "the digest matches the one read out by the administrator and printed on the ceremony record."
+    ui.say(
+        "Check before signing: the version, expiry, keys and holders above are what was agreed, "
+        "and the digest matches the one the administrator read out and printed when the draft "
+        "was made."
     )
 
 
-def _role_rows(rl: RoleLine) -> list[list[Any]]:
-    rows = []
-    for i, k in enumerate(rl.keys):
-        device = k.device + (" (REHEARSAL)" if k.rehearsal and "REHEARSAL" not in k.device else "")
-        status = "" if k.status == "active" else f" [{k.status}]"
-        rows.append(
-            [
-                rl.role if i == 0 else "",
-                f"{rl.threshold} of {len(rl.keys)}" if i == 0 else "",
-                k.name + status,
-                k.holder,
-                k.key_type,
-                k.keyid[:8],
-                device,
-            ]
-        )
-    return rows
+def _key_lines(k: KeyLine, indent: int) -> None:
+    """One key, whole: name and holder, type and the 16-hex keyid, the device and serial."""
+    status = "" if k.status == "active" else f" [{k.status}]"
+    device = k.device + (" (REHEARSAL)" if k.rehearsal and "REHEARSAL" not in k.device else "")
+    ui.say(f"{k.name} ({k.holder}){status}", indent)
+    ui.say(f"{k.key_type}, keyid {k.keyid[:16]}", indent + 2)
+    ui.say(device, indent + 2)
 
 
 def print_enrolled(res: EnrollResult) -> None:
@@ -108,7 +114,7 @@ def print_enrolled(res: EnrollResult) -> None:
         f"{ui.value(rec.keyid[:16])}…, {ui.value(rec.device())}."
     )
     if rec.uri:
-        out.print(f"  URI: {ui.value(rec.uri)}")
+        out.print(f"  URI: {rec.uri}", markup=False, highlight=False, soft_wrap=True)
     if res.attested is not None:
         out.print(f"  Attested: {ui.value(res.attested)}.")
         for advisory in res.advisories:
@@ -120,44 +126,67 @@ def print_enrolled(res: EnrollResult) -> None:
     out.print("Next: enrol the other keys, then `ceremony validate DIR` and `ceremony draft DIR`.")
 
 
+def copy_note(copy: CopyState | None) -> None:
+    """The last line of `sign` and `status` in a holder's copy: bring it back for merge."""
+    if copy is None:
+        return
+    if copy.certain:
+        text = (
+            f"This is a copy of the administrator's directory {copy.origin} (made {copy.since} "
+            f"on {copy.host}): bring this copy back to the administrator for `ceremony merge`."
+        )
+    else:
+        text = (
+            f"This directory was created as {copy.origin} on {copy.host}, and is not there now: "
+            "if it is a copy, bring this copy back to the administrator for `ceremony merge`."
+        )
+    ui.say(text, style="bold cyan")
+
+
 def render_status(report: StatusReport) -> None:
-    """The status screen: every role's digest, thresholds and next step, then warnings."""
-    out = ui.console()
-    if report.rehearsal:
-        ui.rehearsal_banner()
-    out.print(
-        f"Ceremony for [bold]{ui.value(report.repository)}[/bold] in "
-        f"{ui.value(report.loaded.cdir.root)}"
-    )
+    """The status screen: every role's digest, thresholds, export and next step; warnings;
+    and in a holder's copy, to bring it back for merge."""
+    if report.rehearsal or report.loaded.plan.rehearsal:
+        ui.rehearsal_banner(plan_only=not report.rehearsal)
+    ui.say(f"Ceremony for {report.repository} in {report.loaded.cdir.root}", style="bold")
     for r in report.roles:
         if r.draft is None or r.status is None:
-            out.print(
-                f"[bold]{ui.value(r.role)}[/bold]: not drafted yet. Next: {ui.value(r.next_step)}."
-            )
+            ui.say(f"{r.role}: not drafted yet. Next: {r.next_step}.")
             continue
-        state = (
-            "[green]COMPLETE[/green]"
-            if r.status.complete
-            else "[yellow]collecting signatures[/yellow]"
-        )
-        out.print(f"[bold]{ui.value(r.role)}[/bold] version {r.draft.version}: {state}")
-        out.print(f"  digest {digests.grouped_hex(r.draft.digest)}")
-        out.print(f"  words  {' '.join(digests.pgp_words(r.draft.digest)[:8])} …")
+        if r.exported is not None:
+            state = "EXPORTED" + (": re-opened, signed since" if r.signed_since else "")
+        elif r.status.complete:
+            state = "COMPLETE: every threshold is met, ready to export"
+        else:
+            state = "collecting signatures"
+        ui.say(f"{r.role} version {r.draft.version}: {state}", style="bold")
+        hex_lines = digests.grouped_hex_lines(r.draft.digest)
+        ui.say(f"digest {hex_lines[0]}", 2)
+        for line in hex_lines[1:]:
+            ui.say(f"       {line}", 2)
+        words = " ".join(digests.pgp_words(r.draft.digest)[:8])
+        ui.say(f"words  {words} …", 2, 9)
         if r.draft_outdated:
-            out.print("  [red]the plan or keys changed since this draft was made[/red]")
+            ui.say("the plan or keys changed since this draft was made", 2, 4, style="red")
         ui.render_status_block(r.status)
-        out.print(f"  Next: {ui.value(r.next_step)}.")
+        if r.exported is not None:
+            e = r.exported
+            ui.say(f"exported {e.at} to {e.out}:", 2, 4)
+            for name, sha in e.files.items():
+                ui.say(name, 4)
+                ui.say(f"SHA-256 {sha}", 6)
+        ui.say(f"Next: {r.next_step}.", 2, 4)
     for w in report.warnings:
-        out.print(f"[yellow]warning[/yellow] {ui.value(w)}")
+        ui.say(f"warning {w}", 0, 2, style="yellow")
     head = report.transcript_head
-    out.print(
-        f"Transcript: {head.seq} entries; head SHA-256 {digests.grouped_hex(head.sha256)} "
-        "(for the paper record)."
-    )
+    ui.say(f"Transcript: {head.seq} entries; head SHA-256 (for the paper record):")
+    for line in digests.grouped_hex_lines(head.sha256):
+        ui.say(line, 2)
     for problem in report.transcript_problems:
-        out.print(f"[red]transcript:[/red] {ui.value(problem)}")
+        ui.say(f"transcript: {problem}", 0, 2, style="red")
     for note in report.transcript_notes:
-        out.print(f"transcript note: {ui.value(note)}")
+        ui.say(f"transcript note: {note}", 0, 2)
+    copy_note(report.copy)
 
 
 def status_json(report: StatusReport) -> dict[str, Any]:
@@ -193,7 +222,14 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             "invalid": [
                 f"{rj.record.file}: {rj.detail}" for rj in r.status.rejected if rj.reason != "stale"
             ],
+            "names_refused": [f"{rj.record.file}: {rj.detail}" for rj in r.status.disputed],
             "next_step": r.next_step,
+            "exported": (
+                {"at": r.exported.at, "out": r.exported.out, "files": dict(r.exported.files)}
+                if r.exported is not None
+                else None
+            ),
+            "signed_since_export": list(r.signed_since),
             "external": [
                 rec.key_name
                 for rec in r.status.valid
@@ -214,4 +250,5 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         "repository": report.repository,
         "rehearsal": report.rehearsal,
         "roles": roles,
+        "copy_of": report.copy.origin if report.copy is not None else None,
     }

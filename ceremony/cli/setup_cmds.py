@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ceremony.cli import DIR_ARG, guarded, recorded, ui
+from ceremony.cli import DIR_ARG, guarded, recorded, secret_prompts, ui
 from ceremony.clock import now_utc as now
 from ceremony.errors import AttestationError, InputError, PlanError
 
@@ -29,11 +29,15 @@ def register(app: typer.Typer) -> None:
 def init(
     directory: Path = DIR_ARG,
     previous_root: Path | None = typer.Option(
-        None, "--previous-root", help="The trusted previous root.json, for a rotation."
+        None,
+        "--previous-root",
+        metavar="FILE",
+        help="The trusted previous root.json, for a rotation.",
     ),
     previous_ceremony: Path | None = typer.Option(
         None,
         "--previous-ceremony",
+        metavar="DIR",
         help="The ceremony directory that produced the previous root: key names, holders and token URIs are carried over.",
     ),
     trusted_chain: list[Path] = typer.Option(
@@ -50,7 +54,10 @@ def init(
     with guarded():
         from ceremony import transcript
 
-        args: dict[str, object] = {"previous_root": str(previous_root) if previous_root else None}
+        args: dict[str, object] = {
+            "previous_root": str(previous_root) if previous_root else None,
+            "directory": str(directory.absolute()),  # how a copy tells it is one
+        }
         if trusted_chain:
             args["trusted_chain"] = [str(p) for p in trusted_chain]
         entry = transcript.Entry("init", args)
@@ -66,8 +73,10 @@ def init(
         out = ui.console()
         out.print(f"Created the ceremony directory {ui.value(res.path)}.")
         if res.previous_copy:
-            out.print(
-                f"The trusted previous root was copied to {res.previous_copy} and pinned by its SHA-256."
+            ui.say(
+                f"The trusted previous root was copied to {res.previous_copy} and pinned by its "
+                f"SHA-256 {res.previous_sha256}: CHECK it against the last ceremony record "
+                "(SHA256SUMS)."
             )
             for note in res.notes:
                 out.print(f"  - {ui.value(note[0].upper() + note[1:])}")
@@ -125,27 +134,40 @@ def _attestation_options(
 ATTESTATION_CHAIN = typer.Option(
     [],
     "--attestation-chain",
+    metavar="FILE",
     help="A Yubico intermediate certificate between the device certificate and the root (e.g. "
     "'Yubico PIV Attestation B2 1', checked against its pinned fingerprint; repeatable; used "
     "to build the path, never trusted by itself).",
 )
 ATTESTATION_CA = typer.Option(
-    [], "--attestation-ca", help="Extra trusted attestation CA certificate (repeatable)."
+    [],
+    "--attestation-ca",
+    metavar="FILE",
+    help="Extra trusted attestation CA certificate (repeatable).",
 )
 
 
 def enroll(
     directory: Path = DIR_ARG,
-    name: str = typer.Argument(..., help="The key's name in the plan, e.g. root-alice."),
+    name: str = typer.Argument(
+        ..., metavar="NAME", help="The key's name in the plan, e.g. root-alice."
+    ),
     uri: str | None = typer.Option(
-        None, "--uri", help="pkcs11: URI of the key on a token (with the token serial)."
+        None,
+        "--uri",
+        metavar="URI",
+        help="pkcs11: URI of the key on a token (with the token serial).",
     ),
     module: str | None = typer.Option(
-        None, "--module", help="PKCS#11 module path (default: from the URI or the known list)."
+        None,
+        "--module",
+        metavar="FILE",
+        help="PKCS#11 module path (default: from the URI or the known list).",
     ),
     public_key: Path | None = typer.Option(
         None,
         "--public-key",
+        metavar="FILE",
         help="A PEM or TUF key JSON file, for a key not on a token here (e.g. the online key, "
         "or a YubiKey key with its published --attestation).",
     ),
@@ -163,11 +185,15 @@ def enroll(
     attestation: Path | None = typer.Option(
         None,
         "--attestation",
+        metavar="FILE",
         help="The key's attestation certificate file (instead of reading it from the token; "
         "with --public-key: enrol from published evidence).",
     ),
     attestation_intermediate: Path | None = typer.Option(
-        None, "--attestation-intermediate", help="The device (slot f9) certificate file."
+        None,
+        "--attestation-intermediate",
+        metavar="FILE",
+        help="The device (slot f9) certificate file.",
     ),
     attestation_chain: list[Path] = ATTESTATION_CHAIN,
     attestation_ca: list[Path] = ATTESTATION_CA,
@@ -198,14 +224,16 @@ def enroll(
             uri=uri,
             public_key=public_key,
             read_key=select.key_reader(
-                module, allow_imported=allow_imported_key, pin_provider=ui.read_pin
+                module, allow_imported=allow_imported_key, pin_provider=secret_prompts.read_pin
             ),
             allow_imported=allow_imported_key,
             attestation=_attestation_options(
                 attestation, attestation_intermediate, attestation_chain, attestation_ca
             ),
             attest=attest,
-            read_attestation=select.attestation_reader(module, pin_provider=ui.read_pin),
+            read_attestation=select.attestation_reader(
+                module, pin_provider=secret_prompts.read_pin
+            ),
             inform=lambda line: ui.console().print(line),
             notify=ui.notify,
         )
@@ -214,32 +242,37 @@ def enroll(
 
 def keygen(
     directory: Path = DIR_ARG,
-    name: str = typer.Argument(..., help="The key's name in the plan."),
+    name: str = typer.Argument(..., metavar="NAME", help="The key's name in the plan."),
     uri: str | None = typer.Option(
         None,
         "--uri",
+        metavar="URI",
         help="pkcs11: URI of the token (serial or label) and the new key's label (object=). "
         "Not with --yubikey.",
     ),
     key_type: str | None = typer.Option(
         None,
         "--type",
+        metavar="TYPE",
         help="ed25519, ecdsa-p256, ecdsa-p384 or rsa-3072 (default: the plan's keys.NAME.type).",
     ),
     module: str | None = typer.Option(
         None,
         "--module",
+        metavar="FILE",
         help="PKCS#11 module path (with --yubikey: the ykcs11 module `sign` will use).",
     ),
     yubikey: int | None = typer.Option(
         None,
         "--yubikey",
+        metavar="SERIAL",
         help="Generate on the YubiKey with this serial (printed on it), in a PIV slot, with the "
         "plan's PIN and touch policies; its attestation is verified and recorded.",
     ),
     slot: str | None = typer.Option(
         None,
         "--slot",
+        metavar="SLOT",
         help="With --yubikey: the PIV slot (9c, the default; 9a, 9d, 9e or 82-95).",
     ),
     replace_existing: bool = typer.Option(
@@ -300,7 +333,7 @@ def keygen(
                 key_type,
                 now(),
                 entry,
-                generate=select.key_generator(module, pin_provider=ui.read_pin),
+                generate=select.key_generator(module, pin_provider=secret_prompts.read_pin),
                 attest=attest,
             )
             ui.console().print(f"Generated on the token: {ui.value(name)}.")
@@ -321,8 +354,8 @@ def keygen(
                 yubikey,
                 piv_slot,
                 module,
-                pin_provider=ui.read_pin,
-                management_key=ui.read_management_key,
+                pin_provider=secret_prompts.read_pin,
+                management_key=secret_prompts.read_management_key,
                 notify=ui.notify,
                 replace_existing=replace_existing,
                 write_certificate=write_certificate,
@@ -337,7 +370,7 @@ def keygen(
 
 
 def attestation_verify(
-    directory: Path = typer.Argument(..., help="The ceremony directory."),
+    directory: Path = DIR_ARG,
     attestation_ca: list[Path] = ATTESTATION_CA,
 ) -> None:
     """Re-check every enrolled key's attestation: chain, key, recorded facts, plan policy."""

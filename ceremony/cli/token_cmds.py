@@ -4,32 +4,49 @@ from __future__ import annotations
 
 import typer
 
-from ceremony.cli import guarded, ui
+from ceremony.cli import guarded, secret_prompts, ui
 
 
 def register(app: typer.Typer) -> None:
     app.command(name="tokens")(tokens_cmd)
 
 
+ATTRIBUTES = (  # CKA_* of the private key, as `tokens` names them
+    ("sensitive", "sensitive"),
+    ("extractable", "extractable"),
+    ("always-sensitive", "always_sensitive"),
+    ("never-extractable", "never_extractable"),
+    ("local", "local"),
+    ("always-authenticate", "always_authenticate"),
+)
+
+
 def tokens_cmd(
     module: str | None = typer.Option(
-        None, "--module", help="PKCS#11 module path (default: the known list)."
+        None, "--module", metavar="FILE", help="PKCS#11 module path (default: the known list)."
     ),
     login: bool = typer.Option(
         False, "--login", help="Log in (PIN asked) to see private key attributes."
     ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        metavar="LABEL|SERIAL",
+        help="Only the token with this label or serial (with --login: only its PIN is asked).",
+    ),
 ) -> None:
-    """List every slot and token of a PKCS#11 module, and the keys on each."""
+    """List every token of a PKCS#11 module (or one: --token), its URI, and the keys on it."""
     with guarded():
         from ceremony.tokens import select
+        from ceremony.tokens.uri import Pkcs11Uri
 
         path, listings = select.list_tokens(
-            module, pin_provider=ui.read_pin if login else None, login=login
+            module, pin_provider=secret_prompts.read_pin if login else None, login=login, only=token
         )
         out = ui.console()
-        out.print(f"PKCS#11 module: {ui.value(path)}")
+        ui.say(f"PKCS#11 module: {path}")
         if not listings:
-            out.print(
+            ui.say(
                 "No token is present. Insert the device (and check the reader), then run this again."
             )
         for lst in listings:
@@ -43,56 +60,39 @@ def tokens_cmd(
                 flags.append("[red]PIN LOCKED[/red]")
             elif t.pin_final_try:
                 flags.append("[red]PIN: FINAL TRY[/red]")
+            elif t.pin_count_low and t.is_softhsm:
+                flags.append(
+                    "PIN count low (SoftHSM2 shows it after any wrong PIN; it never locks)"
+                )
             elif t.pin_count_low:
                 flags.append("[yellow]PIN count low[/yellow]")
             out.print(
-                f"[bold]Token '{t.label}'[/bold]: {t.manufacturer} {t.model}, serial {t.serial}, "
-                f"firmware {t.firmware}; {', '.join(flags) or 'no flags'}"
+                f"[bold]Token '{ui.value(t.label)}'[/bold]: {ui.value(t.manufacturer)} "
+                f"{ui.value(t.model)}, serial {ui.value(t.serial)}, firmware {ui.value(t.firmware)}; "
+                + (", ".join(flags) or "no flags")
             )
-            rows = []
+            if t.initialized:
+                token_uri = Pkcs11Uri(token=t.label, serial=t.serial or None).to_string()
+                _uri_line(f"  token URI: {token_uri}")
             for k in lst.keys:
                 a = k.attributes
 
                 def b(v: bool | None) -> str:
                     return "?" if v is None else ("yes" if v else "no")
 
-                rows.append(
-                    [
-                        k.label or "-",
-                        k.key_id.hex(),
-                        k.key_type,
-                        b(a.sensitive) if a else "?",
-                        b(a.extractable) if a else "?",
-                        b(a.always_sensitive) if a else "?",
-                        b(a.never_extractable) if a else "?",
-                        b(a.local) if a else "?",
-                        b(a.always_authenticate) if a else "?",
-                        k.uri,
-                    ]
+                ui.say(f"Key '{k.label or '-'}': id {k.key_id.hex()}, {k.key_type}", 2, 4)
+                attrs = ", ".join(
+                    f"{name} {b(getattr(a, field)) if a else '?'}" for name, field in ATTRIBUTES
                 )
-            if rows:
-                out.print(
-                    ui.table(
-                        "Keys",
-                        [
-                            "label",
-                            "id",
-                            "type",
-                            "sensitive",
-                            "extractable",
-                            "always-sens.",
-                            "never-extr.",
-                            "local",
-                            "always-auth",
-                            "URI",
-                        ],
-                        rows,
-                    )
-                )
-                out.print("  Ready-to-copy URIs (give one to enroll --uri or sign --uri):")
-                for r in rows:
-                    out.print(f"    {ui.value(r[0])}: {ui.value(r[-1])}", soft_wrap=True)
-            else:
-                out.print(
-                    "  no keys visible" + ("" if login else " (private objects need --login)")
-                )
+                ui.say(attrs + ("" if a else " (? : the private key needs --login)"), 4, 6)
+                _uri_line(f"    URI: {k.uri}")
+            if t.initialized and not lst.keys:
+                ui.say("no keys visible" + ("" if login else " (private objects need --login)"), 2)
+            if lst.keys:
+                ui.say("(give a key's URI to enroll --uri or sign --uri)", 2)
+
+
+def _uri_line(line: str) -> None:
+    """A URI is printed whole on one line (never broken by us): a terminal shows a long one
+    over two rows, and copying it gives the URI, not a URI with a line break in it."""
+    ui.console().print(line, markup=False, highlight=False, soft_wrap=True)

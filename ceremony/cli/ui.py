@@ -16,26 +16,31 @@ escaped for rich's markup (`[...]`), so a name is printed as written.
 
 from __future__ import annotations
 
-import getpass
+import functools
 import os
 import re
+import shlex
+import shutil
+import subprocess
 import sys
+import textwrap
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.errors import MarkupError
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
-
-from ceremony import digest as digests
 from ceremony.errors import CeremonyError, InputError, Interrupted
 
 if TYPE_CHECKING:  # keep `ceremony --help` light: these pull in securesystemslib and pkcs11
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from ceremony.thresholds import RoleStatus, ThresholdStatus
-    from ceremony.tokens.types import ManagementKeyPrompt, PinRequest
+
+# rich (0.03 s to import) is imported by the functions that render with it, so a command
+# that prints plain lines (`verify`) or nothing styled never loads it.
 
 
+_CAPTURING: Console | None = None  # set while `long_listing` captures a screen for the pager
 _CONTROLS = (
     "\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 but tab and newline, DEL, C1 (ESC: ANSI escapes)
     "\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069"  # bidi controls, zero-width
@@ -58,43 +63,65 @@ def shown(text: str) -> str:
     return _SCREEN.sub(_escape_char, text)
 
 
+def plain_value(x: object) -> str:
+    """`value` for a line printed without rich (no markup to escape): `shown`, with
+    newlines, tabs and escape-like backslashes escaped too."""
+    return _VALUE.sub(_escape_char, str(x))
+
+
+def escape(text: str) -> str:
+    """rich's markup escaped in `text` (rich imported on first use)."""
+    from rich.markup import escape as markup_escape
+
+    return markup_escape(text)
+
+
 def value(x: object) -> str:
     """A value (name, holder, path, field) to put in a printed line or a table cell: `shown`
     with newlines, tabs and escape-like backslashes escaped too, and rich's markup escaped
     (printed as written)."""
-    return escape(_VALUE.sub(_escape_char, str(x)))
+    return escape(plain_value(x))
 
 
-class _Console(Console):
-    """A rich console whose every rendered string passes `shown` (see the module doc)."""
+@functools.cache
+def _console_class() -> type[Console]:
+    """A rich console whose every rendered string passes `shown` (see the module doc);
+    made on first use, so that a command printing plain lines never imports rich."""
+    from rich.console import Console
+    from rich.errors import MarkupError
 
-    def render_str(self, text: str, **kwargs: Any) -> Text:
-        text = shown(text)
-        try:
-            return super().render_str(text, **kwargs)
-        except MarkupError:  # a stray "[/]" from a value: print it as written
-            return super().render_str(text, **{**kwargs, "markup": False})
+    class _Console(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Text:
+            text = shown(text)
+            try:
+                return super().render_str(text, **kwargs)
+            except MarkupError:  # a stray "[/]" from a value: print it as written
+                return super().render_str(text, **{**kwargs, "markup": False})
+
+    return _Console
 
 
 def console() -> Console:
     """The one console (made per call so tests that swap sys.stdout see the output)."""
+    if _CAPTURING is not None:
+        return _CAPTURING
     tty = sys.stdout.isatty()
     width = None if tty else int(os.environ.get("COLUMNS", "110"))
     # Not a terminal (logs, scripts, tests): never break a sentence across lines.
-    return _Console(file=sys.stdout, highlight=False, width=width, soft_wrap=not tty)
+    return _console_class()(file=sys.stdout, highlight=False, width=width, soft_wrap=not tty)
 
 
 def err_console() -> Console:
     tty = sys.stderr.isatty()
     width = None if tty else 110
-    return _Console(file=sys.stderr, highlight=False, width=width, soft_wrap=not tty)
+    return _console_class()(file=sys.stderr, highlight=False, width=width, soft_wrap=not tty)
 
 
 def interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _read_line(prompt: str) -> str:
+def read_line(prompt: str) -> str:
     out = console()
     if interactive():
         try:
@@ -106,89 +133,111 @@ def _read_line(prompt: str) -> str:
     if not line:
         out.print()
         raise InputError(
-            "standard input ended before an answer was given. When not at a terminal, give the "
-            "confirmation and then the PIN as lines on standard input."
+            f"standard input ended before an answer was given to: {prompt.strip()} Nothing was "
+            "written. When not at a terminal, give the answers (the confirmation, then any PIN) "
+            "as lines on standard input."
         )
     out.print("(answer read from standard input)")
     return line.rstrip("\r\n")
 
 
+YES_RULE = "Type exactly Yes (capital Y, nothing else) to go on; anything else stops"
+
+
+def ask_yes(question: str) -> str:
+    """The holder's answer to `question`, which states the exact-`Yes` rule. Only the exact
+    answer `Yes` goes on; callers compare and explain (`not_yes`). On a terminal the prompt
+    is wrapped at spaces, never in a word."""
+    return read_line("\n".join(wrap(f"{question} {YES_RULE}:", 0, 0)) + " ")
+
+
+def typed(answer: str) -> str:
+    """What was typed, quoted with every invisible character made visible ('yes ', '\\t')."""
+    return repr(answer) if answer else "nothing (an empty line)"
+
+
+def not_yes(answer: str) -> str:
+    """Why an answer did not confirm: what was typed and the rule."""
+    return f"you typed {typed(answer)}; only exactly Yes (capital Y, no spaces) confirms"
+
+
 def confirm_yes(question: str) -> bool:
     """True only if the operator types exactly `Yes`."""
-    answer = _read_line(f"{question} Type Yes to continue, anything else to stop: ")
-    return answer == "Yes"
+    return ask_yes(question) == "Yes"
 
 
-def read_pin(request: PinRequest) -> str:
-    """The PinProvider for every token operation."""
+# --- layout for 80 columns and up --------------------------------------------------------
+
+
+def wrap(text: str, indent: int = 0, hanging: int | None = None) -> list[str]:
+    """`text` as screen lines: on a terminal wrapped to its width at spaces (a word longer
+    than a line is folded, never cut), the first line indented by `indent` and the rest by
+    `hanging` (default: indent + 2); not on a terminal, one line (logs never break a
+    sentence). Plain text, not markup: newlines, tabs and escape-like backslashes in it are
+    shown escaped (`value`'s rule), and the console escapes the other controls (`shown`)."""
+    text = _VALUE.sub(_escape_char, text)  # a value's newline or tab shown, never obeyed
+    first = " " * indent
+    rest = " " * (indent + 2 if hanging is None else hanging)
     out = console()
-    tok = request.token
-    out.print(f"[bold]PIN needed[/bold] for {value(tok.describe())} to {value(request.purpose)}.")
-    if request.count_low and not request.final_try:
-        out.print(
-            "[yellow]Warning:[/yellow] the token reports that few PIN tries are left. Type carefully; "
-            "if you are unsure of the PIN, stop now (Ctrl-C) and ask the administrator."
-        )
-    if request.final_try:
-        out.print(
-            "[red bold]FINAL TRY:[/red bold] one more wrong PIN LOCKS this token. Unlocking needs "
-            "the PUK (or SO PIN); if that is blocked too, the token must be reset, which DESTROYS "
-            "its keys."
-        )
-        answer = _read_line("Type 'final try' to enter the PIN anyway, anything else to stop: ")
-        if answer != "final try":
-            raise Interrupted("stopped before the final PIN try; nothing was signed or written.")
-    if interactive():
-        try:
-            pin = getpass.getpass("PIN (not shown): ")
-        except EOFError:
-            raise Interrupted("no PIN was given; nothing was written.") from None
-    else:
-        line = sys.stdin.readline()
-        if not line:
-            raise InputError(
-                "standard input ended before the PIN was given (scripts: give the confirmation, "
-                "then the PIN, one per line)."
-            )
-        pin = line.rstrip("\r\n")
-        out.print("PIN read from standard input (not shown).")
-    if not pin:
-        raise InputError("an empty PIN was given; nothing was sent to the token.")
-    from ceremony.tokens.types import is_factory_default_pin
-
-    if is_factory_default_pin(pin):
-        out.print(
-            "[yellow]Warning:[/yellow] this PIN is a well-known factory default. Change it on the "
-            "token before any real ceremony."
-        )
-    return pin
+    if not out.is_terminal:
+        return [first + text]
+    return textwrap.wrap(
+        text,
+        width=max(out.width, 20),
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_on_hyphens=False,
+        break_long_words=True,
+    ) or [first]
 
 
-def read_management_key(prompt: ManagementKeyPrompt) -> str:
-    """The YubiKey PIV management key, asked like a PIN: never echoed, never on the command
-    line (scripts: one line on standard input)."""
+def say(text: str, indent: int = 0, hanging: int | None = None, style: str | None = None) -> int:
+    """Print `text` wrapped (`wrap`), as plain text (values are never read as markup).
+    Returns the number of screen lines printed."""
     out = console()
-    out.print(
-        f"[bold]Management key needed[/bold] for {prompt.device} to {prompt.purpose}: its "
-        f"{prompt.algorithm} PIV management key, {prompt.hex_length} hexadecimal digits."
-    )
-    if interactive():
-        try:
-            key = getpass.getpass("Management key (not shown): ")
-        except EOFError:
-            raise Interrupted("no management key was given; nothing was changed.") from None
-    else:
-        line = sys.stdin.readline()
-        if not line:
-            raise InputError(
-                "standard input ended before the management key was given (scripts: give it "
-                "as one line)."
-            )
-        key = line.rstrip("\r\n")
-        out.print("Management key read from standard input (not shown).")
-    if not key.strip():
-        raise InputError("an empty management key was given; nothing was sent to the YubiKey.")
-    return key
+    lines = wrap(text, indent, hanging)
+    for line in lines:
+        out.print(line, markup=False, highlight=False, style=style, soft_wrap=True)
+    return len(lines)
+
+
+def _pager() -> list[str] | None:
+    """The pager command: $PAGER (empty or `cat`: none), else `less`, else none."""
+    env = os.environ.get("PAGER")
+    if env is not None:
+        argv = shlex.split(env)
+        return None if not argv or argv[0] == "cat" else argv
+    less = shutil.which("less")
+    if less is None:
+        return None
+    return [less, "-R", "-X", "-Ps[ space - more, b - back, q - done ]"]
+
+
+def long_listing(render: Callable[[], None]) -> None:
+    """Print what `render` prints; on a terminal, through a pager when it is taller than
+    the screen (never when standard output is not a terminal)."""
+    global _CAPTURING
+    out = console()
+    if not out.is_terminal:
+        render()
+        return
+    _CAPTURING = out
+    try:
+        with out.capture() as cap:
+            render()
+    finally:
+        _CAPTURING = None
+    text = cap.get()
+    pager = _pager()
+    if pager is None or text.count("\n") < out.height - 1:
+        out.file.write(text)
+        out.file.flush()
+        return
+    try:
+        subprocess.run(pager, input=text.encode(), check=False)
+    except OSError:
+        out.file.write(text)
+        out.file.flush()
 
 
 def notify(message: str) -> None:
@@ -197,6 +246,7 @@ def notify(message: str) -> None:
 
 def print_error(exc: CeremonyError) -> None:
     e = err_console()
+    # The message is plain text (a plan line such as `keys: [a]` is not markup).
     e.print(
         f"[red bold]{exc.title}:[/red bold] {escape(exc.message)}", markup=True, highlight=False
     )
@@ -204,7 +254,15 @@ def print_error(exc: CeremonyError) -> None:
         e.print(f"Next: {escape(exc.hint)}")
 
 
-def rehearsal_banner() -> None:
+def rehearsal_banner(plan_only: bool = False) -> None:
+    """The banner of every screen of a rehearsal: software keys, or (`plan_only`) a plan that
+    says `rehearsal: true` (SoftHSM2 keys, for instance)."""
+    if plan_only:
+        console().print(
+            "[black on yellow] REHEARSAL: this plan says rehearsal: true. Never publish these "
+            "files. [/]"
+        )
+        return
     console().print(
         "[black on yellow] REHEARSAL: practice keys (software token, SoftHSM) or a plan with "
         "rehearsal: true; not for production. Never publish these files. [/]"
@@ -212,24 +270,33 @@ def rehearsal_banner() -> None:
 
 
 def digest_block(digest_hex: str) -> list[str]:
+    from ceremony import digest as digests  # (securesystemslib: not for --help)
+
     return [
         "SHA-256 of the exact bytes every key signs (compare aloud and on paper):",
-        f"  {digests.grouped_hex(digest_hex)}",
+        *[f"  {line}" for line in digests.grouped_hex_lines(digest_hex)],
         "The same digest as words (PGP word list):",
         *[f"  {line}" for line in digests.pgp_words_lines(digest_hex)],
     ]
 
 
-def threshold_line(t: ThresholdStatus) -> str:
-    mark = "[green]met[/green]" if t.met else f"[yellow]{t.still_needed} more needed[/yellow]"
+def threshold_lines(t: ThresholdStatus) -> list[str]:
+    """One threshold, as plain text: the count, who signed, and who has not. Once it is met,
+    the keys that have not signed are `optional` (their signature would be extra)."""
     signed = ", ".join(_who(t, n) for n in t.signed) or "nobody yet"
-    label = value(t.label)
-    missing = ", ".join(_who(t, n) for n in t.missing) or "-"
-    return (
-        f"{label}: {t.count} signed, {t.threshold} needed ({mark})\n"
-        f"      signed:  {signed}\n"
-        f"      missing: {missing}"
-    )
+    others = ", ".join(_who(t, n) for n in t.missing) or "-"
+    if t.met:
+        more = "; more signatures are optional" if t.missing else ""
+        return [
+            f"{t.label}: {t.count} signed, {t.threshold} needed (met){more}",
+            f"    signed:   {signed}",
+            *([f"    optional: {others}"] if t.missing else []),
+        ]
+    return [
+        f"{t.label}: {t.count} signed, {t.threshold} needed ({t.still_needed} more needed)",
+        f"    signed:  {signed}",
+        f"    missing: {others}",
+    ]
 
 
 def _who(t: ThresholdStatus, name: str) -> str:
@@ -239,31 +306,31 @@ def _who(t: ThresholdStatus, name: str) -> str:
         base += " [compromised: its signature still counts toward the previous root, as the spec requires]"
     elif note:
         base += f" [{note}]"
-    # Printed as rich markup: escape, or "[compromised: ...]" is taken for a style tag and vanishes.
-    return value(base)
+    return base  # plain text: `say` escapes it for the screen (rendered without markup)
 
 
 def render_status_block(st: RoleStatus) -> None:
-    out = console()
     for t in st.thresholds:
-        out.print("  " + threshold_line(t))
+        first, *rest = threshold_lines(t)
+        say(first, 2, 6)
+        for line in rest:
+            say(line, 2, 16)
+    # Who signed is the enrolled key of each keyid (as counted above), never the file's names.
+    names = {k: n for t in st.thresholds for k, n in zip(t.signed_keyids, t.signed, strict=True)}
     for rec in st.valid:
-        who = rec.key_name or rec.keyid[:8]
+        who = names.get(rec.keyid, f"key {rec.keyid[:8]}")
         if isinstance(rec.extra.get("external"), dict):
-            out.print(f"  {escape(who)}: external signature (made outside tuf-ceremony, verified)")
+            say(f"{who}: external signature (made outside tuf-ceremony, verified)", 2, 4)
         elif rec.extra.get("imported"):
-            out.print(
-                f"  {escape(who)}: signature that was already in the imported file (verified)"
-            )
-    for rj in st.rejected:
-        who = rj.record.key_name or rj.record.keyid[:8]
-        out.print(
-            f"  [yellow]{value(rj.reason)}[/yellow]: {value(rj.record.file or who)} ({value(who)}): "
-            f"{value(rj.detail)}"
-        )
+            say(f"{who}: signature that was already in the imported file (verified)", 2, 4)
+    for rj in [*st.rejected, *st.disputed]:
+        who = rj.key or rj.record.keyid[:8]  # the enrolled key's name, never the file's
+        say(f"{rj.reason}: {rj.record.file or who} ({who}): {rj.detail}", 2, 6, style="yellow")
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left", show_lines=False)
     for c in columns:
         t.add_column(c)

@@ -111,12 +111,15 @@ def parse_metadata_file(
 
 
 def published_file_names(role: str, version: int, *, consistent_snapshot: bool) -> tuple[str, ...]:
-    """The file names a repository expects for `role` (a top-level or delegated role name).
+    """The files an export writes for `role` (a top-level or delegated role name): first the
+    one clients fetch, then its copy under the other name (issue 9 rule 7).
 
     root: ("N.root.json", "root.json") (TUF spec 5.3.4 fetches N.root.json; "root.json" is the
-    trusted copy clients ship); other roles: ("ROLE.json",), plus "N.ROLE.json" first when
-    the root sets consistent_snapshot. Delegated names are percent-encoded as python-tuf's
-    client requests them (`ngclient/updater.py`, `parse.quote(role, "")`).
+    trusted copy clients ship). Other roles: ("N.ROLE.json", "ROLE.json") when the root sets
+    consistent_snapshot (clients fetch N.ROLE.json, TUF spec 5.5.5, 5.6.2), else
+    ("ROLE.json", "N.ROLE.json") (clients fetch ROLE.json; the versioned copy is for the
+    archive, like N.root.json). Delegated names are percent-encoded as python-tuf's client
+    requests them (`ngclient/updater.py`, `parse.quote(role, "")`).
     """
     if version < 1:
         raise InputError(f"version {version} is not a metadata version.")
@@ -125,7 +128,7 @@ def published_file_names(role: str, version: int, *, consistent_snapshot: bool) 
     name = quote(role, safe="")
     if consistent_snapshot:
         return (f"{version}.{name}.json", f"{name}.json")
-    return (f"{name}.json",)
+    return (f"{name}.json", f"{version}.{name}.json")
 
 
 def metadata_bytes(signed: dict[str, Any], signatures: list[Signature]) -> bytes:

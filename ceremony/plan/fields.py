@@ -65,6 +65,8 @@ def kind_of(value: Any) -> str:
         return "a mapping"
     if isinstance(value, dt.date):
         return f"the date {value.isoformat()}"
+    if isinstance(value, float):
+        return f"the number {value} (with a fraction)"
     return type(value).__name__
 
 

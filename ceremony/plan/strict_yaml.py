@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from ceremony.errors import PlanError
+from ceremony.plan.yaml_errors import explain, with_caret
 
 MAX_PLAN_BYTES = 1024 * 1024
 MAX_PLAN_DEPTH = 16  # targets.delegations[i].hash_bins.keys[j] is 5 levels
@@ -77,6 +78,17 @@ def load_yaml(text: str, source: str = "ceremony.yaml") -> Any:
     try:
         _check_events(text, source)
         docs = list(yaml.load_all(text, Loader=_StrictLoader))
+    except (yaml.scanner.ScannerError, yaml.parser.ParserError) as exc:
+        ex = explain(exc, text)
+        if ex is not None:
+            raise PlanError(
+                f"{source}: not valid YAML (line {ex.line + 1}, column {ex.column + 1}): "
+                f"{ex.what}.\n{with_caret(text, ex)}\nFix the file and run the command again."
+            ) from None
+        raise PlanError(
+            f"{source}: not valid YAML: {exc.problem or exc}. Fix the file and run the command "
+            "again."
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -84,6 +96,11 @@ def load_yaml(text: str, source: str = "ceremony.yaml") -> Any:
         raise PlanError(
             f"{source}: not valid YAML{where}: {problem}. Fix the file and run the command again."
         ) from None
+    if not docs or (len(docs) == 1 and docs[0] is None):
+        raise PlanError(
+            f"{source} is empty: it holds no plan (nothing, or only comments). Write the plan "
+            "into it (repository, root, roles, keys) and run the command again."
+        )
     if len(docs) != 1:
         raise PlanError(
             f"{source}: expected exactly one YAML document, found {len(docs)}. "

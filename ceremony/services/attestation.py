@@ -25,7 +25,8 @@ from ceremony.attestation import (
 )
 from ceremony.errors import AttestationError, CeremonyError, InputError, StoreError
 from ceremony.files import MAX_INPUT_BYTES, MAX_SMALL_FILE_BYTES, read_input
-from ceremony.keys import EnrolledKey, TokenKeyRead, is_yubikey_token, key_type_of
+from ceremony.keys import EnrolledKey, key_type_of
+from ceremony.keysource import TokenKeyRead, is_yubikey_token
 from ceremony.plan import Plan
 from ceremony.services.state import load
 from ceremony.store import CeremonyDir

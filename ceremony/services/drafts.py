@@ -9,6 +9,7 @@ makes the signatures of the old one stale (kept, never counted).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ceremony import digest as digests
@@ -17,9 +18,11 @@ from ceremony.attestation import summary
 from ceremony.checks import CheckResult, warnings
 from ceremony.delegations import delegation_problems
 from ceremony.drafting import Draft
-from ceremony.errors import InputError, PlanError
+from ceremony.errors import Declined, InputError, PlanError
 from ceremony.review import (
     Change,
+    DelegationsSummary,
+    KeyLine,
     RoleLine,
     delegation_lines,
     device_swaps,
@@ -28,6 +31,7 @@ from ceremony.review import (
     root_roles,
     summarize,
 )
+from ceremony.services.copies import copy_state
 from ceremony.services.imported import foreign_fields
 from ceremony.services.state import Loaded, current_draft, draft_inputs, draft_is_current, load
 from ceremony.services.status import role_status
@@ -36,6 +40,17 @@ from ceremony.store.drafts import archive_draft, load_draft, write_draft
 from ceremony.store.records import load_signatures
 from ceremony.thresholds import Authority, RoleStatus
 from ceremony.transcript import Entry
+
+
+@dataclass(frozen=True)
+class SignerLine:
+    """The key a holder is about to sign with (`ceremony sign`): its line, each threshold it
+    counts for with how far it is, and whether all of them are met already (the signature
+    is then extra: optional, and it still counts)."""
+
+    key: KeyLine
+    counts_for: list[str]
+    optional: bool
 
 
 @dataclass(frozen=True)
@@ -62,29 +77,59 @@ class DraftView:
     full: list[str] | None = None  # one line per delegated role (`show --full`)
     problems: list[str] = field(default_factory=list)  # delegations a client could not use
     imported: list[str] = field(default_factory=list)  # where an imported role came from
+    previous: RoleLine | None = None  # a rotation: the previous root's root role (threshold, keys)
+    previous_version: int | None = None
+    previous_expires: dt.datetime | None = None
+    signer: SignerLine | None = None  # `sign`: the holder's key
+    rehearsal_plan: bool = False  # the plan says `rehearsal: true` (SoftHSM keys, say)
+
+
+def signer_line(v: DraftView, key: KeyLine) -> SignerLine:
+    """What the holder signing with `key` must know about it: the thresholds it counts for
+    (`label: N of M signed so far`) and whether every one is met already."""
+    counts = [
+        t
+        for t in v.status.thresholds
+        if key.keyid in t.signed_keyids or key.keyid in t.missing_keyids
+    ]
+    return SignerLine(
+        key,
+        [f"{t.label}: {t.count} of {t.threshold} signed so far" for t in counts],
+        bool(counts) and all(t.met for t in counts),
+    )
 
 
 def view(
-    loaded: Loaded, d: Draft, *, full: bool = False, auths: list[Authority] | None = None
+    loaded: Loaded,
+    d: Draft,
+    *,
+    full: bool = False,
+    auths: list[Authority] | None = None,
+    delegations: DelegationsSummary | None = None,
 ) -> DraftView:
     """The holder's view of the draft `d` (`full`: one line per delegated role too).
-    `auths`: the draft's authorities, when the caller has them already."""
+    `auths`, `delegations`: the draft's authorities and delegation summary (with its partition
+    check), when the caller has them already."""
     people = loaded.people
     signed = d.metadata.signed
     details: list[str] = []
     problems: list[str] = []
     listing: list[str] | None = None
+    previous: RoleLine | None = None
+    prev = loaded.previous_root
     if d.role == "root":
         roles = root_roles(signed, people)
-        changes = root_diff(loaded.previous_root, signed, people)
-        swaps = device_swaps(loaded.previous_root, signed, people)
+        changes = root_diff(prev, signed, people)
+        swaps = device_swaps(prev, signed, people)
         cs = signed.consistent_snapshot
+        if prev is not None:
+            previous = root_roles(prev, people)[0]
     else:
-        delegations = summarize(signed)
-        roles, details = delegation_lines(delegations, people)
+        dsum = delegations if delegations is not None else summarize(signed)
+        roles, details = delegation_lines(dsum, people)
         details.append(f"size: {len(d.payload):,} bytes of canonical JSON are signed")
         problems = delegation_problems(
-            signed, delegations.bins.partition if delegations.bins is not None else None
+            signed, dsum.bins.partition if dsum.bins is not None else None
         )
         changes, swaps, cs = [], [], None
         if full:
@@ -108,6 +153,11 @@ def view(
         listing,
         problems,
         imported_lines(loaded, d),
+        previous,
+        prev.version if prev is not None else None,
+        prev.expires if prev is not None else None,
+        None,
+        loaded.plan.rehearsal,
     )
 
 
@@ -143,7 +193,19 @@ class DraftResult:
     view: DraftView
 
 
-def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> DraftResult:
+# Asked before a new draft makes collected signatures stale: (how many, the old digest) ->
+# True to go on. None (the default) refuses.
+ApproveStale = Callable[[int, str], bool]
+
+
+def draft(
+    cdir: CeremonyDir,
+    role: str,
+    now: dt.datetime,
+    entry: Entry,
+    *,
+    approve_stale: ApproveStale | None = None,
+) -> DraftResult:
     """Build the unsigned draft of `role` from the plan, the enrolled keys and the previous
     root, and freeze it in drafts/ROLE.json (`ceremony draft`).
 
@@ -152,11 +214,16 @@ def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> Draft
         role: root, targets, or a delegated role of the plan (e.g. bins).
         now: the drafting time; expiry durations count from it (timezone-aware UTC).
         entry: the transcript entry; receives the files read and written and the digest.
+        approve_stale: asked when the new draft would make signatures of the current one
+            stale (`draft --replace`, or the administrator's typed Yes); None refuses.
 
     Returns:
         A `DraftResult`. A draft that already says what the plan says is left as it is.
 
     Raises:
+        InputError (exit 2): this directory is a holder's copy (never drafted in), or
+            signatures would become stale and `approve_stale` is None.
+        Declined (exit 1): `approve_stale` said no; nothing was written.
         PlanError (exit 2): the plan fails a check (every key must be enrolled), or the
             draft would have delegations no client could use (nothing is written).
         InputError (exit 2): `role` is not a role this ceremony drafts (e.g. an online bin),
@@ -164,6 +231,16 @@ def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> Draft
         StoreError (exit 2): a file in the directory is damaged.
     """
     loaded = load(cdir, now, require_enrolled=True, files_read=entry.files_read)
+    copy = copy_state(cdir)
+    if copy is not None and copy.certain:
+        raise InputError(
+            f"this directory is a holder's copy of {copy.origin} (made {copy.since}); a "
+            "draft is made only in the administrator's directory. A draft made here would "
+            "have a different digest, and its signatures could never be merged. Nothing was "
+            "written.",
+            hint="Bring this copy back to the administrator; for a new draft, take a fresh "
+            "copy after the administrator has drafted it (`ceremony copy`).",
+        )
     if loaded.imported is not None and role == loaded.imported.role:
         raise InputError(
             f"{role} was imported from {loaded.imported.spec.path} ({loaded.imported.format}): "
@@ -179,8 +256,26 @@ def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> Draft
     stale = 0
     if existing is not None:
         stale = sum(1 for r in load_signatures(cdir, role) if r.digest == existing.digest)
+        if stale and approve_stale is None:
+            raise InputError(
+                f"a new {role} draft would make the {stale} signature"
+                f"{'s' if stale != 1 else ''} collected for the current one "
+                f"({existing.digest[:16]}…) stale: they would no longer count. Nothing was "
+                "written.",
+                hint="Confirm with a typed Yes at a terminal, or give --replace.",
+            )
+        if stale and approve_stale is not None and not approve_stale(stale, existing.digest):
+            raise Declined(
+                f"the {role} draft was not replaced; its {stale} signature"
+                f"{'s still count' if stale != 1 else ' still counts'}. Nothing was written."
+            )
         archive_draft(cdir, existing)
-    problems = delegation_problems(md.signed) if role != "root" else []
+    problems: list[str] = []
+    dsum = None
+    if role != "root":  # the partition is checked once, for the refusal and for the view
+        dsum = summarize(md.signed)
+        bins = dsum.bins
+        problems = delegation_problems(md.signed, bins.partition if bins is not None else None)
     if problems:
         raise PlanError(
             f"the {role} draft would have delegations no client could use:\n  - "
@@ -191,7 +286,7 @@ def draft(cdir: CeremonyDir, role: str, now: dt.datetime, entry: Entry) -> Draft
     entry.files_written[f"drafts/{role}.json"] = digests.sha256_hex(data)
     entry.notes.append(f"draft {role} digest {digest}")
     previous = existing.digest if existing else None
-    return DraftResult(d, False, stale, previous, view(loaded, d))
+    return DraftResult(d, False, stale, previous, view(loaded, d, delegations=dsum))
 
 
 def show(cdir: CeremonyDir, role: str, now: dt.datetime, *, full: bool = False) -> DraftView:

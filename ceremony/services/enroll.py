@@ -16,7 +16,8 @@ from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from securesystemslib.signer import SSlibKey
+from securesystemslib.exceptions import FormatError
+from securesystemslib.signer import Key, SSlibKey
 
 from ceremony import digest as digests
 from ceremony.attestation import (
@@ -29,15 +30,18 @@ from ceremony.clock import iso
 from ceremony.errors import InputError
 from ceremony.files import MAX_SMALL_FILE_BYTES, parse_json, read_input
 from ceremony.keys import (
+    KEY_TYPES,
     SOURCE_PKCS11,
     SOURCE_PUBLIC_KEY,
     SOURCE_SOFTWARE,
     EnrolledKey,
-    TokenKeyRead,
     content_keyid,
     key_type_of,
+    public_key_of,
     short,
+    strength_problem,
 )
+from ceremony.keysource import TokenKeyRead
 from ceremony.services.attestation import (
     AttestationFiles,
     attestation_files,
@@ -84,22 +88,45 @@ def _result(loaded: Loaded, rec: EnrolledKey, new: bool) -> EnrollResult:
     return EnrollResult(rec, new, summary(a, "enrolled"), tuple(found))
 
 
+def strength_refusal(loaded: Loaded, name: str, key: Key, where: str) -> str | None:
+    """Why the key offered for `name` (from `where`: a file, a token URI) cannot be
+    enrolled, measured from the key itself (None: it can): unreadable, RSA below
+    `keys.MIN_RSA_BITS`, another type or curve than `keys.NAME.type`, or (no type planned)
+    a type offline roles do not accept for a key the plan uses offline."""
+    planned = loaded.plan.keys[name].type
+    problem = strength_problem(key, planned)
+    offline = name in loaded.plan.offline_key_names()
+    if problem is None and planned is None and offline and key_type_of(key) not in KEY_TYPES:
+        problem = f"it is {key_type_of(key)}, and offline roles accept {', '.join(KEY_TYPES)}"
+    if problem is None:
+        return None
+    return (
+        f"the key offered for '{name}' ({where}) cannot be enrolled: {problem}. Nothing was "
+        "enrolled. Check that this is the right file, device and slot; a new key is made "
+        f"with `ceremony keygen DIR {name} --uri URI --type TYPE` (types: {', '.join(KEY_TYPES)})."
+    )
+
+
 def record_enrolled(
-    loaded: Loaded, rec: EnrolledKey, entry: Entry, evidence: Mapping[str, bytes] | None = None
+    loaded: Loaded,
+    rec: EnrolledKey,
+    entry: Entry,
+    evidence: Mapping[str, bytes] | None = None,
+    *,
+    where: str = "",
 ) -> EnrollResult:
     """Write keys/NAME.json (and evidence files beside it), never replacing a different key.
 
-    Raises InputError (exit 2) when the key is not of the planned type, the name is
-    enrolled with another key, the key is enrolled under another name, or its keyid is not
-    the SHA-256 of its key object. The same key enrolled again changes nothing.
+    Raises InputError (exit 2) when the key is weak or not of the planned type (measured
+    from the key: `strength_refusal`; `where` says where it came from), the name is
+    enrolled with another key, the key is enrolled under another name (whatever its
+    spelling), or its keyid is not the SHA-256 of its key object. The same key enrolled
+    again changes nothing.
     """
     existing = loaded.keys.get(rec.name)
-    spec = loaded.plan.keys[rec.name]
-    if spec.type is not None and key_type_of(rec.key) != spec.type:
-        raise InputError(
-            f"the key offered for '{rec.name}' is {key_type_of(rec.key)}, but the plan says "
-            f"keys.{rec.name}.type: {spec.type}. Check that this is the right device and slot."
-        )
+    refusal = strength_refusal(loaded, rec.name, rec.key, where or rec.device())
+    if refusal is not None:
+        raise InputError(refusal)
     if existing is not None:
         if existing.public_identity() == rec.public_identity():
             return _result(loaded, existing, False)
@@ -128,6 +155,18 @@ def public_key_from_file(path: Path, data: bytes) -> SSlibKey:
     """A public key from the bytes `data` of a PEM (SubjectPublicKeyInfo) or TUF key JSON
     file `path`. Raises InputError (exit 2) for anything else (a private key included)."""
     text = data.decode("utf-8", errors="replace").strip()
+    key = _parse_key_file(path, data, text)
+    try:
+        public_key_of(key)  # the material itself, whatever the labels say
+    except ValueError as exc:
+        raise InputError(
+            f"{path}: the public key in it cannot be read ({exc}). Give the key as a PEM "
+            "public key or as TUF key JSON (keytype, scheme, keyval)."
+        ) from None
+    return key
+
+
+def _parse_key_file(path: Path, data: bytes, text: str) -> SSlibKey:
     if text.startswith("{"):
         try:
             obj = parse_json(data, str(path))
@@ -145,7 +184,7 @@ def public_key_from_file(path: Path, data: bytes) -> SSlibKey:
                     "bare key (keytype, scheme, keyval) or its PEM."
                 )
             return SSlibKey.from_dict(keyid, obj)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, FormatError) as exc:
             raise InputError(
                 f"{path} is not a TUF public key (keytype, scheme, keyval): {exc}."
             ) from None
@@ -196,7 +235,7 @@ def _enroll_file(
         )
     else:
         rec = replace(rec, attestation_waived=_waiver(loaded, name))
-    return record_enrolled(loaded, rec, entry, evidence)
+    return record_enrolled(loaded, rec, entry, evidence, where=f"from {file}")
 
 
 def _waiver(loaded: Loaded, name: str) -> str | None:
@@ -237,7 +276,8 @@ def enroll_token_key(
         entry.notes.append(f"attestation of {name} waived by the plan: {rec.attestation_waived}")
     if got.attestation is not None:
         check_plan_policy(loaded.plan, rec)
-    return record_enrolled(loaded, rec, entry, got.evidence)
+    where = f"{'software rehearsal token' if got.software else 'token'} key {got.uri}"
+    return record_enrolled(loaded, rec, entry, got.evidence, where=where)
 
 
 def enroll(

@@ -8,114 +8,61 @@ are written once: an export never replaces a file.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from tuf.api.metadata import Metadata, Signature
-from tuf.api.serialization.json import JSONSerializer
 
 from ceremony import digest as digests
-from ceremony.attestation import summary
 from ceremony.checks import previous_root_signers
 from ceremony.clientcheck import check_delegation_chain, client_check_root
 from ceremony.clock import iso
-from ceremony.drafting import Draft
-from ceremony.errors import InputError, StoreError, ThresholdNotMet
+from ceremony.errors import InputError, StoreError, ThresholdNotMet, VerificationFailed
 from ceremony.files import write_once
-from ceremony.keys import key_type_of
-from ceremony.services.audit import checked_for_export, record_section
+from ceremony.foreign.metadata_file import published_file_names
+from ceremony.services.audit import checked_for_export, record_head_line, record_section
+from ceremony.services.export_files import (
+    compare_with_exports,
+    consistent_snapshot_of,
+    expiry_problems,
+    exported_bytes,
+)
 from ceremony.services.export_foreign import ExportOptions, export_foreign, resolve_format
+from ceremony.services.record import (
+    RecordNote,
+    html_record,
+    markdown_record,
+    out_of_band_text,
+    warning_lines,
+)
 from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
-from ceremony.thresholds import RoleStatus
+from ceremony.store.marks import ExportedRole, ExportRecord, add_export, load_exports
 from ceremony.transcript import Entry
 from ceremony.tufread import judge_root
+
+PUBLISHED_MODE = 0o644  # published files are world-readable: a web server must serve them
+RECORD_FILES = ("ceremony-record.md", "ceremony-record.html")
 
 
 @dataclass(frozen=True)
 class ExportResult:
     """Where the files went, name -> SHA-256 of each file written, every role's report,
-    and whether the keys are rehearsal keys (every screen says so)."""
+    whether the keys are rehearsal keys (every screen says so), the root's consistent_snapshot
+    (which file names clients fetch), the format written and its notes (`export_foreign`),
+    the warnings every screen repeats, and how the files compare with earlier exports
+    (`same`: identical bytes; `differ`: a different file for a version exported before,
+    written only with `--reopen`)."""
 
     out_dir: Path
     files: dict[str, str]
     roles: list[RoleReport]
     rehearsal: bool = False
+    consistent_snapshot: bool = True  # the root's: which names clients fetch
     format: str = "metadata"  # `--format` written (export_foreign for the others)
     notes: list[str] = field(default_factory=list)  # e.g. thresholds still open (partial)
-
-
-COMPACT_ABOVE_ROLES = 256
-
-
-def serializer_for(md: Metadata[Any]) -> JSONSerializer:
-    """Indented JSON, except for roles with many delegations (16,384 hash bins): compact.
-
-    Indenting runs Python's pure-Python JSON encoder (the C one cannot indent): 4.5 MB in
-    0.35 s for 16,384 bins instead of 3 MB in 0.05 s. Nobody reads such a file by eye;
-    `ceremony show` summarises it.
-    """
-    dele = getattr(md.signed, "delegations", None)
-    if dele is not None and dele.roles is not None and len(dele.roles) > COMPACT_ABOVE_ROLES:
-        return JSONSerializer(compact=True)
-    return JSONSerializer(compact=False)
-
-
-def signed_metadata(d: Draft, st: RoleStatus) -> Metadata[Any]:
-    """The draft's metadata with every valid signature, by keyid."""
-    sigs = {
-        rec.keyid: Signature(rec.keyid, rec.signature)
-        for rec in sorted(st.valid, key=lambda r: r.keyid)
-    }
-    # The draft was parsed from its file and is never modified: share its signed part.
-    return Metadata(d.metadata.signed, sigs, dict(d.metadata.unrecognized_fields))
-
-
-LARGE_PAYLOAD = 256 * 1024
-
-
-def exported_bytes(d: Draft, st: RoleStatus) -> bytes:
-    """The published file: the draft's exact signed bytes with every valid signature.
-
-    Small roles (root, targets) are written indented for people to read. A large one (16,384
-    hash bins: 3 MB) is written around the canonical payload as it is, compact, without a
-    second parse; either way the bytes are parsed and verified by python-tuf before writing.
-    """
-    if len(d.payload) <= LARGE_PAYLOAD:
-        md = signed_metadata(d, st)
-        return bytes(md.to_bytes(serializer_for(md)))
-    sigs = [
-        {"keyid": rec.keyid, "sig": rec.signature}
-        for rec in sorted(st.valid, key=lambda r: r.keyid)
-    ]
-    head = json.dumps(sigs, separators=(",", ":"), sort_keys=True).encode()
-    return b'{"signatures":' + head + b',"signed":' + d.text + b"}"
-
-
-def out_of_band_text(reports: Sequence[RoleReport]) -> str:
-    """What an out-of-band export means: it depends on whether the previous threshold was met."""
-    met = any(
-        t.of == "previous" and t.met
-        for r in reports
-        if r.role == "root" and r.status is not None
-        for t in r.status.thresholds
-    )
-    if met:
-        return (
-            "the previous root's threshold was met, so clients that trust it will follow the chain, "
-            "but a competing root signed with the compromised keys may exist: this root must ALSO "
-            "be given to every client directly (shipped with the client as its new trusted root), "
-            "as PEP 458 says for a compromise of a threshold of root keys."
-        )
-    return (
-        "the previous root's threshold was NOT met, so existing clients will refuse this root: it "
-        "must be given to every client directly (shipped with the client as its new trusted root), "
-        "as PEP 458 says when a threshold of root keys is compromised or lost."
-    )
+    warnings: list[str] = field(default_factory=list)
+    same: list[str] = field(default_factory=list)
+    differ: list[str] = field(default_factory=list)
 
 
 def _refuse_needless_out_of_band(loaded: Loaded) -> None:
@@ -146,14 +93,18 @@ def export(
     out_of_band: bool = False,
     unverified_for_tests: bool = False,
     accept_transcript_problems: str | None = None,
+    reopen: bool = False,
     fmt: str = "auto",
     key: str | None = None,
     allow_partial: bool = False,
 ) -> ExportResult:
     """Write the signed metadata once every threshold is met and python-tuf accepts it
-    (`ceremony export`): N.ROLE.json for each drafted role (and root.json), checked as a
-    client would before anything is written, with SHA256SUMS and ceremony-record.md. An
-    imported role, and the other formats, are written by `export_foreign`.
+    (`ceremony export`), checked as a client would before anything is written, with
+    SHA256SUMS and the ceremony record (ceremony-record.md, and ceremony-record.html for
+    paper). File names are the ones clients fetch, and the versioned copy beside them
+    (`metadata_file.published_file_names`): N.root.json and root.json; N.ROLE.json and
+    ROLE.json (clients fetch the first when the root says consistent_snapshot, else the
+    second). An imported role, and the other formats, are written by `export_foreign`.
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -169,6 +120,8 @@ def export(
         accept_transcript_problems: the operator's recorded reason to export although the
             transcript is damaged, cut short or rewritten (`services.audit`); the problems
             and the reason go into the record and the transcript.
+        reopen: write even a file that differs from one of the same name (the same
+            version) exported before (`--reopen`: recorded, and said in the record).
         fmt: auto (an imported file's own kind, else metadata), metadata, tuf-on-ci,
             rstuf-bootstrap, rstuf-update or rstuf-sign (`export_foreign`).
         key: the key whose RSTUF sign payload to write (rstuf-sign only).
@@ -176,18 +129,21 @@ def export(
             distributed signing then waits for the rest).
 
     Returns:
-        An `ExportResult`: the folder, name -> SHA-256 of every file written, each role's
-        report, and whether the keys are rehearsal keys.
+        An `ExportResult`: the folder, name -> SHA-256 of every file written (0644), each
+        role's report, whether the keys are rehearsal keys, and how the files compare with
+        earlier exports. The export is recorded in exports.json.
 
     Raises:
         InputError (exit 2): nothing is drafted, --out-of-band without a previous root or
             while the previous root's threshold can still be met (the refusal names who), a
-            reason to accept transcript problems when there are none, or an option that does
-            not apply to the format.
+            reason to accept transcript problems when there are none, a file differs from
+            one exported before without `reopen`, `reopen` where nothing would differ, or
+            an option that does not apply to the format.
         CheckFailed (exit 1): the transcript is damaged, cut short or rewritten, and no
             reason to accept it was given.
         ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
-        VerificationFailed (exit 1): python-tuf's client logic rejects the result.
+        VerificationFailed (exit 1): a role has expired or expires within
+            `PUBLISH_MARGIN`, or python-tuf's client logic rejects the result.
         StoreError (exit 2): an output file exists already.
         PlanError (exit 2): the plan fails a check.
     """
@@ -207,7 +163,18 @@ def export(
         raise InputError("--out-of-band is only for a rotation (a plan with previous_root).")
     if out_of_band:
         _refuse_needless_out_of_band(loaded)
+    expired = expiry_problems(reports, now)
+    if expired and not unverified_for_tests:
+        raise VerificationFailed(
+            "a client would refuse this at its next refresh, so nothing was written: "
+            + "; ".join(expired)
+            + ".",
+            hint="Draft the role again (`ceremony draft DIR ROLE`: a new expiry from the plan) "
+            "and collect its signatures again.",
+        )
     if resolved != "metadata" or loaded.imported is not None:
+        if reopen:
+            raise InputError("--reopen applies only to an export of TUF metadata made here.")
         checked = checked_for_export(cdir, accept_transcript_problems, entry)
         done = export_foreign(
             loaded,
@@ -218,12 +185,18 @@ def export(
             now,
             entry,
             record=lambda files: (
-                ceremony_record(loaded, reports, files, now)
+                markdown_record(loaded, reports, files, now)
                 + record_section(checked, accept_transcript_problems)
             ),
         )
         return ExportResult(
-            done.out_dir, done.files, reports, loaded.rehearsal, done.format, done.notes
+            done.out_dir,
+            done.files,
+            reports,
+            loaded.rehearsal,
+            consistent_snapshot_of(loaded, reports),
+            done.format,
+            done.notes,
         )
     problems = []
     for r in reports:
@@ -256,115 +229,126 @@ def export(
     audit = checked_for_export(cdir, accept_transcript_problems, entry)
     files: dict[str, bytes] = {}
     exported: dict[str, bytes] = {}
+    consistent = consistent_snapshot_of(loaded, reports)
     for r in reports:
         if r.draft is None or r.status is None:
             continue
         data = exported_bytes(r.draft, r.status)
-        if r.role == "root":
-            if not unverified_for_tests:
-                client_check_root(None if out_of_band else loaded.previous_bytes, data)
-            files[f"{r.draft.version}.root.json"] = data
-            files["root.json"] = data
-        else:
-            # Consistent-snapshot name: clients fetch VERSION.ROLE.json.
-            files[f"{r.draft.version}.{r.role}.json"] = data
+        if r.role == "root" and not unverified_for_tests:
+            client_check_root(None if out_of_band else loaded.previous_bytes, data)
+        for name in published_file_names(r.role, r.draft.version, consistent_snapshot=consistent):
+            files[name] = data
         exported[r.role] = data
     if not unverified_for_tests:
+        known = {
+            r.role: (r.draft.payload, content)
+            for r in reports
+            if r.draft is not None and (content := r.draft.derived_content) is not None
+        }
         entry.notes += check_delegation_chain(
-            loaded.plan, loaded.keys, loaded.previous, exported, now
+            loaded.plan, loaded.keys, loaded.previous, exported, now, known
+        )
+    exports = load_exports(cdir)
+    same, differ = compare_with_exports(exports, files)
+    if differ and not reopen:
+        raise InputError(
+            "this export would make a different file for a version that was exported before:\n"
+            "  - "
+            + "\n  - ".join(differ)
+            + "\nClients must never meet two different files for one version (signatures made "
+            "after the first export, or a new draft, change the bytes). Nothing was written.",
+            hint="Publish the earlier files as they are. Only if they were never published and "
+            "you mean to replace them: run again with --reopen (recorded), then destroy the "
+            "earlier files.",
+        )
+    if reopen and not differ:
+        raise InputError(
+            "--reopen is for exporting a different file for a version exported before, and "
+            "this export would not make one"
+            + (f" ({'; '.join(same)})" if same else " (nothing was exported before)")
+            + ". Run it without --reopen."
         )
     out_dir = out if out is not None else cdir.path("published")
     out_dir.mkdir(parents=True, exist_ok=True)
-    clash = [n for n in [*files, "SHA256SUMS", "ceremony-record.md"] if (out_dir / n).exists()]
+    clash = [n for n in [*files, "SHA256SUMS", *RECORD_FILES] if (out_dir / n).exists()]
     if clash:
-        raise StoreError(
-            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file. Was this "
-            "already exported? Choose another --out folder to export again."
+        earlier = [e for e in exports if cdir.root / e.out == out_dir.absolute()]
+        why = (
+            f" They are the files exported {earlier[-1].at}, and this export would make the same "
+            f"bytes: {cdir.root} is exported and finished; nothing to do."
+            if earlier and same and not differ
+            else " Was this already exported? Choose another --out folder to export again."
         )
-    sums = "".join(f"{digests.sha256_hex(b)}  {n}\n" for n, b in sorted(files.items()))
-    files_out = dict(files)
-    record = ceremony_record(loaded, reports, files, now)
-    record += record_section(audit, accept_transcript_problems)
+        raise StoreError(
+            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file.{why}"
+        )
+    notes: list[RecordNote] = []
     if out_of_band:
         note = out_of_band_text(reports)
-        record += f"\n## OUT OF BAND\n\n{note[0].upper()}{note[1:]}\n"
+        notes.append(RecordNote("OUT OF BAND", f"{note[0].upper()}{note[1:]}"))
+    if differ:
+        notes.append(
+            RecordNote(
+                "RE-OPENED",
+                "Exported again with --reopen after an earlier export: "
+                + "; ".join(differ)
+                + ". Only one of the two may ever be published; destroy the other.",
+            )
+        )
+        entry.notes.append("re-opened export: " + "; ".join(differ))
     if unverified_for_tests:
-        record += "\n## TEST-ONLY UNVERIFIED EXPORT\n\nNot checked: for client test suites only.\n"
-    files_out["ceremony-record.md"] = record.encode()
+        notes.append(
+            RecordNote("TEST-ONLY UNVERIFIED EXPORT", "Not checked: for client test suites only.")
+        )
+    transcript_section = record_section(audit, accept_transcript_problems)
+    hashes = {n: digests.sha256_hex(b) for n, b in files.items()}  # once per file (3 MB bins)
+    sums = "".join(f"{hashes[n]}  {n}\n" for n in sorted(files))
+    files_out = dict(files)
+    files_out["ceremony-record.md"] = (
+        markdown_record(loaded, reports, files, now, notes, hashes) + transcript_section
+    ).encode()
+    html_notes = [*notes, RecordNote("Transcript", record_head_line(audit.head))]
+    if audit.problems:
+        html_notes.append(
+            RecordNote(
+                "TRANSCRIPT PROBLEMS ACCEPTED",
+                "; ".join(audit.problems)
+                + f". Exported anyway; the operator's reason: {accept_transcript_problems}",
+            )
+        )
+    files_out["ceremony-record.html"] = html_record(
+        loaded, reports, files, now, html_notes, hashes
+    ).encode()
     files_out["SHA256SUMS"] = sums.encode()
     written: dict[str, str] = {}
     for name in sorted(files_out, key=lambda n: (n == "SHA256SUMS", n)):
-        write_once(out_dir / name, files_out[name])
-        written[name] = digests.sha256_hex(files_out[name])
+        write_once(out_dir / name, files_out[name], mode=PUBLISHED_MODE)
+        written[name] = hashes.get(name) or digests.sha256_hex(files_out[name])
         entry.files_written[str(out_dir / name)] = written[name]
-    return ExportResult(out_dir, written, reports, loaded.rehearsal)
-
-
-def ceremony_record(
-    loaded: Loaded, reports: list[RoleReport], files: Mapping[str, bytes], now: dt.datetime
-) -> str:
-    """The Markdown record of an export (ceremony-record.md): each role's version, expiry,
-    digest (hex and PGP words), thresholds and signers, every key with its device and
-    attestation, and the SHA-256 of every file exported."""
-    plan = loaded.plan
-    lines = [
-        f"# Ceremony record: {plan.repository}",
-        "",
-        f"Exported {iso(now)} by tuf-ceremony.",
-    ]
-    if loaded.rehearsal:
-        tokens = loaded.rehearsal_tokens
-        why = (
-            f"signed with keys on rehearsal tokens ({', '.join(tokens)}: keys kept in files)"
-            if tokens
-            else "the plan says rehearsal: true"
-        )
-        lines += ["", f"**REHEARSAL: {why}. Never publish these files.**"]
-    for r in reports:
-        if r.draft is None or r.status is None:
-            continue
-        lines += [
-            "",
-            f"## {r.role} version {r.draft.version}",
-            "",
-            f"- expires: {r.draft.expires}",
-            f"- digest (SHA-256 of the canonical signed bytes): {r.draft.digest}",
-            "- digest words: " + " ".join(digests.pgp_words(r.draft.digest)),
-        ]
-        for t in r.status.thresholds:
-            lines.append(f"- {t.label}: {t.count} of {t.threshold} required")
-        lines += ["", "| key | holder | signed at | device |", "|---|---|---|---|"]
-        for rec in r.status.valid:
-            spec = plan.keys.get(rec.key_name)
-            key = rec.key_name
-            if spec is not None and spec.status != "active":
-                # Still counts toward the previous root (the spec requires it): say so.
-                key += f" ({spec.status}: counts toward the previous root only)"
-            device = str(rec.extra.get("device", ""))
-            if rec.extra.get("allow_imported_key"):
-                device += " (signed with --allow-imported-key)"
-            lines.append(f"| {key} | {rec.holder} | {rec.signed_at} | {device} |")
-    lines += [
-        "",
-        "## Keys",
-        "",
-        "| key | holder | type | keyid | device | attestation |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, k in sorted(loaded.keys.items()):
-        att = summary(k.attestation, "table") if k.attestation else "none"
-        if not k.attestation and k.attestation_waived is not None:
-            att = f"WAIVED by the plan: {k.attestation_waived}"
-        device = k.device() + (" (accepted with --allow-imported-key)" if k.allow_imported else "")
-        if k.is_rehearsal_only and not k.is_software:
-            device += " (REHEARSAL token: keys in files)"
-        lines.append(
-            f"| {name} | {plan.holder(name)} | {key_type_of(k.key)} | {k.keyid[:16]} | {device} | {att} |"
-        )
-    lines += ["", "## Files", ""]
-    for name, data in sorted(files.items()):
-        lines.append(f"- `{name}` SHA-256 {digests.sha256_hex(data)}")
-    return "\n".join(lines) + "\n"
+    record = ExportRecord(
+        iso(now),
+        cdir.rel(out_dir.absolute()),
+        written,
+        {
+            r.role: ExportedRole(
+                r.draft.version, r.draft.digest, tuple(sorted(v.keyid for v in r.status.valid))
+            )
+            for r in reports
+            if r.draft is not None and r.status is not None
+        },
+        bool(differ),
+    )
+    entry.files_written["exports.json"] = digests.sha256_hex(add_export(cdir, record))
+    return ExportResult(
+        out_dir,
+        written,
+        reports,
+        loaded.rehearsal,
+        consistent,
+        warnings=warning_lines(loaded),
+        same=same,
+        differ=differ,
+    )
 
 
 def next_text(fmt: str) -> str:
@@ -382,6 +366,7 @@ def next_text(fmt: str) -> str:
             "the file written above."
         )
     return (
-        "copy these files to the repository. Publish the new root BEFORE any online "
-        "metadata (snapshot, timestamp) that depends on it; keep every N.root.json forever."
+        "copy these files to the repository (the .md and .html record are for the archive and "
+        "the printer). Publish the new root BEFORE any online metadata (snapshot, timestamp) "
+        "that depends on it; keep every N.root.json forever."
     )

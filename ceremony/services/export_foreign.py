@@ -95,7 +95,7 @@ def write_folder(
     out = {**files, "ceremony-record.md": record.encode(), "SHA256SUMS": sums.encode()}
     written: dict[str, str] = {}
     for name in sorted(out, key=lambda n: (n == "SHA256SUMS", n)):
-        write_once(out_dir / name, out[name])
+        write_once(out_dir / name, out[name], mode=0o644)  # published: world-readable
         written[name] = digests.sha256_hex(out[name])
         entry.files_written[str(out_dir / name)] = written[name]
     return written
@@ -219,7 +219,7 @@ def _filled(imp: Imported, sigs: list[Signature]) -> bytes:
 
 def _write_file(path: Path, data: bytes, entry: Entry) -> dict[str, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_once(path, data)
+    write_once(path, data, mode=0o644)  # published: world-readable
     sha = digests.sha256_hex(data)
     entry.files_written[str(path)] = sha
     return {path.name: sha}

@@ -32,13 +32,14 @@ from ceremony.tufread import RootVerdict, judge_root, read_root
 @dataclass(frozen=True)
 class InitResult:
     """The new directory, where the previous root was copied (a rotation), the names its
-    keys were enrolled under, and what a holder must know about the previous root (how it
-    was judged, keys left out)."""
+    keys were enrolled under, what a holder must know about the previous root (how it was
+    judged, keys left out), and its SHA-256 (pinned in the plan)."""
 
     path: Path
     previous_copy: str | None
     enrolled: list[str]
     notes: list[str] = field(default_factory=list)
+    previous_sha256: str | None = None  # of the previous root, as pinned in the plan
 
 
 def judged_previous_root(
@@ -254,7 +255,7 @@ def init(
     cdir.write(PLAN_FILE, text.encode())
     entry.files_written[PLAN_FILE] = digests.sha256_hex(text.encode())
     entry.notes.extend(notes)
-    return InitResult(path, rel, enrolled, notes)
+    return InitResult(path, rel, enrolled, notes, sha)
 
 
 def _roles_kept(

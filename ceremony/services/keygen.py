@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 from ceremony.attestation import allowed_by_plan, firmware_advisories
 from ceremony.errors import AttestationError, CeremonyError, InputError
-from ceremony.keys import KEY_TYPES, TokenKeyRead
+from ceremony.keys import KEY_TYPES
+from ceremony.keysource import TokenKeyRead
 from ceremony.services.attestation import AttestationFiles, verified
 from ceremony.services.enroll import EnrollResult, enroll_token_key
 from ceremony.services.state import Loaded, load

@@ -1,5 +1,5 @@
-"""Signing and merging: `ceremony sign` (one holder, one key, one session) and `ceremony
-merge` (signature files from other copies of the directory).
+"""Signing: `ceremony sign` (one holder, one key, one session). Merging the signatures of
+other copies is `services.merging`.
 
 A signature is its own file, bound to the digest it signs, so copies made on different
 machines merge by union. Nothing is written that does not verify with the enrolled key.
@@ -8,27 +8,29 @@ machines merge by union. Nothing is written that does not verify with the enroll
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
-from securesystemslib.signer import Key, Signature
+from securesystemslib.signer import Signature
 
 from ceremony import digest as digests
 from ceremony import transcript
 from ceremony.clock import iso
-from ceremony.drafting import Draft
-from ceremony.errors import BadTokenSignature, Declined, InputError, StoreError
-from ceremony.files import MAX_INPUT_BYTES, json_bytes
-from ceremony.keys import short
-from ceremony.services.audit import transcript_state
-from ceremony.services.drafts import DraftView, view
-from ceremony.services.state import Loaded, current_draft, load, resolve_key
-from ceremony.services.status import authorities, next_step, role_status
+from ceremony.errors import BadTokenSignature, Declined, InputError
+from ceremony.files import json_bytes
+from ceremony.services.copies import CopyState, copy_state
+from ceremony.services.drafts import DraftView, signer_line, view
+from ceremony.services.state import current_draft, load, resolve_key
+from ceremony.services.status import authorities, export_of, next_step, role_status, signed_since
 from ceremony.store import CeremonyDir
-from ceremony.store.drafts import drafted_roles, load_draft
-from ceremony.store.records import counting_signature, parse_signature_record, put_signature
-from ceremony.thresholds import RoleStatus, SignatureRecord, verify_record
+from ceremony.store.drafts import load_draft
+from ceremony.store.marks import load_exports
+from ceremony.store.records import counting_signature, put_signature
+from ceremony.thresholds import (
+    RoleStatus,
+    SignatureRecord,
+    verify_record,
+)
 from ceremony.tokens.types import SignerFactory
 from ceremony.transcript import Entry
 
@@ -46,6 +48,26 @@ class SignOutcome:
     already_signed: bool
     view: DraftView
     next_step: str
+    copy: CopyState | None = None  # a holder's copy: it goes back for `ceremony merge`
+    exported_at: str | None = None  # the draft was exported then (signing re-opened it)
+
+
+def no_draft_message(cdir: CeremonyDir, role: str, copy: CopyState | None) -> str:
+    """Why a holder cannot sign or see a draft that is not in this directory, and what to do:
+    never draft in a copy (a new draft has a different digest: its signatures never merge)."""
+    if copy is not None:
+        made = f"copied {copy.since} from {copy.origin}" if copy.certain else "probably a copy"
+        return (
+            f"there is no draft of {role} yet in this directory ({made}), so there is "
+            "nothing to sign here. Take a fresh copy of the administrator's directory after "
+            "the administrator has drafted it (`ceremony copy`). Never draft in a copy: a new "
+            "draft has a different digest, and its signatures could never be merged."
+        )
+    return (
+        f"there is no draft of {role} yet. The administrator drafts it in the administrator's "
+        f"directory (`ceremony draft {cdir.root} {role}`) and reads out its digest; a holder "
+        "with a copy then takes a fresh copy. Never draft in a copy."
+    )
 
 
 def sign(
@@ -58,6 +80,7 @@ def sign(
     entry: Entry,
     *,
     allow_imported: bool = False,
+    reopen: bool = False,
 ) -> SignOutcome:
     """Sign the current draft of `role` with the enrolled key `key_name` (`ceremony sign`).
 
@@ -76,19 +99,25 @@ def sign(
         entry: the transcript entry; receives the files read and written and the holder.
         allow_imported: --allow-imported-key was given (`open_signer` accepts a key that
             may have been imported); recorded in the signature file and the transcript.
+        reopen: sign a draft that was exported already (`--reopen`; recorded).
 
     Returns:
         A `SignOutcome`; `already_signed` when the key's signature here still counts
-        (then nothing is asked, signed or written).
+        (then nothing is asked, signed or written). Its view's `signer` is the holder's
+        key, with whether their signature is extra (every threshold met already).
 
     Raises:
-        InputError (exit 2): no current draft, or the key is not enrolled or does not
-            approve `role`.
+        InputError (exit 2): no current draft (a copy is told to take a fresh copy), the
+            key is not enrolled or does not approve `role`, the draft was exported and
+            `reopen` was not given, or `reopen` was given for a draft not exported.
         Declined (exit 1): the holder did not confirm; nothing was signed or written.
         BadTokenSignature (exit 3): the token's signature does not verify (not written).
         TokenError (exit 3): the token, the key or the PIN is not right.
     """
     loaded = load(cdir, now, require_enrolled=True, files_read=entry.files_read)
+    copy = copy_state(cdir)
+    if load_draft(cdir, role) is None:
+        raise InputError(no_draft_message(cdir, role, copy))
     d = current_draft(loaded, role, entry.files_read)
     d.check_canonical(f"drafts/{role}.json")
     key_name = resolve_key(loaded, key_name)
@@ -104,10 +133,32 @@ def sign(
             + ". Nothing to sign with it."
         )
     v = view(loaded, d, auths=auths)
-    mine = counting_signature(cdir, role, key.keyid, key.key, d.digest, d.payload)
+    v = replace(v, signer=signer_line(v, loaded.people.line(key.keyid)))
+    exported = export_of(load_exports(cdir), role, d.digest)
+    mine = counting_signature(cdir, role, key.keyid, key.key, d.digest, d.payload, loaded.people)
     if mine is not None:
         st = role_status(loaded, role, d, auths)
-        return SignOutcome(mine, st, True, v, next_step(cdir, role, st, False))
+        since = signed_since(st, exported)
+        step = next_step(cdir, role, st, False, exported=exported, since=since)
+        at = exported.at if exported else None
+        return SignOutcome(mine, st, True, v, step, copy, at)
+    if exported is not None and not reopen:
+        version = d.metadata.signed.version
+        raise InputError(
+            f"{role} version {version} was exported {exported.at} to {exported.out}: this "
+            "ceremony is finished, and a signature made now would be in no exported file. "
+            "Nothing was signed.",
+            hint=f"Nothing to do if the exported files are published or on their way. Only to "
+            "re-open the ceremony before anything was published, run the same command with "
+            f"--reopen (recorded); a later export then makes a different {version}.{role}.json.",
+        )
+    if reopen and exported is None:
+        raise InputError(
+            f"--reopen is for signing a draft that was exported already, and this {role} draft "
+            "was not exported. Run the command without --reopen."
+        )
+    if exported is not None:  # --reopen
+        entry.notes.append(f"re-opened: {key_name} signs {role} after its export {exported.at}")
     confirmed = False
 
     def gate() -> None:
@@ -119,7 +170,10 @@ def sign(
             raise Declined(f"{key_name} ({holder}) did not confirm; nothing was signed or written.")
         confirmed = True
 
-    purpose = f"sign {role} v{d.metadata.signed.version} (digest {d.digest[:16]}…) as {key_name}"
+    purpose = (
+        f"sign {role} v{d.metadata.signed.version} "
+        f"(digest {digests.grouped_hex(d.digest[:16])} …) as {key_name}"
+    )
     spec = loaded.plan.keys.get(key_name)
     if key.uri is None and spec is not None and spec.uri:
         key = replace(key, uri=spec.uri)  # where the plan says the key lives
@@ -159,114 +213,6 @@ def sign(
     if allow_imported:
         entry.notes.append(f"--allow-imported-key used for {key_name} at sign")
     st = role_status(loaded, role, d, auths)  # read back from the files, the new one included
-    return SignOutcome(rec, st, False, v, next_step(cdir, role, st, False))
-
-
-@dataclass
-class MergeReport:
-    """One line per signature file seen: added, skipped (already here) or refused (why);
-    and what is wrong with the transcript here or in a copy (a cut or rewritten transcript)."""
-
-    added: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-    transcript_problems: list[str] = field(default_factory=list)
-
-
-def _approving_keys(loaded: Loaded, role: str, d: Draft) -> dict[str, Key]:
-    keys: dict[str, Key] = {}
-    for a in authorities(loaded, role, d):
-        keys.update(a.keys)
-    return keys
-
-
-def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: Entry) -> MergeReport:
-    """Bring the signature files of other copies of this ceremony into `cdir`, each checked
-    (its role's draft is here, the digest is the draft's, its key approves the role, it
-    verifies); never overwrite a signature that still counts (`ceremony merge`).
-
-    Args:
-        cdir: the ceremony directory (the caller holds its lock).
-        others: other copies of the ceremony directory (e.g. other machines' USB sticks).
-        now: the time the plan's checks judge expiry by; entry: the transcript entry.
-
-    Returns:
-        A `MergeReport`; a file that does not qualify is refused with the reason, not raised.
-        Every refused file, every added one (with the transcript head it carries) and the
-        transcript problems of this directory and of each copy go into `entry.notes`.
-
-    Raises:
-        InputError (exit 2): an `others` path is this directory itself, or a role's signers
-            cannot be known.
-        StoreError (exit 2): an `others` path is not a ceremony directory.
-    """
-    loaded = load(cdir, now, files_read=entry.files_read, enforce=False)
-    report = MergeReport()
-    report.transcript_problems += [f"here: {p}" for p in transcript_state(cdir).problems]
-    drafts = {role: load_draft(cdir, role) for role in drafted_roles(cdir)}
-    approving: dict[str, dict[str, Key]] = {}  # role -> keys that approve it, made once
-    for other_path in others:
-        other = CeremonyDir(other_path)
-        if other.root == cdir.root:
-            raise InputError(
-                f"{other_path} is this ceremony directory itself; name the other copies."
-            )
-        report.transcript_problems += [
-            f"{other_path}: {p}" for p in transcript_state(other).problems
-        ]
-        for role_dir in (
-            sorted(p for p in other.path("signatures").glob("*") if p.is_dir())
-            if other.path("signatures").is_dir()
-            else []
-        ):
-            role = role_dir.name
-            if role == "stale":
-                continue
-            for path in other.list_json(f"signatures/{role}"):
-                label = f"{other_path.name}/{other.rel(path)}"
-                try:
-                    rec = parse_signature_record(other.read_json(path), label)
-                except StoreError as exc:
-                    report.refused.append(f"{label}: unreadable ({exc})")
-                    continue
-                d = drafts.get(role)
-                if d is None:
-                    report.refused.append(f"{label}: there is no {role} draft here to attach it to")
-                    continue
-                if rec.role != role or path.stem != rec.keyid:
-                    report.refused.append(f"{label}: its role/keyid does not match its file name")
-                    continue
-                if rec.digest != d.digest:
-                    report.refused.append(
-                        f"{label}: wrong digest ({rec.digest[:16]}…, this draft is {d.digest[:16]}…): "
-                        "stale or from another draft"
-                    )
-                    continue
-                if role not in approving:
-                    approving[role] = _approving_keys(loaded, role, d)
-                key = approving[role].get(rec.keyid)
-                if key is None:
-                    report.refused.append(f"{label}: unknown key {short(rec.keyid)} for {role}")
-                    continue
-                if not verify_record(rec, key, d.payload):
-                    report.refused.append(f"{label}: bad signature (does not verify)")
-                    continue
-                if counting_signature(cdir, role, rec.keyid, key, d.digest, d.payload):
-                    report.skipped.append(
-                        f"{label}: duplicate ({rec.key_name or short(rec.keyid)} already signed here)"
-                    )
-                    continue
-                data = other.read_bytes(path, max_bytes=MAX_INPUT_BYTES)
-                target = put_signature(cdir, role, rec.keyid, data)
-                entry.files_written[cdir.rel(target)] = digests.sha256_hex(data)
-                report.added.append(
-                    f"{label}: {rec.key_name or short(rec.keyid)} ({rec.holder or 'unknown holder'})"
-                )
-                head = transcript.Head.from_value(rec.extra.get("transcript_head"))
-                entry.notes.append(
-                    f"merged {label}"
-                    + (f" (transcript head there: line {head.seq}, {head.sha256})" if head else "")
-                )
-    entry.notes += [f"refused {line}" for line in report.refused]
-    entry.notes += [f"transcript problem: {p}" for p in report.transcript_problems]
-    return report
+    since = signed_since(st, exported)
+    step = next_step(cdir, role, st, False, exported=exported, since=since)
+    return SignOutcome(rec, st, False, v, step, copy, exported.at if exported else None)

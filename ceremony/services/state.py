@@ -191,10 +191,14 @@ def draft_is_current(loaded: Loaded, d: Draft, *, thorough: bool = True) -> bool
         and d.inputs == draft_inputs(loaded, d.role, d.drafted_at)
     ):
         return True
-    expected = drafting.expected_payload(
+    expected, text, signed = drafting.expected_draft(
         loaded.plan, loaded.keys, loaded.previous, d.role, d.drafted_at
     )
-    return expected == d.payload
+    if expected != d.payload:
+        return False
+    if text is not None and signed is not None:
+        d.adopt(text, signed)  # the content is known now: parse it for display, not the text
+    return True
 
 
 def current_draft(

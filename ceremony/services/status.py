@@ -17,10 +17,12 @@ from ceremony.drafting import Draft
 from ceremony.errors import CeremonyError, InputError
 from ceremony.review import People
 from ceremony.services.audit import transcript_state
+from ceremony.services.copies import CopyState, copy_state
 from ceremony.services.imported import delegated_authority
 from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.store import CeremonyDir
 from ceremony.store.drafts import drafted_roles, load_draft
+from ceremony.store.marks import ExportRecord, load_exports
 from ceremony.store.records import load_signatures
 from ceremony.thresholds import (
     Authority,
@@ -123,24 +125,46 @@ def _delegation_authority(loaded: Loaded, role: str, people: People) -> Authorit
 def role_status(
     loaded: Loaded, role: str, d: Draft, auths: list[Authority] | None = None
 ) -> RoleStatus:
-    """The signature files of `role` sorted into valid, stale and invalid, and each
-    threshold's count. `auths`: the authorities, when the caller has them already. The
+    """The signature files of `role` sorted into valid, stale and invalid (and disputed: a
+    valid signature whose file names another key than its keyid's), and each threshold's
+    count. `auths`: the authorities, when the caller has them already. The
     files are read now, so a status after a write reflects the file written."""
     if auths is None:
         auths = authorities(loaded, role, d)
-    return evaluate(role, d.payload, d.digest, auths, load_signatures(loaded.cdir, role))
+    records = load_signatures(loaded.cdir, role)
+    return evaluate(role, d.payload, d.digest, auths, records, loaded.people)
 
 
 @dataclass(frozen=True)
 class RoleReport:
     """One role's state: its draft (None: not drafted), its signatures and thresholds,
-    whether the plan or keys changed since it was drafted, and the next step in words."""
+    whether the plan or keys changed since it was drafted, the next step in words, the
+    latest export of this very draft (None: not exported), and who signed after it."""
 
     role: str
     draft: Draft | None
     status: RoleStatus | None
     draft_outdated: bool
     next_step: str
+    exported: ExportRecord | None = None
+    signed_since: tuple[str, ...] = ()
+
+
+def export_of(exports: list[ExportRecord], role: str, digest: str) -> ExportRecord | None:
+    """The latest export that holds this draft (`digest`) of `role`, if any."""
+    for e in reversed(exports):
+        r = e.roles.get(role)
+        if r is not None and r.digest == digest:
+            return e
+    return None
+
+
+def signed_since(st: RoleStatus, exported: ExportRecord | None) -> tuple[str, ...]:
+    """The keys whose valid signatures are not in the exported file (signed after it)."""
+    if exported is None or st.role not in exported.roles:
+        return ()
+    done = set(exported.roles[st.role].signers)
+    return tuple(r.key_name or r.keyid[:16] for r in st.valid if r.keyid not in done)
 
 
 @dataclass(frozen=True)
@@ -155,6 +179,8 @@ class StatusReport:
     transcript_problems: list[str]
     transcript_head: Head = field(default_factory=lambda: Head(0, GENESIS))
     transcript_notes: list[str] = field(default_factory=list)
+    exports: list[ExportRecord] = field(default_factory=list)
+    copy: CopyState | None = None
 
     @property
     def repository(self) -> str:
@@ -169,6 +195,7 @@ def role_reports(loaded: Loaded) -> list[RoleReport]:
     """A report for each drafted role (root, targets, then delegated roles); root alone,
     not drafted yet, when nothing is drafted."""
     cdir = loaded.cdir
+    exports = load_exports(cdir)
     reports = []
     for role in drafted_roles(cdir) or ["root"]:
         d = load_draft(cdir, role)
@@ -185,7 +212,10 @@ def role_reports(loaded: Loaded) -> list[RoleReport]:
         except CeremonyError:
             outdated = True
         st = role_status(loaded, role, d)
-        reports.append(RoleReport(role, d, st, outdated, next_step(cdir, role, st, outdated)))
+        exp = export_of(exports, role, d.digest)
+        since = signed_since(st, exp)
+        step = next_step(cdir, role, st, outdated, exported=exp, since=since)
+        reports.append(RoleReport(role, d, st, outdated, step, exp, since))
     return reports
 
 
@@ -219,13 +249,39 @@ def status(cdir: CeremonyDir, now: dt.datetime) -> StatusReport:
         audit.problems,
         audit.head,
         audit.notes,
+        load_exports(cdir),
+        copy_state(cdir),
     )
 
 
-def next_step(cdir: CeremonyDir, role: str, st: RoleStatus, outdated: bool) -> str:
-    """The next step for `role`, as a sentence with the command to run."""
+def next_step(
+    cdir: CeremonyDir,
+    role: str,
+    st: RoleStatus,
+    outdated: bool,
+    *,
+    exported: ExportRecord | None = None,
+    since: tuple[str, ...] = (),
+) -> str:
+    """The next step for `role`, as a sentence with the command to run. After an export of
+    this draft: nothing, or (signatures made after it) what a second export would mean."""
     if outdated:
         return f"the plan or keys changed since drafting: `ceremony draft {cdir.root} {role}` again"
+    if exported is not None:
+        version = exported.roles[role].version
+        if since:
+            return (
+                f"{', '.join(since)} signed after the export of {exported.at}, so no exported "
+                f"file holds {'that signature' if len(since) == 1 else 'those signatures'}. "
+                "Leave it so if the exported files are published or on their way. Otherwise, "
+                f"export again to a new folder with `ceremony export {cdir.root} --out NEW-FOLDER "
+                f"--reopen`: it makes a DIFFERENT {version}.{role}.json for version {version}, and "
+                "only one of the two may ever be published"
+            )
+        return (
+            f"nothing more to do: {role} version {version} was exported {exported.at} to "
+            f"{exported.out}. Publish those files; keep this directory in the ceremony archive"
+        )
     if st.complete:
         return f"every threshold is met: `ceremony export {cdir.root}`"
     missing: list[str] = []

@@ -13,6 +13,8 @@ Layout (the unit that travels on a USB stick):
     signatures/stale/ROLE/          signatures replaced after a re-draft, kept for the record
     transcript.jsonl                append-only, hash-chained log
     published/                      what export writes
+    exports.json                    every export: when, where, the files (store/marks.py)
+    copy-of.json                    only in a holder's copy made by `ceremony copy`
 
 Rules: every write goes to a temporary file in the same folder, is fsynced, then renamed
 (and the folder fsynced). Write-once files (signatures, published files) are linked into
@@ -69,10 +71,7 @@ class CeremonyDir:
                     f"{self.root} is a symbolic link; give the real ceremony directory."
                 )
             if not self.root.is_dir():
-                raise StoreError(
-                    f"{self.root} is not a ceremony directory (it does not exist). Create one with "
-                    "`ceremony init DIR`."
-                )
+                raise StoreError(self._not_a_directory())
             plan = self.root / PLAN_FILE
             if plan.exists() and not plan.is_symlink() and not plan.is_file():
                 raise StoreError(
@@ -80,10 +79,34 @@ class CeremonyDir:
                     "ceremony directory. Take the directory again from a trusted copy."
                 )
             if not plan.is_file():
-                raise StoreError(
-                    f"{self.root} has no {PLAN_FILE}, so it is not a ceremony directory. Create one "
-                    "with `ceremony init DIR`, or check the path."
+                raise StoreError(self._no_plan())
+
+    def _not_a_directory(self) -> str:
+        """What was given instead of a ceremony directory, and what was expected."""
+        expected = (
+            f"a ceremony directory is expected: the folder that holds {PLAN_FILE}, keys/, "
+            "drafts/ and signatures/"
+        )
+        if self.root.is_file() and self.root.name == PLAN_FILE:
+            return f"{self.root} is the plan file; {expected}. Give its folder: {self.root.parent}"
+        if self.root.exists():
+            return f"{self.root} is a file, not a ceremony directory; {expected}."
+        return (
+            f"{self.root} does not exist, so it is not a ceremony directory; {expected}. Check "
+            "the path for a typo, or whether the USB stick is mounted somewhere else."
+        )
+
+    def _no_plan(self) -> str:
+        for parent in self.root.parents:
+            if (parent / PLAN_FILE).is_file():
+                return (
+                    f"{self.root} is a folder inside the ceremony directory {parent}, not the "
+                    f"ceremony directory itself (the folder that holds {PLAN_FILE}). Give {parent}"
                 )
+        return (
+            f"{self.root} has no {PLAN_FILE}, so it is not a ceremony directory (the folder that "
+            f"holds {PLAN_FILE}, keys/, drafts/ and signatures/). Check the path."
+        )
 
     # --- paths -----------------------------------------------------------------------
 

@@ -18,8 +18,9 @@ from ceremony import digest as digests
 from ceremony.errors import StoreError
 from ceremony.files import MAX_INPUT_BYTES, json_bytes, parse_json
 from ceremony.keys import EnrolledKey
+from ceremony.review import People
 from ceremony.store.directory import CeremonyDir
-from ceremony.thresholds import SignatureRecord, verify_record
+from ceremony.thresholds import SignatureRecord, claim_problem, verify_record
 
 # --- keys -------------------------------------------------------------------------------
 
@@ -74,7 +75,11 @@ def write_key(
 
 
 def parse_signature_record(data: Any, where: str) -> SignatureRecord:
-    """A signature record from its JSON value; StoreError naming `where` when it is not one."""
+    """A signature record from its JSON value; StoreError naming `where` when it is not one.
+
+    Only the role, keyid, signature and digest are facts (checked against the draft and
+    the enrolled key); key_name, holder and device are the file's claims, compared with
+    the enrolled key (`thresholds.claim_problem`) and never shown."""
     try:
         return SignatureRecord(
             role=str(data["role"]),
@@ -110,10 +115,17 @@ def load_signatures(cdir: CeremonyDir, role: str) -> list[SignatureRecord]:
 
 
 def counting_signature(
-    cdir: CeremonyDir, role: str, keyid: str, key: Key, digest: str, payload: bytes
+    cdir: CeremonyDir,
+    role: str,
+    keyid: str,
+    key: Key,
+    digest: str,
+    payload: bytes,
+    people: People | None = None,
 ) -> SignatureRecord | None:
-    """The signature by `keyid` already here, if it still counts: it signs `digest` and
-    verifies over `payload` with `key`. A stale, damaged or bad one: None."""
+    """The signature by `keyid` already here, if it still counts: it signs `digest`,
+    verifies over `payload` with `key` and (with `people`) names the enrolled key of its
+    keyid. A stale, damaged, bad or mismatched one: None."""
     path = cdir.signature_path(role, keyid)
     if not path.exists():
         return None
@@ -121,9 +133,11 @@ def counting_signature(
         rec = parse_signature_record(cdir.read_json(path), cdir.rel(path))
     except StoreError:
         return None
-    if rec.digest == digest and verify_record(rec, key, payload):
-        return rec
-    return None
+    if rec.digest != digest or not verify_record(rec, key, payload):
+        return None
+    if people is not None and claim_problem(rec, people) is not None:
+        return None
+    return rec
 
 
 def put_signature(cdir: CeremonyDir, role: str, keyid: str, data: bytes) -> Path:

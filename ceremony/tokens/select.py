@@ -19,7 +19,8 @@ from pathlib import Path
 from securesystemslib.signer import Signer, SSlibKey
 
 from ceremony.errors import InputError
-from ceremony.keys import SOURCE_IMPORTED, EnrolledKey, TokenKeyRead, bare_key
+from ceremony.keys import SOURCE_IMPORTED, EnrolledKey, bare_key
+from ceremony.keysource import TokenKeyRead
 from ceremony.tokens import software_rehearsal as software
 from ceremony.tokens.types import (
     AttestationReader,
@@ -305,11 +306,12 @@ def signer_factory(
 
 
 def list_tokens(
-    module: str | None, *, pin_provider: PinProvider | None, login: bool
+    module: str | None, *, pin_provider: PinProvider | None, login: bool, only: str | None = None
 ) -> tuple[str, list[TokenListing]]:
     """The PKCS#11 module used (--module, else the known list) and every token on it,
-    with its keys (`ceremony tokens`)."""
+    with its keys (`ceremony tokens`); `only`: just the token with that label or serial
+    (TokenNotFound, exit 3, naming the tokens present, when there is none)."""
     from ceremony.tokens import pkcs11 as p11
 
     path = p11.resolve_module(None, module)
-    return path, p11.list_tokens(path, pin_provider=pin_provider, login=login)
+    return path, p11.list_tokens(path, pin_provider=pin_provider, login=login, only=only)

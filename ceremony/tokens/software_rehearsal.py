@@ -39,6 +39,7 @@ from ceremony.files import (
     parse_json,
     read_input,
 )
+from ceremony.keys import same_key
 from ceremony.tokens.types import KEY_TYPES, Notifier, PinProvider, PinRequest, TokenInfo
 
 MODULE_NAME = "tuf-ceremony-software-rehearsal"
@@ -242,7 +243,7 @@ def open_signer(
     tok = token_for(su)
     pin = tok.login(pin_provider, purpose)
     found = tok.public_key(su.object, pin)
-    if found.keyval != public_key.keyval:
+    if not same_key(found, public_key):  # the public key itself, whatever its spelling
         raise KeyMismatch(
             f"software token '{su.token}' key '{su.object}' is not the enrolled key "
             f"(token key {found.keyid[:8]}, enrolled {public_key.keyid[:8]})."

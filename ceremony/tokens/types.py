@@ -16,8 +16,9 @@ from securesystemslib.signer import Signer, SSlibKey
 
 # Re-exported (explicitly, for mypy) for ceremony.tokens and its backend.
 from ceremony.keys import KEY_TYPES as KEY_TYPES
-from ceremony.keys import EnrolledKey, TokenKeyRead
+from ceremony.keys import EnrolledKey
 from ceremony.keys import key_type_of as key_type_of
+from ceremony.keysource import TokenKeyRead
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,13 @@ class TokenInfo:
     def describe(self) -> str:
         """Human description: label, model and serial (never the slot number alone)."""
         return f"token '{self.label}' ({self.manufacturer} {self.model}, serial {self.serial})"
+
+    @property
+    def is_softhsm(self) -> bool:
+        """SoftHSM2, a software token for rehearsals. SoftHSM 2.6 sets CKF_USER_PIN_COUNT_LOW
+        after ANY wrong PIN, clears it at the next right one, and never sets FINAL_TRY or
+        LOCKED: its user PIN never locks (tried: eight wrong PINs, then the right one works)."""
+        return self.manufacturer.startswith("SoftHSM")
 
 
 @dataclass(frozen=True)

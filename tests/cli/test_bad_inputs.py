@@ -306,8 +306,10 @@ def test_merge_refuses_bad_and_stale_signatures(ready: Path, tmp_path: Path) -> 
     stale["digest"] = "f" * 64
     sigs[1].write_text(json.dumps(stale))
     r = run("merge", d, other)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "0 added, 0 skipped, 2 refused" in r.stdout
+    # Exit 1 when anything was refused, as the README says (issue 11; it was 0).
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "2 entries were refused (listed above)" in r.stderr
+    assert "0 would add, 0 skipped, 2 refused" in r.stdout
     assert "bad signature" in r.stdout and "wrong digest" in r.stdout
     assert not (d / "signatures" / "root").exists() or not any(
         (d / "signatures" / "root").iterdir()
@@ -320,7 +322,16 @@ def test_redraft_after_plan_change_makes_signatures_stale(ready: Path, tmp_path:
     (d / "ceremony.yaml").write_text(PLAN.replace("expires: 365d", "expires: 300d"))
     r = run("sign", d, "root", "--key", "root-b", stdin=["Yes", PIN])
     assert r.returncode == 2 and "changed since root was drafted" in r.stdout + r.stderr
+    # Re-drafting over collected signatures asks first (issue 11): no answer, a wrong
+    # answer or an empty line write nothing; a typed Yes (or --replace) goes on.
+    before = snapshot_tree(d)
     r = run("draft", d)
+    assert r.returncode == 2 and "A new draft makes it STALE" in r.stdout
+    assert "standard input ended before an answer was given to: Replace the draft?" in r.stderr
+    r = run("draft", d, stdin=["yes"])
+    assert r.returncode == 1 and "root draft was not replaced: you typed 'yes'" in r.stderr
+    assert snapshot_tree(d) == before
+    r = run("draft", d, stdin=["Yes"])
     assert r.returncode == 0 and "1 signature(s) are now STALE" in r.stdout
     st = json.loads(run("status", d, "--json").stdout)["roles"]["root"]
     assert st["thresholds"][0]["signed"] == [] and len(st["stale"]) == 1

@@ -133,10 +133,9 @@ def test_a_merged_copys_oversized_signature_file_is_refused(
     sig.write_bytes(b"{" + b" " * MAX_INPUT_BYTES + b"}")
     before, other_before = tree_hashes(copy), tree_hashes(other)
     r = ceremony("merge", copy, other)
-    # Each file of the other copy is judged alone: this one is refused, and said so.
-    assert "0 added" in r.out and f"more than the {MAX_INPUT_BYTES:,} bytes accepted" in r.out
+    # Each file of the other copy is judged alone: this one is refused, and said so. Since
+    # issue 11 a refusal makes merge exit 1 and write nothing, the transcript included.
+    assert r.code == 1
+    assert "0 would add" in r.out and f"more than the {MAX_INPUT_BYTES:,} bytes accepted" in r.out
     assert tree_hashes(other) == other_before
-    after = tree_hashes(copy)
-    assert {k: v for k, v in after.items() if k != "transcript.jsonl"} == {
-        k: v for k, v in before.items() if k != "transcript.jsonl"
-    }
+    assert tree_hashes(copy) == before

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from securesystemslib.signer import SSlibKey
 from tuf.api.metadata import Metadata, Root
 
+from ceremony.keys import SOURCE_PUBLIC_KEY, EnrolledKey
 from tests.cli.foreign_roots import Foreign, ceremony, fill_holders, make_root, tree_hashes
 
 # --- rule 2: refused, with the file, the rule and the cause; nothing written ---------------
@@ -229,8 +231,17 @@ def test_an_already_trusted_key_of_an_old_type_may_re_sign_but_not_be_added(tmp_
         'keys: ["root-1", "root-2", "root-3"]', 'keys: ["root-1", "root-2", "root-3", "root-new"]'
     )
     plan.write_text(text + '  "root-new": {holder: "New"}\n')
+    # Refused at enrolment already, measured from the key (issue 9 rule 5), nothing written.
+    before = tree_hashes(d)
     enr = ceremony("enroll", d, "root-new", "--public-key", tmp_path / "new.json")
-    assert enr.code == 0, enr.out
+    assert enr.code == 2, enr.out
+    assert "it is rsa-3072 (rsa/rsassa-pss-sha512), and offline roles accept" in enr.out
+    assert tree_hashes(d) == before
+    # A key file put there by hand is refused by validate all the same.
+    fields = {k: v for k, v in json.loads(key_json).items() if k != "keyid"}
+    key = SSlibKey.from_dict(new_kid, fields)
+    rec = EnrolledKey("root-new", key, SOURCE_PUBLIC_KEY, "2026-01-01T00:00:00Z")
+    (d / "keys" / "root-new.json").write_text(json.dumps(rec.to_dict()))
     val = ceremony("validate", d)
     assert val.code == 2
     assert re.search(r"ERROR\s+CER-KEY-TYPE: key 'root-new'", val.out), val.out

@@ -135,6 +135,7 @@ def test_first_root_signed_in_two_sessions_and_merged(
         "root.json",
         "SHA256SUMS",
         "ceremony-record.md",
+        "ceremony-record.html",  # the printable record (issue 11)
     }
     md = Metadata.from_bytes((pub / "1.root.json").read_bytes())
     assert md.signed.version == 1 and len(md.signatures) == 2
@@ -150,11 +151,20 @@ def test_wrong_answer_or_wrong_pin_writes_nothing(
     d = tmp_path / "copy"
     shutil.copytree(first_root, d)
     shutil.rmtree(d / "signatures", ignore_errors=True)
+    # As before any export (the first test exported first_root).
+    shutil.rmtree(d / "published", ignore_errors=True)
+    (d / "exports.json").unlink(missing_ok=True)
     before = snapshot_tree(d)
     res = cli.run(
         "sign", d, "root", "--key", "root-carol", stdin=["yes", holders.pin("carol")], module=True
     )
     assert res.code == 1 and "did not confirm" in res.text
+    # The prompt and the refusal both state the rule, and show what was typed.
+    assert "Type exactly Yes (capital Y, nothing else)" in res.out
+    assert (
+        "you typed 'yes'; only exactly Yes (capital Y, no spaces) confirms; nothing was signed"
+        in res.err
+    )
     assert snapshot_tree(d) == before
     res = cli.run(
         "sign", d, "root", "--key", "root-carol", stdin=["Yes", "not-the-pin-0000"], module=True
@@ -259,7 +269,19 @@ def test_rotation_shows_both_thresholds_and_exports(
 
     chain = [first_root / "published" / "1.root.json", d / "published" / "2.root.json"]
     res = cli.ok("verify", *chain)
+    assert res.out.strip() == "The chain is valid up to root version 2 (2 roots checked)."
+    res = cli.ok("verify", "--verbose", *chain)
     assert "version 1 -> 2: previous root 3/2, new root 3/3" in res.out
+    assert "The chain is valid up to root version 2 (2 roots checked)." in res.out
+    # The later root alone is not called a valid chain, and it says what was not checked.
+    res = cli.ok("verify", chain[1])
+    said = " ".join(res.out.split())
+    assert "The chain is valid" not in said
+    assert (
+        "Not a chain: root version 2 is signed by its own threshold (3 of 3), but its "
+        "predecessor (version 1) was not given, so whether clients that trust an earlier root "
+        "accept it was NOT checked."
+    ) in said
 
     # python-tuf's client, bootstrapped with v1, updates to v2 from a loopback repository.
     exported = read_exported(first_root / "published")

@@ -7,7 +7,8 @@ into build/corpus/files/). Its `checks` say which tests below apply:
   itself, a chain link also by the root before it, other metadata by its delegator) is the
   manifest's `expect`, and tuf-js (its own TrustedMetadataStore / models) agrees.
 * verify: ``ceremony verify FILE`` (``PREVIOUS FILE`` for a link) agrees: exit 0 accept,
-  1 reject, 2 unreadable with python-tuf's reason in the message.
+  1 reject (a root python-tuf accepts but that has expired today included: a client refuses
+  an expired final root), 2 unreadable with python-tuf's reason in the message.
 * verify-refuses: ``ceremony verify`` on non-root metadata is refused (exit 2) by naming what
   the file is, never a crash.
 * init-validate: ``ceremony init DIR --previous-root FILE``, holders filled in (the only edit
@@ -188,16 +189,26 @@ def ceremony(*args: str | Path, cwd: Path | None = None) -> subprocess.Completed
 EXIT_FOR = {"accept": 0, "reject": 1, "unreadable": 2}
 
 
+def expired_now(entry_id: str) -> bool:
+    """python-tuf's `is_expired` for the entry today: a client refuses an expired final root
+    at its next refresh (TUF specification 5.3.10), so `verify` does too."""
+    return bool(Metadata.from_bytes(corpus_file(entry_id).read_bytes()).signed.is_expired())
+
+
 @pytest.mark.parametrize("entry_id", _params("verify"))
 def test_verify_agrees_with_python_tuf(entry_id: str) -> None:
     entry = ENTRIES[entry_id]
     verdict, reason = python_tuf_verdict(entry)
+    if verdict == "accept" and expired_now(entry_id):
+        verdict, reason = "reject", "the root has expired"
     files = [corpus_file(entry["previous"])] if "previous" in entry else []
     proc = ceremony("verify", *files, corpus_file(entry_id))
     out = proc.stdout + proc.stderr
     assert proc.returncode == EXIT_FOR[verdict], f"python-tuf: {verdict} {reason}\n{out}"
     if verdict == "unreadable":
         assert reason in out, f"python-tuf's reason {reason!r} is not in the message:\n{out}"
+    if reason == "the root has expired":
+        assert "expired on" in out and "a client refuses to use an expired root" in out, out
 
 
 @pytest.mark.parametrize("entry_id", _params("verify-refuses"))

@@ -107,7 +107,8 @@ def test_published_file_names() -> None:
         "root.json",
     )
     assert metadata_file.published_file_names("targets", 2, consistent_snapshot=False) == (
-        "targets.json",
+        "targets.json",  # what clients fetch
+        "2.targets.json",  # the versioned copy (issue 9 rule 7)
     )
     assert metadata_file.published_file_names("a/b", 2, consistent_snapshot=True) == (
         "2.a%2Fb.json",

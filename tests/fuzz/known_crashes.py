@@ -81,13 +81,7 @@ def _signature_name(env: FuzzEnv) -> str:
 
 
 DEEP_JSON = b"[" * 1000
-# An Ed25519 SubjectPublicKeyInfo whose algorithm OID has one bit flipped (1.3.101.112 ->
-# 0.39.101.112): well-formed DER, an algorithm nobody knows.
-UNKNOWN_ALGORITHM_PEM = (
-    b"-----BEGIN PUBLIC KEY-----\n"
-    b"MCowBQYDJ2VwAyEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
-    b"-----END PUBLIC KEY-----\n"
-)
+
 
 KNOWN: list[KnownCrash] = []
 
@@ -104,37 +98,6 @@ FIXED: list[KnownCrash] = [
         "validate: a ceremony.yaml nested 1,000 levels deep ends in 'Internal error: "
         "RecursionError' (the YAML parser recurses; refuse deep or oversized plans with a message)",
         lambda env: ("first", b"[" * 1000),
-    ),
-    KnownCrash(
-        "key-file-deep-json",
-        "key-file",
-        "enroll",
-        "RecursionError",
-        "enroll --public-key: a key JSON nested 1,000 levels deep ends in 'Internal error: "
-        "RecursionError: maximum recursion depth exceeded while decoding a JSON array'",
-        lambda env: ("deep.json", b'{"keytype": ' + DEEP_JSON),
-    ),
-    KnownCrash(
-        "key-file-float",
-        "key-file",
-        "enroll",
-        "FormatError",
-        "enroll --public-key: a key JSON with a number canonical JSON cannot encode "
-        "({\"keytype\": 1.5, ...}) ends in 'Internal error: FormatError: ... I cannot encode 1.5'",
-        lambda env: (
-            "float.json",
-            b'{"keytype": 1.5, "scheme": "ed25519", "keyval": {"public": "00"}}',
-        ),
-    ),
-    KnownCrash(
-        "key-file-unknown-algorithm",
-        "key-file",
-        "enroll",
-        "UnsupportedAlgorithm",
-        "enroll --public-key: a PEM public key with an unknown algorithm OID ends in 'Internal "
-        "error: UnsupportedAlgorithm: Unknown key type: 0.39.101.112' (cryptography raises "
-        "UnsupportedAlgorithm, not ValueError)",
-        lambda env: ("unknown-oid.pem", UNKNOWN_ALGORITHM_PEM),
     ),
     KnownCrash(
         "merge-deep-json",

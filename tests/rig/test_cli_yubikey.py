@@ -156,12 +156,17 @@ def expected_uri(rig: PivRig, label: str) -> str:
 
 
 def table_row(out: str, first_cell: str) -> list[str]:
-    """The cells of the `ceremony tokens` table row whose label is `first_cell`."""
-    for line in out.splitlines():
-        cells = [c.strip() for c in line.strip().strip("│").split("│")]
-        if cells and cells[0] == first_cell:
-            return cells
-    raise AssertionError(f"no row {first_cell!r} in:\n{out}")
+    """What `ceremony tokens` says of the key labelled `first_cell`, as one row: label, id,
+    type, sensitive, extractable, always-sensitive, never-extractable, local,
+    always-authenticate, URI (since issue 11 it prints a list, readable at 80 columns)."""
+    lines = [line.strip() for line in out.splitlines()]
+    for i, line in enumerate(lines):
+        if line.startswith(f"Key '{first_cell}': id "):
+            key_id, key_type = line.split(": id ", 1)[1].split(", ")
+            attrs = [a.split(" ")[1] for a in lines[i + 1].split(" (?")[0].split(", ")]
+            assert lines[i + 2].startswith("URI: "), lines[i + 2]
+            return [first_cell, key_id, key_type, *attrs, lines[i + 2][len("URI: ") :]]
+    raise AssertionError(f"no key {first_cell!r} in:\n{out}")
 
 
 def uri_from_tokens(rig: PivRig, label: str) -> str:

@@ -14,7 +14,10 @@ Its fenced blocks are steps, in order:
 
 Only ``ceremony`` commands may appear in a scenario, so everything a runbook tells people to type
 during a ceremony is run by the tests. A runner may allow other programs by name (``programs``,
-e.g. ``openssl`` for a key in cold storage): those lines are run as written too.
+e.g. ``openssl`` for a key in cold storage): those lines are run as written too, or handed to
+a function of the test (``handlers``: e.g. ``softhsm2-util``, which reads PINs from a
+terminal, or ``.`` to activate a venv). ``~/`` at the start of a word is the runner's HOME,
+as a shell would expand it.
 """
 
 from __future__ import annotations
@@ -188,9 +191,16 @@ class Runner:
     variables: Callable[[str], str]  # $NAME -> value
     stdin_for: Callable[[list[str]], Sequence[str]]
     secrets: Sequence[str] = ()
-    key_type: str = "ed25519"
+    key_type: str | None = "ed25519"  # None: keygen lines run with the type they say
     log: list[Outcome] = field(default_factory=list)
     programs: Sequence[str] = ("ceremony",)  # what a scenario may run
+    # program -> a function that runs its line (the whole argv, the program's name first)
+    handlers: Mapping[str, Callable[[list[str]], Outcome]] = field(default_factory=dict)
+
+    def home(self, argv: list[str]) -> list[str]:
+        """`~/x` as a shell expands it, with the runner's HOME."""
+        home = self.env.get("HOME", "~")
+        return [f"{home}/{a[2:]}" if a.startswith("~/") else a for a in argv]
 
     def expand(self, line: str) -> str:
         return _VAR.sub(lambda m: self.variables(m.group(1) or m.group(2)), line)
@@ -228,9 +238,19 @@ class Runner:
             where = b.where(sc.path)
             if b.kind == "sh":
                 for cmd in parse_commands(b.text, self.expand, self.programs):
-                    argv = self._with_key_type(cmd.argv) if cmd.program == "ceremony" else cmd.argv
+                    argv = self.home(cmd.argv)
+                    if cmd.program == "ceremony":
+                        argv = self._with_key_type(argv)
                     try:
-                        last = self.run(argv, expect=cmd.exit_code, program=cmd.program)
+                        handler = self.handlers.get(cmd.program)
+                        if handler is None:
+                            last = self.run(argv, expect=cmd.exit_code, program=cmd.program)
+                        else:
+                            last = handler([cmd.program, *argv])
+                            assert last.code == cmd.exit_code, (
+                                f"`{cmd.source}` exited {last.code}, expected {cmd.exit_code}\n"
+                                f"{last.text}"
+                            )
                     except AssertionError as exc:
                         raise AssertionError(f"{where}: {exc}") from None
                     done.append(last)
@@ -247,7 +267,9 @@ class Runner:
         return done
 
     def _with_key_type(self, argv: list[str]) -> list[str]:
-        if argv and argv[0] == "keygen":
+        """The runner's key type in keygen lines (those of the rotation runbooks say ed25519);
+        with no key type, lines are run as written."""
+        if argv and argv[0] == "keygen" and self.key_type is not None:
             i = argv.index("--type")
             assert argv[i + 1] == "ed25519", "runbook keygen lines say --type ed25519"
             argv = [*argv[: i + 1], self.key_type, *argv[i + 2 :]]

@@ -78,9 +78,9 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Chain, list[Path]]:
     return c, c.write(tmp_path_factory.mktemp("chain") / "good")
 
 
-def verify_cli(files: list[Path]) -> subprocess.CompletedProcess[str]:
+def verify_cli(files: list[Path], *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ceremony", "verify", *map(str, files)],
+        [sys.executable, "-m", "ceremony", "verify", *options, *map(str, files)],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "400"},
@@ -92,7 +92,7 @@ def verify_cli(files: list[Path]) -> subprocess.CompletedProcess[str]:
 def test_thousand_roots_verify(chain: tuple[Chain, list[Path]]) -> None:
     c, files = chain
     assert len(c.keys) == 3 + N // ROTATE_EVERY  # 20 rotations: 23 keys came and went
-    res = verify_cli(files[::-1])  # any order: verify sorts by version
+    res = verify_cli(files[::-1], "--verbose")  # any order: verify sorts by version
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"The chain is valid up to root version {N} ({N} roots checked)." in res.stdout
     assert res.stdout.count("\nok ") + res.stdout.startswith("ok ") == N
@@ -106,7 +106,12 @@ def test_first_broken_link_is_reported_with_missing_keys(
     # Version 537 signed by one key only; version 800 broken too: only the first is reported.
     lone = c.common(BROKEN)[0]
     files = c.write(tmp_path / "broken", {BROKEN: [lone], 800: c.roles[799][:1]})
-    res = verify_cli(files)
+    quiet = verify_cli(files)  # without --verbose: the failing root's line and the error only
+    assert quiet.returncode == 1, quiet.stdout + quiet.stderr
+    assert quiet.stdout.count("\nok ") + quiet.stdout.startswith("ok ") == 0
+    assert f"FAIL {files[BROKEN - 1]}" in " ".join(quiet.stdout.split())
+    assert f"the chain breaks at version {BROKEN}" in quiet.stdout + quiet.stderr
+    res = verify_cli(files, "--verbose")
     text = res.stdout + res.stderr
     assert res.returncode == 1, text
     assert f"the chain breaks at version {BROKEN}" in text
@@ -154,19 +159,14 @@ def test_verification_work_grows_linearly(
 
 
 # --- issue 12's targets, counted (not timed) --------------------------------------------
-# Today `verify_chain` checks 14 signatures per link (python-tuf's client loop: 4) and
-# computes each root's canonical bytes 5 times: these tests pin the targets and are
-# xfail(strict=True) until the optimisation lands (then they pass and strict xfail fails:
-# drop the marker). See docs/performance.md.
-
-TARGET_NOT_MET = "issue 12: not optimised yet (docs/performance.md)"
+# Before issue 12, `verify_chain` checked 14 signatures per link (python-tuf's client loop:
+# 4) and computed each root's canonical bytes 5 times; these pin the targets: 2 and 1.
 
 
 def _key_material(key: SSlibKey) -> tuple[str, str, str]:
     return (key.keytype, key.scheme, str(key.keyval.get("public", "")))
 
 
-@pytest.mark.xfail(strict=True, reason=TARGET_NOT_MET)
 def test_each_signature_is_verified_once(
     chain: tuple[Chain, list[Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -230,7 +230,6 @@ def _count_root_encodes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.xfail(strict=True, reason=TARGET_NOT_MET)
 def test_canonical_bytes_once_per_file(
     chain: tuple[Chain, list[Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -260,7 +259,6 @@ def test_encode_counter_sees_todays_encodes(
     assert counts["encodes"] >= 20, counts
 
 
-@pytest.mark.xfail(strict=True, reason=TARGET_NOT_MET)
 def test_one_summary_line_and_per_root_lines_only_when_verbose(
     chain: tuple[Chain, list[Path]],
 ) -> None:

@@ -169,3 +169,25 @@ targets:
     again = Metadata.from_bytes(md.to_bytes())
     assert again.signed.to_dict() == signed
     assert dlg.delegation_problems(md.signed) == []
+
+
+def test_full_size_partition_with_a_duplicate_is_not_a_partition() -> None:
+    """65,536 four-digit prefixes (the fast path's size) with one given twice and one left
+    out: an overlap, found by the slow path, never accepted."""
+    every = list(dlg.all_hex(4))
+    every[7] = every[6]
+    res = dlg.check_partition({"a": every[:32768], "b": every[32768:]})
+    assert not res.ok
+    assert "overlap" in res.message or "gap" in res.message
+    assert dlg.check_partition({"a": list(dlg.all_hex(4))}).ok
+
+
+def test_all_hex_is_every_hex_string_in_order() -> None:
+    for digits in (1, 2, 3, 4):
+        assert dlg.all_hex(digits) == tuple(format(i, f"0{digits}x") for i in range(16**digits))
+
+
+def test_full_size_partition_in_any_order_is_a_partition() -> None:
+    every = list(dlg.all_hex(4))
+    every.reverse()
+    assert dlg.check_partition({"a": every[:100], "b": every[100:]}).ok

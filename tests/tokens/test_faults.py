@@ -81,8 +81,9 @@ def test_low_count_and_final_try_reach_the_prompt(
 @pytest.mark.parametrize(
     ("after", "error", "text"),
     [
-        # SoftHSM itself sets USER_PIN_COUNT_LOW after a wrong PIN
-        (0, errors.PinIncorrect, "now reports a low PIN count"),
+        # SoftHSM itself sets USER_PIN_COUNT_LOW after a wrong PIN, and says so in its words
+        # since issue 11 (it never locks; the wording for other tokens: test_pin_state_text)
+        (0, errors.PinIncorrect, "SoftHSM2 now shows its 'PIN count low' flag"),
         (TokenFlag.USER_PIN_FINAL_TRY, errors.PinIncorrect, "NEXT wrong PIN LOCKS it"),
         (TokenFlag.USER_PIN_LOCKED, errors.PinLocked, "has now LOCKED its user PIN"),
     ],
@@ -230,3 +231,23 @@ def test_read_key_on_locked_token(keyring: Keyring, monkeypatch: pytest.MonkeyPa
     with pytest.raises(errors.PinLocked):
         read_key(keyring.keys["ed25519"].uri, module=keyring.token.module, pin_provider=provider)
     assert provider.requests == []
+
+
+@pytest.mark.parametrize(
+    ("manufacturer", "low", "final", "text"),
+    [
+        ("Yubico (www.yubico.com)", True, False, "now reports a low PIN count: few tries are left"),
+        ("SoftHSM project", True, False, "SoftHSM2 now shows its 'PIN count low' flag"),
+        ("SoftHSM project", False, True, "the NEXT wrong PIN LOCKS it"),
+        ("Yubico (www.yubico.com)", False, False, "does not report how many tries are left"),
+    ],
+)
+def test_pin_state_text(manufacturer: str, low: bool, final: bool, text: str) -> None:
+    from ceremony.tokens.pkcs11.login import pin_state_text
+    from ceremony.tokens.types import TokenInfo
+
+    info = TokenInfo(
+        "m.so", 1, "t", manufacturer, "model", "1", "1.0", True, True, low, final, False
+    )
+    assert text in pin_state_text(info)
+    assert ("never locks" in pin_state_text(info)) == (manufacturer == "SoftHSM project" and low)

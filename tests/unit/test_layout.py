@@ -52,12 +52,14 @@ USE_CASES = {
     "ceremony.services.enroll": ["enroll"],
     "ceremony.services.keygen": ["keygen", "keygen_yubikey"],
     "ceremony.services.drafts": ["draft", "show"],
-    "ceremony.services.signing": ["sign", "merge"],
+    "ceremony.services.signing": ["sign"],
+    "ceremony.services.merging": ["merge"],
     "ceremony.services.status": ["status"],
     "ceremony.services.export": ["export"],
     "ceremony.services.importing": ["import_file"],
     "ceremony.services.external": ["payload", "add_signature"],
     "ceremony.services.attestation": ["reverify_attestations"],
+    "ceremony.services.copies": ["copy", "copy_state"],
 }
 
 

@@ -632,8 +632,63 @@ def test_invalid_yaml_with_ampersand_or_star_is_a_plan_error(text: str) -> None:
 
 
 def test_invalid_yaml_without_ampersand_is_a_plan_error() -> None:
-    with pytest.raises(PlanError, match=r"not valid YAML \(line 17, column 1\)"):
+    # Issue 11: the line and column of the unclosed '[' itself: line 16 (the parser said line 17,
+    # column 1), in words, with the line and a caret.
+    with pytest.raises(
+        PlanError, match=r"not valid YAML \(line 16, column 6\): the '\[' here"
+    ) as e:
         parse_plan(BASE + "bad: [1\n")
+    assert "  16 | bad: [1\n     |      ^" in str(e.value)
+
+
+YAML_SYNTAX = [
+    # (the mistake, the plan, the line and column reported, words of the explanation)
+    (
+        "indented one space too far",
+        "repository: x\nroot:\n  expires: 365d\nroles:\n   root: {threshold: 2, keys: [a]}\n"
+        "  targets: {threshold: 1, keys: [b]}\n",
+        (5, 4),
+        "the indentation does not line up: line 5 starts in column 4 and line 6 in column 3",
+    ),
+    (
+        "missing }",
+        "repository: x\nroles:\n  root: {threshold: 2, keys: [a]\n  targets: {threshold: 1}\n",
+        (3, 9),
+        "the '{' here is not closed with '}'",
+    ),
+    ("a tab", "repository: x\nkeys:\n\ta: {holder: A}\n", (3, 1), "a tab character"),
+    (
+        "no colon",
+        "repository: x\nkeys\n  a: {holder: A}\n",
+        (2, 1),
+        "'keys' is not followed by ':'",
+    ),
+    ("open quote", 'repository: "x\nkeys: {}\n', (1, 13), "this quoted text is never closed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "words"), [c[1:] for c in YAML_SYNTAX], ids=[c[0] for c in YAML_SYNTAX]
+)
+def test_yaml_syntax_errors_in_words_on_the_right_line_with_a_caret(
+    text: str, where: tuple[int, int], words: str
+) -> None:
+    """Issue 11: no parser jargon (`<block end>`, `<scalar>`), the line of the mistake (not
+    the line after it), the line itself and a caret under the place."""
+    with pytest.raises(PlanError) as e:
+        parse_plan(text)
+    msg = str(e.value)
+    line, column = where
+    assert f"not valid YAML (line {line}, column {column}): {words}" in msg
+    assert "<" not in msg and "block end" not in msg
+    shown = text.splitlines()[line - 1].replace("\t", "→")
+    assert f"  {line} | {shown}\n    | {' ' * (column - 1)}^" in msg
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+def test_an_empty_plan_says_it_is_empty(text: str) -> None:
+    with pytest.raises(PlanError, match=r"ceremony\.yaml is empty: it holds no plan"):
+        parse_plan(text)
 
 
 def test_key_name_with_trailing_newline_refused() -> None:

@@ -29,7 +29,7 @@ from ceremony.errors import (
     ThresholdNotMet,
     VerificationFailed,
 )
-from ceremony.services import drafts, export, external, importing, signing, state, status
+from ceremony.services import drafts, export, external, importing, merging, signing, state, status
 from ceremony.services.drafts import DraftView
 from ceremony.store import CeremonyDir
 from ceremony.tokens import select
@@ -193,7 +193,7 @@ def test_merge_brings_signatures_from_another_copy(imp: Imported, tmp_path: Path
     copy_cdir = CeremonyDir(other)
     factory = select.signer_factory(imp.uri, None, pin_provider=pin, notify=quiet)
     signing.sign(copy_cdir, "root", imp.token_keyid, factory, yes, NOW, Entry("sign"))
-    report = signing.merge(imp.cdir, [other], NOW, Entry("merge"))
+    report = merging.merge(imp.cdir, [other], NOW, Entry("merge"))
     assert len(report.added) == 1 and not report.refused
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ceremony.errors import EXIT_INVALID_INPUT, InputError, PlanError
-from ceremony.keys import SOURCE_PUBLIC_KEY, SOURCE_SOFTWARE, TokenKeyRead
+from ceremony.keys import SOURCE_PUBLIC_KEY, SOURCE_SOFTWARE
+from ceremony.keysource import TokenKeyRead
 from ceremony.services import attestation, enroll, init, state
 from ceremony.services import keygen as keygens
 from ceremony.tokens import select

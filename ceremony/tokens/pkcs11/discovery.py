@@ -9,13 +9,14 @@ from __future__ import annotations
 from securesystemslib.signer import SSlibKey
 
 from ceremony.errors import AmbiguousKey, AmbiguousToken, KeyNotFound, KeyPolicyError, TokenNotFound
-from ceremony.keys import short
+from ceremony.keys import same_key, short
 from ceremony.tokens.modules import find_module
 from ceremony.tokens.pkcs11.errors import Ctx, cap, guarded, translating
 from ceremony.tokens.pkcs11.login import acquire_login, release_login
 from ceremony.tokens.pkcs11.objects import (
     describe_pair,
     find_pairs,
+    holds,
     key_info,
     mismatch,
     one_pair,
@@ -50,7 +51,11 @@ def resolve_module(uri: Pkcs11Uri | None, module: str | None) -> str:
 
 @guarded("listing the tokens")
 def list_tokens(
-    module: str, *, pin_provider: PinProvider | None = None, login: bool = False
+    module: str,
+    *,
+    pin_provider: PinProvider | None = None,
+    login: bool = False,
+    only: str | None = None,
 ) -> list[TokenListing]:
     """Every slot with a token (also uninitialised ones) and the keys on each.
 
@@ -58,11 +63,23 @@ def list_tokens(
     With login (and a pin_provider): also the private keys' attributes; one PIN prompt per
     token that needs it. Returns one TokenListing per token, in slot order, its keys sorted
     by CKA_ID. Raises ModuleLoadError, and TokenError subclasses (PinIncorrect, PinLocked,
-    DeviceRemoved, ...).
+    DeviceRemoved, ...). `only`: just the token whose label or serial it is (so one holder
+    logs in to their own token only); TokenNotFound naming the tokens present if none is.
     """
     ctx = Ctx("listing the tokens", module)
     out: list[TokenListing] = []
-    for tok in present_tokens(module, ctx):
+    present = present_tokens(module, ctx)
+    if only is not None:
+        chosen = [t for t in present if only in (t.info.label, t.info.serial)]
+        if not chosen:
+            names = ", ".join(f"'{t.info.label}' (serial {t.info.serial})" for t in present)
+            raise TokenNotFound(
+                f"no token with the label or serial '{only}' is present in {module}. Present: "
+                f"{names or 'none'}. Nothing was asked or read.",
+                hint="Give --token the label or the serial exactly as `ceremony tokens` prints it.",
+            )
+        present = chosen
+    for tok in present:
         ctx.token = tok.info
         if not tok.info.initialized:
             out.append(TokenListing(tok.info, []))
@@ -73,7 +90,7 @@ def list_tokens(
             if login and tok.info.login_required and not tok.info.pin_locked:
                 acquire_login(
                     tok,
-                    f"list the keys on {tok.info.describe()}",
+                    "list the keys on it",
                     pin_provider,
                     ctx,
                     keep_pin=False,
@@ -173,7 +190,7 @@ def locate_key(public_key: SSlibKey, *, module: str | None, uri: str | None) -> 
                     with translating(ctx):
                         found = sslib_key(pairs[0])
                     if found is not None or pairs[0].public is not None:
-                        if found is None or found != public_key:
+                        if found is None or not same_key(found, public_key):
                             raise mismatch(tok, pairs[0], found, public_key)
                         with translating(ctx):
                             return key_info(tok, pairs[0])
@@ -189,7 +206,7 @@ def locate_key(public_key: SSlibKey, *, module: str | None, uri: str | None) -> 
         try:
             for pair in find_pairs(session, None, ctx):
                 with translating(ctx):
-                    if sslib_key(pair) == public_key:
+                    if holds(pair, public_key):
                         hits.append(key_info(tok, pair))
         finally:
             close_session(session)

@@ -26,7 +26,7 @@ from pkcs11 import exceptions as pkx
 from ceremony.errors import PinIncorrect, TokenError
 from ceremony.tokens.pkcs11.errors import Ctx, cap, ckr_name, locked_error, translating
 from ceremony.tokens.pkcs11.session import Pkcs11Session, TokenHandle, fresh_info
-from ceremony.tokens.types import PinProvider, PinRequest
+from ceremony.tokens.types import PinProvider, PinRequest, TokenInfo
 
 
 @dataclass
@@ -64,6 +64,24 @@ def ask_pin(tok: TokenHandle, purpose: str, pin_provider: PinProvider, ctx: Ctx)
     )
 
 
+def pin_state_text(info: TokenInfo) -> str:
+    """What the token reports after a wrong PIN, in words: the next wrong PIN locks it; a
+    low count (SoftHSM2: its flag after any wrong PIN, and it never locks); or nothing."""
+    if info.pin_final_try:
+        return (
+            "The token now reports that the NEXT wrong PIN LOCKS it: do not try again unless "
+            "you are sure of the PIN."
+        )
+    if info.pin_count_low and info.is_softhsm:
+        return (
+            "SoftHSM2 now shows its 'PIN count low' flag, as it does after any wrong PIN; it "
+            "never locks (a rehearsal token), and the flag clears at the next right PIN."
+        )
+    if info.pin_count_low:
+        return "The token now reports a low PIN count: few tries are left before it locks."
+    return "The token does not report how many tries are left."
+
+
 def _wrong_pin(tok: TokenHandle, purpose: str, e: pkx.PKCS11Error) -> TokenError:
     try:
         info = fresh_info(tok)
@@ -71,15 +89,7 @@ def _wrong_pin(tok: TokenHandle, purpose: str, e: pkx.PKCS11Error) -> TokenError
         info = tok.info
     if info.pin_locked or isinstance(e, pkx.PinLocked):
         return locked_error(info, just_locked=True)
-    if info.pin_final_try:
-        state = (
-            " The token now reports that the NEXT wrong PIN LOCKS it: do not try again "
-            "unless you are sure of the PIN."
-        )
-    elif info.pin_count_low:
-        state = " The token now reports a low PIN count: few tries are left before it locks."
-    else:
-        state = " The token does not report how many tries are left."
+    state = " " + pin_state_text(info)
     return PinIncorrect(
         f"The PIN for {info.describe()} was not accepted ({ckr_name(e)}).{state} "
         "Nothing was written.",

@@ -22,7 +22,7 @@ from pkcs11 import exceptions as pkx
 from securesystemslib.signer import Key, SSlibKey
 
 from ceremony.errors import AmbiguousKey, KeyMismatch, KeyNotFound, KeyPolicyError
-from ceremony.keys import short
+from ceremony.keys import same_key, short
 from ceremony.tokens import encoding
 from ceremony.tokens.pkcs11.errors import Ctx, cap, translating
 from ceremony.tokens.pkcs11.session import (
@@ -163,6 +163,14 @@ def sslib_key(pair: KeyPair) -> SSlibKey | None:
         return None if crypto is None else SSlibKey.from_crypto(crypto)
     except (ValueError, TypeError, pkx.PKCS11Error):
         return None
+
+
+def holds(pair: KeyPair, public_key: Key) -> bool:
+    """True when the pair's public key IS `public_key`: the same key material, whatever the
+    key object's spelling, keyid or extra fields (a previous root's key carries
+    x-tuf-on-ci-keyowner, keyid_hash_algorithms, a legacy keytype; `keys.same_key`)."""
+    found = sslib_key(pair)
+    return found is not None and same_key(found, public_key)
 
 
 def pair_type(pair: KeyPair) -> str:

@@ -27,7 +27,7 @@ from securesystemslib.signer import (
 )
 
 from ceremony.errors import BadTokenSignature, KeyNotFound, TokenError
-from ceremony.keys import short
+from ceremony.keys import same_key, short
 from ceremony.tokens import encoding
 from ceremony.tokens.pkcs11.discovery import resolve_module
 from ceremony.tokens.pkcs11.errors import Ctx, cap, guarded, translating
@@ -36,6 +36,7 @@ from ceremony.tokens.pkcs11.objects import (
     KeyPair,
     describe_pair,
     find_pairs,
+    holds,
     key_attributes,
     key_uri,
     mismatch,
@@ -290,11 +291,11 @@ def _pick_for_signing(
             found = sslib_key(pair)
         if found is None and pair.public is None and not final:
             return pair if pair.private is not None else None
-        if found != public_key:
+        if found is None or not same_key(found, public_key):
             raise mismatch(tok, pair, found, public_key)
         return pair
     with translating(ctx):
-        matching = [p for p in pairs if sslib_key(p) == public_key]
+        matching = [p for p in pairs if holds(p, public_key)]
     if matching:
         return matching[0]
     if not final:
