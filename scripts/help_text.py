@@ -115,6 +115,10 @@ def main() -> None:
             body="\n".join(f"    {line!r}" for line in body.splitlines(keepends=True)),
         )
     )
+    # The project's formatter, so that `ruff format --check` (CI) passes on the written file.
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(TARGET)], check=True)
     print(f"wrote {TARGET.relative_to(REPO)} ({len(out)} characters of help)")
 
 

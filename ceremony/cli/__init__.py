@@ -268,6 +268,6 @@ def __getattr__(name: str) -> typer.Typer:
 def main() -> None:
     _register(sys.argv[1] if len(sys.argv) > 1 else None)
     try:
-        _app(prog_name="ceremony")
+        _app()
     except KeyboardInterrupt:  # pragma: no cover - interrupt outside a command
         sys.exit(EXIT_INTERRUPTED)

@@ -43,6 +43,7 @@ def init(
     trusted_chain: list[Path] = typer.Option(
         [],
         "--trusted-chain",
+        metavar="FILE",
         help="With --previous-root N.root.json: the roots before it, from one you already trust "
         "(e.g. 1.root.json ... N-1.root.json; repeat the option). The previous root must follow "
         "from them as a client's update would. Without it, only its own signatures are checked.",

@@ -36,9 +36,14 @@ COMMANDS = [
 ]
 
 
+CONSOLE_SCRIPT = Path(sys.executable).parent / "ceremony"
+
+
 def ceremony(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The `ceremony` command as a user runs it (the console script: its usage lines say
+    `ceremony`; `python -m ceremony` says `python -m ceremony`, as click names it)."""
     return subprocess.run(
-        [sys.executable, "-m", "ceremony", *args],
+        [str(CONSOLE_SCRIPT), *args],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "100", **(env or {})},
