@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ceremony import digest as digests
 from ceremony.cli import guarded, recorded, ui
 from ceremony.clock import now_utc as now
 from ceremony.errors import EXIT_CHECK_FAILED
@@ -76,6 +75,8 @@ def preflight(
         return select.list_tokens(module, pin_provider=None, login=False)[1]
 
     def check(cdir: CeremonyDir | None) -> tuple[PreflightReport, list[str], str]:
+        from ceremony import digest as digests  # (securesystemslib: not for --help)
+
         report = checks.preflight(
             now(),
             rehearsal=rehearsal,
@@ -95,6 +96,8 @@ def preflight(
             with recorded(directory, "preflight", args, write=False) as (cdir, entry):
                 report, lines, sha = check(cdir)
                 entry.notes.append(f"preflight {'PASS' if report.ok else 'FAIL'} digest {sha}")
+        from ceremony import digest as digests
+
         out = ui.console()
         for line in lines:
             out.print(line, markup=False, highlight=False, soft_wrap=True)
