@@ -215,6 +215,7 @@ keys:
   targets-alice: {{holder: "Alice Example"}}
   bins-alice: {{holder: "Alice Example"}}
   online: {{holder: "Online signing service"}}
+rehearsal: true  # the keys are on SoftHSM, a rehearsal token
 targets:
   expires: 365d
   delegations:

@@ -33,6 +33,7 @@ BODY = (
     "  -h, --help            Show this message and exit.\n"
     "\n"
     "Commands:\n"
+    "  preflight      Check this machine before a ceremony.\n"
     "  init           Create a ceremony directory and its plan.\n"
     "  validate       Check the plan, with no token attached.\n"
     "  enroll         Record a key's public part under its name.\n"

@@ -37,6 +37,7 @@ from securesystemslib.signer import Key, SSlibKey
 
 from ceremony.digest import canonical_bytes
 from ceremony.errors import StoreError
+from ceremony.keysource import is_softhsm_token
 
 # Key types the ceremony accepts for offline roles: name -> (TUF keytype, TUF scheme).
 KEY_TYPES: dict[str, tuple[str, str]] = {
@@ -260,6 +261,8 @@ class EnrolledKey:
     allow_imported: bool = False
     attestation: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The plan's reason for enrolling a YubiKey PIV key without its attestation.
+    attestation_waived: str | None = None
 
     @property
     def keyid(self) -> str:
@@ -268,6 +271,13 @@ class EnrolledKey:
     @property
     def is_software(self) -> bool:
         return self.source == SOURCE_SOFTWARE
+
+    @property
+    def is_rehearsal_only(self) -> bool:
+        """A key on a rehearsal token: the built-in software token, or SoftHSM (keys kept in
+        files on a disk). Refused outside `rehearsal: true` (CER-SOFTWARE-KEY,
+        CER-KEY-SOFTHSM)."""
+        return self.is_software or is_softhsm_token(self.token)
 
     @property
     def keyid_matches_content(self) -> bool:
@@ -306,6 +316,8 @@ class EnrolledKey:
             prov["allow_imported"] = True
         if self.attestation is not None:
             prov["attestation"] = self.attestation
+        if self.attestation_waived is not None:
+            prov["attestation_waived"] = self.attestation_waived
         if self.extra:
             prov["extra"] = self.extra
         return {
@@ -313,7 +325,7 @@ class EnrolledKey:
             "keyid": self.keyid,
             "key": self.key.to_dict(),
             "provenance": prov,
-            "rehearsal_only": self.is_software,
+            "rehearsal_only": self.is_rehearsal_only,
         }
 
     @classmethod
@@ -339,6 +351,7 @@ class EnrolledKey:
                 allow_imported=bool(prov.get("allow_imported", False)),
                 attestation=_optional(prov, "attestation", dict),
                 extra=dict(_optional(prov, "extra", dict) or {}),
+                attestation_waived=_optional(prov, "attestation_waived", str),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StoreError(
@@ -357,21 +370,6 @@ def _optional(prov: dict[str, Any], field: str, kind: type) -> Any:
     if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
         raise ValueError(f"provenance.{field} has keys that are not text")
     return value
-
-
-@dataclass(frozen=True)
-class TokenKeyRead:
-    """What any key source (a PKCS#11 token, the software token) says about a key it read or
-    generated: public material only, and what to record about where it lives."""
-
-    public_key: SSlibKey
-    uri: str
-    token: dict[str, str]  # label, serial, manufacturer, model, firmware, module
-    cka_id: str | None  # hex
-    attributes: dict[str, bool | None] | None  # CKA_SENSITIVE, CKA_EXTRACTABLE, ... as read
-    software: bool  # the software rehearsal token
-    attestation: dict[str, Any] | None = None  # AttestationInfo.to_dict() once verified
-    evidence: dict[str, bytes] = field(default_factory=dict)  # suffix -> file bytes (PEMs)
 
 
 def bare_key(key: Key) -> SSlibKey:

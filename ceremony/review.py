@@ -75,7 +75,7 @@ class People:
 
 def people_of(plan: Plan, keys: Mapping[str, EnrolledKey]) -> People:
     """What the plan and the enrolled keys say about each keyid: name, holder, device, type,
-    status, and whether it is a rehearsal (software) key."""
+    status, and whether it is a rehearsal key (the software token, or SoftHSM)."""
     names: dict[str, str] = {}
     holders: dict[str, str] = {}
     devices: dict[str, str] = {}
@@ -89,7 +89,7 @@ def people_of(plan: Plan, keys: Mapping[str, EnrolledKey]) -> People:
         statuses[k.keyid] = spec.status if spec else "active"
         devices[k.keyid] = k.device()
         types[k.keyid] = key_type_of(k.key)
-        if k.is_software:
+        if k.is_rehearsal_only:
             rehearsal.add(k.keyid)
     return People(names, holders, devices, types, statuses, frozenset(rehearsal))
 

@@ -1,8 +1,11 @@
 """The trust anchors of YubiKey PIV attestation, and reading certificates.
 
-The bundled Yubico root (`ceremony/data/`) is pinned by its SHA-256 fingerprint, as Yubico
-publishes it; roots we know by fingerprint but do not bundle are named when an operator
-passes them (`--attestation-ca`). Sources: see `ceremony.attestation.verify`.
+The bundled Yubico roots and the published PIV intermediates under "Yubico Attestation Root 1"
+(`ceremony/data/`, see its README) are pinned by their SHA-256 fingerprints, as Yubico
+publishes them: a bundled file is trusted only when it matches. An operator may pass more
+certificates (`--attestation-ca`, `--attestation-chain`); one that carries the name of a
+Yubico CA we know (e.g. "Yubico PIV Attestation B2 1", published but not bundled) is accepted
+only with that CA's pinned fingerprint. Sources: see `ceremony.attestation.verify`.
 """
 
 from __future__ import annotations
@@ -22,8 +25,35 @@ PINNED_ROOT_FILES: dict[str, str] = {
     "yubico-piv-root-ca-263751.pem": (
         "63ECE914E54DD87915F34033C85AF4C0696BA1512F8ADD66CED738331207B546"
     ),
+    "yubico-attestation-root-1.pem": (
+        "62760C6A6EF91679F454C8902B80FD009825B3F25DA90F1FBACE2EC6586CD5A8"
+    ),
 }
-# Roots we know by fingerprint but do not bundle; the operator passes them as extra CAs.
+# Bundled intermediates (never trust anchors: they only build the path to a pinned root),
+# file -> {SHA-256 -> common name}; the file must hold exactly these certificates.
+PINNED_INTERMEDIATE_FILES: dict[str, dict[str, str]] = {
+    "yubico-piv-attestation-intermediates-2024.pem": {
+        "6DE693F05376F5D8CA29069261E1C8626C75D503BD2EDBFD75354CAD1F722870": (
+            "Yubico PIV Attestation A 1"
+        ),
+        "4698A1D3389C3EC60016C216250F1D0439922832D65142327436376DC2942B55": (
+            "Yubico Attestation Intermediate A 1"
+        ),
+        "2D55B7998F4E42569D6D8FA382B6DC77D1DACF07358B19701163892922B17052": (
+            "Yubico PIV Attestation B 1"
+        ),
+        "D4CC3F456FDAF4E7812A21AAB1DFE9D8E27D24E2FD2D6F21C9940109F0DAA754": (
+            "Yubico Attestation Intermediate B 1"
+        ),
+    },
+}
+# Yubico CAs published but not bundled: accepted from the operator only with this SHA-256.
+OPERATOR_PINNED: dict[str, str] = {
+    "Yubico PIV Attestation B2 1": (
+        "0C90B7D184A36EDF50A35F9BE935F0C5689BFDCFE5BDD073366CAFB49061A440"
+    ),
+}
+# The Yubico roots we know by fingerprint (the name an attestation record gives its anchor).
 KNOWN_ROOTS: dict[str, str] = {
     "63ECE914E54DD87915F34033C85AF4C0696BA1512F8ADD66CED738331207B546": (
         "Yubico PIV Root CA Serial 263751"
@@ -77,6 +107,41 @@ def load_one(data: bytes, what: str) -> x509.Certificate:
     return certs[0]
 
 
+_REINSTALL = "Reinstall tuf-ceremony from a verified release."
+
+
+def _bundled(name: str, what: str, data_dir: Path | None) -> list[x509.Certificate]:
+    """The certificates of the bundled file `name` (AttestationError when unreadable)."""
+    try:
+        if data_dir is None:
+            data = resources.files("ceremony").joinpath("data", name).read_bytes()
+        else:
+            data = (data_dir / name).read_bytes()
+    except OSError as e:
+        raise AttestationError(
+            f"The bundled Yubico {what} '{name}' cannot be read ({e}). The installation of "
+            "tuf-ceremony is incomplete, so no YubiKey attestation can be checked.",
+            hint=_REINSTALL,
+        ) from e
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError as e:
+        raise AttestationError(
+            f"The bundled Yubico {what} '{name}' is not a readable certificate. The "
+            "installation of tuf-ceremony was altered.",
+            hint=_REINSTALL,
+        ) from e
+
+
+def _altered(what: str, name: str, found: str, pinned: str) -> AttestationError:
+    return AttestationError(
+        f"The bundled Yubico {what} '{name}' has SHA-256 fingerprint {found}, but "
+        f"tuf-ceremony pins {pinned}. The installation was altered; refusing to use it to "
+        "check attestations.",
+        hint=_REINSTALL,
+    )
+
+
 def load_pinned_roots(data_dir: Path | None = None) -> list[x509.Certificate]:
     """The bundled Yubico roots, each checked against its pinned SHA-256 fingerprint.
 
@@ -85,33 +150,47 @@ def load_pinned_roots(data_dir: Path | None = None) -> list[x509.Certificate]:
     """
     roots = []
     for name, pinned in PINNED_ROOT_FILES.items():
-        try:
-            if data_dir is None:
-                data = resources.files("ceremony").joinpath("data", name).read_bytes()
-            else:
-                data = (data_dir / name).read_bytes()
-        except OSError as e:
-            raise AttestationError(
-                f"The bundled Yubico root certificate '{name}' cannot be read ({e}). The "
-                "installation of tuf-ceremony is incomplete, so no YubiKey attestation can be "
-                "checked.",
-                hint="Reinstall tuf-ceremony from a verified release.",
-            ) from e
-        try:
-            cert = x509.load_pem_x509_certificate(data)
-        except ValueError as e:
-            raise AttestationError(
-                f"The bundled Yubico root certificate '{name}' is not a readable certificate. "
-                "The installation of tuf-ceremony was altered.",
-                hint="Reinstall tuf-ceremony from a verified release.",
-            ) from e
-        found = fingerprint(cert)
+        certs = _bundled(name, "root certificate", data_dir)
+        if len(certs) != 1:
+            raise _altered("root certificate", name, f"{len(certs)} certificates", pinned)
+        found = fingerprint(certs[0])
         if found != pinned:
-            raise AttestationError(
-                f"The bundled Yubico root certificate '{name}' has SHA-256 fingerprint {found}, "
-                f"but tuf-ceremony pins {pinned}. The installation was altered; refusing to "
-                "use it to check attestations.",
-                hint="Reinstall tuf-ceremony from a verified release.",
-            )
-        roots.append(cert)
+            raise _altered("root certificate", name, found, pinned)
+        roots.append(certs[0])
     return roots
+
+
+def load_pinned_intermediates(data_dir: Path | None = None) -> list[x509.Certificate]:
+    """The bundled Yubico intermediates, the file holding exactly the pinned certificates.
+
+    They only build the path from a device certificate to a pinned root. Raises
+    AttestationError like `load_pinned_roots`.
+    """
+    out: list[x509.Certificate] = []
+    for name, pinned in PINNED_INTERMEDIATE_FILES.items():
+        certs = _bundled(name, "intermediate certificates", data_dir)
+        found = sorted(fingerprint(c) for c in certs)
+        if found != sorted(pinned):
+            extra = [f for f in found if f not in pinned] or [f"{len(certs)} certificates"]
+            raise _altered("intermediate certificates", name, extra[0], ", ".join(pinned))
+        out += certs
+    return out
+
+
+def check_operator_certificate(cert: x509.Certificate, what: str) -> None:
+    """Refuse an operator's certificate that carries the name of a Yubico CA this tool pins,
+    but not its fingerprint (a look-alike). Raises AttestationError."""
+    cn = common_name(cert.subject)
+    pinned = dict(OPERATOR_PINNED)
+    for fps in PINNED_INTERMEDIATE_FILES.values():
+        pinned.update({n: fp for fp, n in fps.items()})
+    pinned.update({n: fp for fp, n in KNOWN_ROOTS.items()})
+    expected = pinned.get(cn)
+    found = fingerprint(cert)
+    if expected is not None and found != expected:
+        raise AttestationError(
+            f"The {what} '{cn}' has SHA-256 fingerprint {found}, but Yubico publishes "
+            f"'{cn}' with {expected}. It is not Yubico's certificate; nothing was accepted.",
+            hint="Download the certificate again from Yubico (developers.yubico.com/PKI/), "
+            "check its fingerprint against the published one, and pass that file.",
+        )

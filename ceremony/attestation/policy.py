@@ -6,19 +6,11 @@ Applies `policy.attestation` and `keys.NAME.require_attestation` of the plan to 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
+from ceremony.attestation.advisories import Advisory, firmware_advisories
 from ceremony.attestation.record import SLOT_DEFAULT_PIN_POLICY, AttestationInfo
 from ceremony.plan import Plan
-
-
-def _key_family(key_type: str) -> str:
-    k = key_type.lower()
-    if k.startswith("ecdsa"):
-        return "ecdsa"
-    if k.startswith("rsa"):
-        return "rsa"
-    if k.startswith("ed25519"):
-        return "ed25519"
-    return k
 
 
 def effective_pin_policy(info: AttestationInfo) -> str | None:
@@ -37,11 +29,14 @@ def check_policy(
     require_touch: str | None,
     forbid_pin_never: bool,
     allow_vulnerable_firmware: bool,
+    allowed_advisories: Collection[str] = (),
 ) -> list[str]:
     """Problems with an attested key under the plan's policy (empty list: acceptable).
 
     `key_type` is the plan's or TUF's key type ("ecdsa-p256", "ecdsa", "rsa-3072", "rsa",
     "ed25519"...). `require_touch`: None (any), "cached" (cached or always) or "always".
+    A firmware advisory is a problem unless `allow_vulnerable_firmware` (all of them) or its
+    identifier is in `allowed_advisories` (the plan's `allow_advisories`).
     """
     problems: list[str] = []
     touch = info.touch_policy if info.touch_policy != "default" else "never"
@@ -68,40 +63,52 @@ def check_policy(
                 "shown not to be 'never'"
             )
 
-    if not allow_vulnerable_firmware:
-        problems += [
-            a + " (or allow_vulnerable_firmware in the plan, with a recorded reason)"
-            for a in advisories(info, key_type)
-        ]
+    problems += refused_advisories(
+        advisories_of(info, key_type), allow_vulnerable_firmware, allowed_advisories
+    )
     return problems
 
 
-def advisories(info: AttestationInfo, key_type: str) -> list[str]:
-    """Published key-extraction advisories that apply to this device and key type.
+def refused_advisories(
+    found: list[Advisory], allow_all: bool, allowed: Collection[str]
+) -> list[str]:
+    """The advisories of `found` the plan does not allow, as problems saying how to allow them."""
+    if allow_all:
+        return []
+    return [
+        f"{a.text} (only if this is a deliberate, reviewed exception: list it in the plan "
+        f"under policy.attestation.allow_advisories: [{a.id}])"
+        for a in found
+        if a.id not in allowed
+    ]
 
-    Reported always; refused by `check_policy` unless the plan allows vulnerable firmware.
-    """
-    out: list[str] = []
-    family = _key_family(key_type)
-    version = info.firmware_version
-    # YSA-2024-03: YubiKey 5 fixed in 5.7.0; YubiKey 5 FIPS and Bio only in 5.7.2.
-    bio = info.form_factor.endswith("-bio")
-    fixed = (5, 7, 2) if bio or info.fips else (5, 7, 0)
-    if family == "ecdsa" and version[0] == 5 and version < fixed:
-        out.append(
-            f"YubiKey firmware {info.firmware} is affected by Yubico Security Advisory "
-            "YSA-2024-03 ('EUCLEAK'): the ECDSA implementation of YubiKey 5 devices before "
-            f"firmware {'.'.join(map(str, fixed))} leaks enough through a side channel that "
-            "someone with the device and lab equipment can recover the private key; use a "
-            "YubiKey with newer firmware"
-        )
-    if family == "rsa" and version[0] == 4 and version < (4, 3, 5):
-        out.append(
-            f"YubiKey firmware {info.firmware} is affected by Yubico Security Advisory "
-            "YSA-2017-01 ('ROCA', CVE-2017-15361): RSA keys generated on YubiKey 4 before "
-            "firmware 4.3.5 can be factored from the public key; use another device"
-        )
-    return out
+
+def advisories_of(info: AttestationInfo, key_type: str) -> list[Advisory]:
+    """Published advisories (`ceremony.attestation.advisories`) for this attested device and
+    key type. Reported always; refused by `check_policy` unless the plan allows them."""
+    return firmware_advisories(
+        info.firmware_version,
+        form_factor=info.form_factor,
+        fips=info.fips,
+        cspn=info.cspn,
+        key_type=key_type,
+    )
+
+
+def advisories(info: AttestationInfo, key_type: str) -> list[str]:
+    """The sentences of `advisories_of` (what the screens print)."""
+    return [a.text for a in advisories_of(info, key_type)]
+
+
+def allowed_by_plan(plan: Plan, advisory: Advisory) -> str | None:
+    """Which plan setting allows `advisory` ("policy.attestation.allow_advisories" or
+    "policy.attestation.allow_vulnerable_firmware"), or None when the plan refuses it."""
+    pol = plan.policy.attestation
+    if advisory.id in pol.allow_advisories:
+        return "policy.attestation.allow_advisories"
+    if pol.allow_vulnerable_firmware:
+        return "policy.attestation.allow_vulnerable_firmware"
+    return None
 
 
 # --- the plan's rules -----------------------------------------------------------------------
@@ -137,6 +144,7 @@ def attestation_problems(plan: Plan, name: str, key_type: str, info: Attestation
         require_touch=pol.touch if in_scope else None,
         forbid_pin_never=pol.forbid_pin_never if in_scope else False,
         allow_vulnerable_firmware=pol.allow_vulnerable_firmware,
+        allowed_advisories=pol.allow_advisories,
     )
     if in_scope and pol.pin is not None:
         pin = effective_pin_policy(info)

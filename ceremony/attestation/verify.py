@@ -11,10 +11,12 @@ and docs.yubico.com/hardware/oid/oid-piv-arc.html)::
     device certificate, slot f9          ("Yubico PIV Attestation", object 5FFF01, CKA_ID 25)
         | signed by
         v
-    [intermediates]                      (firmware 5.7.4+: chains under "Yubico Attestation Root 1")
-        v
-    trust anchor                         bundled + pinned "Yubico PIV Root CA Serial 263751",
-                                         or a CA the operator passes (`extra_cas`)
+    [intermediates]                      (firmware 5.7.4+: "Yubico PIV Attestation {A,B} 1" and
+        v                                 "Yubico Attestation Intermediate {A,B} 1", bundled and
+                                          pinned; others, e.g. "... B2 1", from the operator)
+    trust anchor                         bundled + pinned "Yubico PIV Root CA Serial 263751" or
+                                         "Yubico Attestation Root 1", or an operator's CA
+                                         (`extra_cas`)
 
 The attestation certificate carries the slot's public key, subject "CN=YubiKey PIV Attestation
 <slot>", issuer = the f9 subject, validity copied from the f9 certificate, and these
@@ -53,10 +55,12 @@ from cryptography.x509.oid import ExtensionOID
 from ceremony.attestation.anchors import (
     HINT_REDO,
     KNOWN_ROOTS,
+    check_operator_certificate,
     common_name,
     fingerprint,
     load_certs,
     load_one,
+    load_pinned_intermediates,
     load_pinned_roots,
 )
 from ceremony.attestation.record import (
@@ -262,8 +266,10 @@ def verify_attestation(
 
     `key_cert` is the slot's attestation certificate, `device_cert` the slot f9 certificate
     (both DER or PEM). The device certificate must chain to a pinned bundled Yubico root or to
-    one of `extra_cas` (trusted as given: the operator vouches for them), possibly through
-    `intermediates` (untrusted, only used to build the path). Raises AttestationError.
+    one of `extra_cas` (trusted as given: the operator vouches for them), possibly through the
+    bundled pinned intermediates and `intermediates` (untrusted, only used to build the path).
+    An operator's certificate named like a Yubico CA must have that CA's pinned fingerprint.
+    Raises AttestationError.
     """
     now = now or now_utc()
     if now.tzinfo is None:
@@ -276,6 +282,12 @@ def verify_attestation(
     inters: list[x509.Certificate] = []
     for blob in intermediates:
         inters += load_certs(blob, "intermediate certificate")
+    for c, source in anchors:
+        if source == "operator":
+            check_operator_certificate(c, "extra CA certificate")
+    for c in inters:
+        check_operator_certificate(c, "intermediate certificate")
+    inters += load_pinned_intermediates()
 
     # 1. The attestation certificate is signed by the device's f9 key.
     if not _signed_by(att, dev):
@@ -311,12 +323,11 @@ def verify_attestation(
         raise AttestationError(
             f"The YubiKey's attestation certificate '{common_name(dev.subject)}' (issued by "
             f"'{common_name(current.issuer)}') does not chain to a trusted root. Trusted here: {trusted}. "
-            "The device is not a genuine YubiKey, or it attests under a newer Yubico root "
-            "(firmware 5.7.4 and later: 'Yubico Attestation Root 1' with its intermediates) "
-            "that was not supplied.",
-            hint="For firmware 5.7.4+, pass Yubico's published root with --attestation-ca and "
-            "its intermediate certificates with --attestation-chain, after checking their "
-            "fingerprints (runbooks/token-preparation.md).",
+            "The device is not a genuine YubiKey, or it attests through a Yubico intermediate "
+            "that is not bundled (such as 'Yubico PIV Attestation B2 1') and was not supplied.",
+            hint="Pass Yubico's published intermediate certificate with --attestation-chain, "
+            "after checking its fingerprint (runbooks/token-preparation.md); never pass a "
+            "certificate that did not come from Yubico.",
         )
     root, source = anchor
 

@@ -21,7 +21,14 @@ from ceremony.checks.base import (
     warnings,
 )
 from ceremony.checks.keys import check_keys
-from ceremony.checks.roles import check_expiry, check_previous, check_rotation, check_thresholds
+from ceremony.checks.roles import (
+    PreviousRootSigners,
+    check_expiry,
+    check_previous,
+    check_rotation,
+    check_thresholds,
+    previous_root_signers,
+)
 from ceremony.checks.sizes import check_sizes
 
 ALL_CHECKS = (
@@ -80,6 +87,7 @@ __all__ = [
     "WARNING",
     "CheckContext",
     "CheckResult",
+    "PreviousRootSigners",
     "check_expiry",
     "check_keys",
     "check_previous",
@@ -87,6 +95,7 @@ __all__ = [
     "check_sizes",
     "check_thresholds",
     "errors",
+    "previous_root_signers",
     "run_checks",
     "warnings",
 ]

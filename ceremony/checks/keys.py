@@ -8,15 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ceremony.attestation import (
-    AttestationInfo,
-    advisories,
-    attestation_problems,
-    key_requires_attestation,
-    roles_require_attestation,
-)
+from ceremony.checks.attest import check_key_attestation
 from ceremony.checks.base import ERROR, WARNING, CheckContext, CheckResult, holder_list
-from ceremony.errors import StoreError
 from ceremony.keys import (
     KEY_TYPES,
     SOURCE_IMPORTED,
@@ -26,6 +19,7 @@ from ceremony.keys import (
     short,
     strength_problem,
 )
+from ceremony.keysource import is_softhsm_token
 
 
 def _previous_roles_of(ctx: CheckContext, name: str) -> set[str]:
@@ -222,55 +216,18 @@ def check_keys(ctx: CheckContext) -> list[CheckResult]:
                     "prove it was generated on the device and never left it.",
                 )
             )
-        if key_requires_attestation(plan, name) and not k.attestation:
-            out.append(
-                CheckResult(
-                    "CER-ATTESTATION-REQUIRED",
-                    ERROR,
-                    f"keys.{name} requires attestation but none was recorded; enrol it again with --attest.",
-                )
-            )
-        if k.attestation:
-            try:
-                info = AttestationInfo.from_dict(k.attestation, where=f"keys/{name}.json")
-                problems = attestation_problems(plan, name, ktype, info)
-            except StoreError as exc:
-                problems = [str(exc)]
-            for problem in problems:
-                out.append(CheckResult("CER-ATTESTATION-POLICY", ERROR, f"key '{name}': {problem}"))
-            if plan.policy.attestation.allow_vulnerable_firmware and not problems:
-                for advisory in advisories(info, ktype):
-                    out.append(
-                        CheckResult(
-                            "CER-ATTESTATION-ADVISORY",
-                            WARNING,
-                            f"key '{name}': {advisory}. Accepted only because the plan sets "
-                            "policy.attestation.allow_vulnerable_firmware: true.",
-                        )
-                    )
-        if roles_require_attestation(plan, name) and not k.attestation:
-            role_att = set(plan.policy.attestation.roles)
-            out.append(
-                CheckResult(
-                    "CER-ATTESTATION-REQUIRED",
-                    ERROR,
-                    f"policy.attestation requires attested keys for {', '.join(sorted(role_att))}, "
-                    f"but '{name}' has no attestation; enrol it again with --attest.",
-                )
-            )
-    softhsm = sorted(
-        n
-        for n in used & set(keys)
-        if "softhsm" in str((keys[n].token or {}).get("manufacturer", "")).lower()
-    )
+        out += check_key_attestation(ctx, name, k, ktype)
+    softhsm = sorted(n for n in used & set(keys) if is_softhsm_token(keys[n].token))
     if softhsm and not plan.rehearsal:
         out.append(
             CheckResult(
                 "CER-KEY-SOFTHSM",
-                WARNING,
+                ERROR,
                 f"{', '.join(softhsm)}: on SoftHSM, which keeps its keys in files on this "
-                "machine's disk. Good for rehearsals and tests; a production ceremony needs "
-                "hardware tokens (YubiKey, HSM).",
+                "machine's disk, so a copy of the disk is a copy of the key. SoftHSM is a "
+                "rehearsal token: it is refused outside a rehearsal (set `rehearsal: true` in "
+                "the plan only for a practice run); a production ceremony needs hardware "
+                "tokens (YubiKey, HSM).",
             )
         )
     software = sorted(n for n in used & set(keys) if keys[n].is_software)

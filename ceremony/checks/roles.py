@@ -6,8 +6,14 @@ Pure: no I/O. The caller supplies the previous root and the digest of its file.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from tuf.api.metadata import Root
+
 from ceremony.checks.base import ERROR, OK, WARNING, CheckContext, CheckResult
-from ceremony.keys import key_identity, short
+from ceremony.keys import EnrolledKey, key_identity, short
+from ceremony.plan import Plan
 from ceremony.tufread import RootVerdict
 
 
@@ -222,17 +228,28 @@ def check_thresholds(ctx: CheckContext) -> list[CheckResult]:
     return out
 
 
-def check_rotation(ctx: CheckContext) -> list[CheckResult]:
-    """Can the previous root's threshold be reached, and by whom?"""
-    plan, prev = ctx.plan, ctx.previous
-    if prev is None:
-        return []
-    out: list[CheckResult] = []
+@dataclass(frozen=True)
+class PreviousRootSigners:
+    """Who can still sign for the previous root's root role: its threshold, and its distinct
+    keys (one key under two keyids counts once) by the plan's status. A key the plan does
+    not name counts as active. `active` lists "name (holder)" for keys not marked lost or
+    compromised; `clean`/`usable` count the keys that are active / not lost."""
+
+    threshold: int
+    active: list[str]
+    clean: int
+    usable: int
+
+
+def previous_root_signers(
+    plan: Plan, keys: Mapping[str, EnrolledKey], prev: Root, dropped: Collection[str] = ()
+) -> PreviousRootSigners:
+    """The previous root's root-role signers as the plan marks them (see the class).
+    `dropped`: keyids no client can load (`tufread.RootVerdict.dropped`): they never sign."""
     role = prev.roles["root"]
-    by_id = {k.keyid: k.name for k in ctx.keys.values()}
-    clean: set[str] = set()
+    by_id = {k.keyid: k.name for k in keys.values()}
+    clean: dict[str, str] = {}
     usable: set[str] = set()
-    dropped = ctx.previous_verdict.dropped() if ctx.previous_verdict else set()
     for kid in role.keyids:  # distinct keys: one key under two keyids counts once
         if kid not in prev.keys or kid in dropped:
             continue  # no key object, or one no client can load: it can never sign
@@ -241,9 +258,22 @@ def check_rotation(ctx: CheckContext) -> list[CheckResult]:
         status = plan.keys[name].status if name and name in plan.keys else "active"
         if status != "lost":
             usable.add(ident)
-        if status == "active":
-            clean.add(ident)
-    clean_n, usable_n = len(clean), len(usable)
+        if status == "active" and ident not in clean:
+            who = f"{name} ({plan.holder(name)})" if name else f"keyid {kid[:8]} (not enrolled)"
+            clean[ident] = who
+    return PreviousRootSigners(role.threshold, sorted(clean.values()), len(clean), len(usable))
+
+
+def check_rotation(ctx: CheckContext) -> list[CheckResult]:
+    """Can the previous root's threshold be reached, and by whom?"""
+    plan, prev = ctx.plan, ctx.previous
+    if prev is None:
+        return []
+    out: list[CheckResult] = []
+    role = prev.roles["root"]
+    dropped = ctx.previous_verdict.dropped() if ctx.previous_verdict else set()
+    signers = previous_root_signers(plan, ctx.keys, prev, dropped)
+    clean_n, usable_n = signers.clean, signers.usable
     if usable_n < role.threshold:
         out.append(
             CheckResult(

@@ -1,7 +1,8 @@
 """The `ceremony` command line. Parses, calls ONE use case (`ceremony.services`), renders.
-No ceremony logic here. Commands are grouped by phase: `setup_cmds` (init, validate,
-enroll, keygen, attestation verify), `draft_cmds` (draft, show), `signing_cmds` (sign,
-status, merge), `foreign_cmds` (import, payload, add-signature), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
+No ceremony logic here. Commands are grouped by phase: `preflight_cmd` (the machine),
+`setup_cmds` (init, validate, enroll, keygen, attestation verify), `draft_cmds` (draft,
+show), `signing_cmds` (sign, status, merge), `foreign_cmds` (import, payload,
+add-signature), `publish_cmds` (export, verify), `token_cmds` (tokens), `rehearse_cmd`;
 `screens` renders what a holder sees, `ui` is the console and the prompts.
 
 Every command runs inside `guarded()`, the ONE place where a CeremonyError becomes a
@@ -12,6 +13,7 @@ a short message (a traceback only with CEREMONY_DEBUG=1).
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,7 +89,9 @@ def recorded(
     directory: Path, command: str, args: dict[str, Any], *, write: bool = True
 ) -> Iterator[tuple[CeremonyDir, Entry]]:
     """Open the ceremony directory (locked when the command writes) and, on success, append
-    the command to the transcript. Failures leave the directory untouched."""
+    the command to the transcript. A writing command that fails once it holds the lock
+    (a wrong PIN, a declined Yes, a refused key, Ctrl-C) writes nothing else but appends its
+    refusal: outcome, exit code and the error's title and message (never a PIN)."""
     from ceremony import transcript
     from ceremony.store import CeremonyDir
 
@@ -96,7 +100,11 @@ def recorded(
     if write:
         transcript.ensure_writable(cdir.root)  # a write-protected stick: say so, before any work
         with cdir.lock():
-            yield cdir, entry
+            try:
+                yield cdir, entry
+            except BaseException as exc:
+                _log_failure(cdir.root, entry, exc)
+                raise
             try:
                 transcript.append(cdir.root, entry, "ok", 0)
             except OSError as exc:
@@ -107,6 +115,38 @@ def recorded(
     yield cdir, entry
     with contextlib.suppress(OSError, LockedError), cdir.lock():
         transcript.append(cdir.root, entry, "ok", 0)
+
+
+def _log_failure(root: Path, entry: Entry, exc: BaseException) -> None:
+    """Append the refusal of a writing command (best effort: the error itself is reported)."""
+    from ceremony import transcript
+
+    if isinstance(exc, typer.Exit | SystemExit | GeneratorExit):
+        return
+    if isinstance(exc, KeyboardInterrupt):
+        outcome, code, why = "interrupted", EXIT_INTERRUPTED, "interrupted (Ctrl-C)"
+    elif isinstance(exc, CeremonyError):
+        outcome = "interrupted" if exc.exit_code == EXIT_INTERRUPTED else "refused"
+        code, why = exc.exit_code, f"{exc.title}: {exc.message}"
+    else:
+        outcome, code, why = "error", 1, f"internal error {type(exc).__name__}"
+    entry.notes.append(why)
+    # A refused argument may carry what must never be written (pkcs11:...;pin-value=...).
+    entry.args = {k: _scrub(v) for k, v in entry.args.items()}
+    with contextlib.suppress(OSError):
+        transcript.append(root, entry, outcome, code)
+
+
+_PIN_IN_URI = re.compile(r"(?i)(pin-value|pin-source)=[^;?&]*")
+
+
+def _scrub(value: Any) -> Any:
+    """`value` with any URI PIN attribute's value removed (lists scrubbed item by item)."""
+    if isinstance(value, str):
+        return _PIN_IN_URI.sub(r"\1=(removed)", value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
 
 
 # The libraries whose versions decide what is signed and verified, by distribution name.
@@ -154,6 +194,7 @@ def _root(
 
 # One line each in `ceremony --help` (Typer would cut the docstrings' first sentences).
 SHORT_HELP = {
+    "preflight": "Check this machine before a ceremony.",
     "init": "Create a ceremony directory and its plan.",
     "validate": "Check the plan, with no token attached.",
     "enroll": "Record a key's public part under its name.",
@@ -176,6 +217,7 @@ SHORT_HELP = {
 
 # command name -> the module that registers it, in the order of `ceremony --help`.
 COMMAND_MODULES = {
+    "preflight": "preflight_cmd",
     "init": "setup_cmds",
     "validate": "setup_cmds",
     "enroll": "setup_cmds",

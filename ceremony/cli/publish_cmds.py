@@ -56,6 +56,13 @@ def export(
         help="Rotation whose previous threshold cannot be met: check the new root by its own "
         "threshold only; clients must receive it directly.",
     ),
+    accept_transcript_problems: str | None = typer.Option(
+        None,
+        "--accept-transcript-problems",
+        metavar="REASON",
+        help="Export although the transcript is damaged, cut short or rewritten (as `status` "
+        "shows), for this recorded reason; the problems and the reason go into the record.",
+    ),
     reopen: bool = typer.Option(
         False,
         "--reopen",
@@ -78,6 +85,8 @@ def export(
         "out_of_band": out_of_band,
         "reopen": reopen,
     }
+    if accept_transcript_problems is not None:
+        args["accept_transcript_problems"] = accept_transcript_problems
     if fmt != "auto" or key or allow_partial:
         args.update(format=fmt, key=key, allow_partial=allow_partial)
     if test_only_unverified:
@@ -95,6 +104,7 @@ def export(
             entry,
             out_of_band=out_of_band,
             unverified_for_tests=test_only_unverified,
+            accept_transcript_problems=accept_transcript_problems,
             reopen=reopen,
             fmt=fmt,
             key=key,
@@ -137,6 +147,12 @@ def export(
             )
         if out_of_band:
             ui.say(f"OUT OF BAND: {out_of_band_text(res.roles)}", style="red bold")
+        if accept_transcript_problems is not None:
+            ui.say(
+                "TRANSCRIPT PROBLEMS ACCEPTED (listed in ceremony-record.md): "
+                f"{accept_transcript_problems}",
+                style="red bold",
+            )
         for note in res.notes:
             ui.say(note, 0, 2, style="yellow")
         ui.say(f"Next: {publishing.next_text(res.format)}")

@@ -165,8 +165,8 @@ def _step(
         if secret_last:
             out.print("  (types the PIN: not shown)")
     cmd = [sys.executable, "-m", "ceremony", *args]
-    if rig.module and args[0] in ("keygen", "sign", "enroll"):
-        cmd += ["--module", rig.module]
+    if rig.module and args[0] in ("keygen", "sign", "enroll") and "--public-key" not in args:
+        cmd += ["--module", rig.module]  # not for a key file: --module cannot apply there
     proc = subprocess.run(
         cmd,
         input="".join(line + "\n" for line in (stdin_lines or [])),

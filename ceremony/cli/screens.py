@@ -106,7 +106,7 @@ def print_enrolled(res: EnrollResult) -> None:
     """What enroll and keygen print about the key recorded."""
     rec = res.record
     out = ui.console()
-    if rec.is_software:
+    if rec.is_rehearsal_only:
         ui.rehearsal_banner()
     verb = "Enrolled" if res.new else "Already enrolled (same key, nothing changed):"
     out.print(
@@ -118,10 +118,7 @@ def print_enrolled(res: EnrollResult) -> None:
     if res.attested is not None:
         out.print(f"  Attested: {ui.value(res.attested)}.")
         for advisory in res.advisories:
-            out.print(
-                f"  [yellow]WARNING:[/yellow] {ui.value(advisory)}. Accepted only because the plan allows "
-                "vulnerable firmware."
-            )
+            out.print(f"  [yellow]WARNING:[/yellow] {ui.value(advisory)}.")
     if rec.allow_imported:
         out.print(
             "  [yellow]Accepted with --allow-imported-key: the token does not prove on-device generation.[/yellow]"
@@ -181,8 +178,14 @@ def render_status(report: StatusReport) -> None:
         ui.say(f"Next: {r.next_step}.", 2, 4)
     for w in report.warnings:
         ui.say(f"warning {w}", 0, 2, style="yellow")
+    head = report.transcript_head
+    ui.say(f"Transcript: {head.seq} entries; head SHA-256 (for the paper record):")
+    for line in digests.grouped_hex_lines(head.sha256):
+        ui.say(line, 2)
     for problem in report.transcript_problems:
         ui.say(f"transcript: {problem}", 0, 2, style="red")
+    for note in report.transcript_notes:
+        ui.say(f"transcript note: {note}", 0, 2)
     copy_note(report.copy)
 
 
@@ -242,6 +245,8 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         ),
         "warnings": report.warnings,
         "transcript_problems": report.transcript_problems,
+        "transcript_head": report.transcript_head.to_dict(),
+        "transcript_notes": report.transcript_notes,
         "repository": report.repository,
         "rehearsal": report.rehearsal,
         "roles": roles,

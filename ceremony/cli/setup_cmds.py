@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from ceremony.cli import DIR_ARG, guarded, recorded, ui
+from ceremony.cli import DIR_ARG, guarded, recorded, secret_prompts, ui
 from ceremony.clock import now_utc as now
-from ceremony.errors import AttestationError, PlanError
+from ceremony.errors import AttestationError, InputError, PlanError
+
+if TYPE_CHECKING:
+    from ceremony.services.attestation import AttestationFiles
 
 attestation_app = typer.Typer(
     help="YubiKey PIV attestation of enrolled keys.", no_args_is_help=True
@@ -117,6 +121,33 @@ def validate(directory: Path = DIR_ARG) -> None:
         )
 
 
+def _attestation_options(
+    attestation: Path | None,
+    intermediate: Path | None,
+    chain: list[Path],
+    cas: list[Path],
+) -> AttestationFiles:
+    from ceremony.services.attestation import AttestationFiles
+
+    return AttestationFiles(attestation, intermediate, cas, chain)
+
+
+ATTESTATION_CHAIN = typer.Option(
+    [],
+    "--attestation-chain",
+    metavar="FILE",
+    help="A Yubico intermediate certificate between the device certificate and the root (e.g. "
+    "'Yubico PIV Attestation B2 1', checked against its pinned fingerprint; repeatable; used "
+    "to build the path, never trusted by itself).",
+)
+ATTESTATION_CA = typer.Option(
+    [],
+    "--attestation-ca",
+    metavar="FILE",
+    help="Extra trusted attestation CA certificate (repeatable).",
+)
+
+
 def enroll(
     directory: Path = DIR_ARG,
     name: str = typer.Argument(
@@ -138,7 +169,8 @@ def enroll(
         None,
         "--public-key",
         metavar="FILE",
-        help="A PEM or TUF key JSON file, for a key not on a token here (e.g. the online key).",
+        help="A PEM or TUF key JSON file, for a key not on a token here (e.g. the online key, "
+        "or a YubiKey key with its published --attestation).",
     ),
     allow_imported_key: bool = typer.Option(
         False,
@@ -146,13 +178,17 @@ def enroll(
         help="Accept a token key that may have been imported or is extractable (recorded everywhere).",
     ),
     attest: bool = typer.Option(
-        False, "--attest", help="Read and verify the YubiKey PIV attestation of the key."
+        False,
+        "--attest",
+        help="Require the YubiKey PIV attestation of the token key (read and verified by "
+        "default for any YubiKey key, unless the plan waives it).",
     ),
     attestation: Path | None = typer.Option(
         None,
         "--attestation",
         metavar="FILE",
-        help="The key's attestation certificate file (instead of reading it from the token).",
+        help="The key's attestation certificate file (instead of reading it from the token; "
+        "with --public-key: enrol from published evidence).",
     ),
     attestation_intermediate: Path | None = typer.Option(
         None,
@@ -160,24 +196,12 @@ def enroll(
         metavar="FILE",
         help="The device (slot f9) certificate file.",
     ),
-    attestation_chain: list[Path] = typer.Option(
-        [],
-        "--attestation-chain",
-        metavar="FILE",
-        help="Intermediate CA certificates between the device certificate and the trusted root "
-        "(firmware 5.7.4+; repeatable; used to build the path, never trusted by themselves).",
-    ),
-    attestation_ca: list[Path] = typer.Option(
-        [],
-        "--attestation-ca",
-        metavar="FILE",
-        help="Extra trusted attestation CA certificate (repeatable).",
-    ),
+    attestation_chain: list[Path] = ATTESTATION_CHAIN,
+    attestation_ca: list[Path] = ATTESTATION_CA,
 ) -> None:
     """Record a key's PUBLIC part (read from a token, or from a file) under its plan name."""
     from ceremony.cli.screens import print_enrolled
     from ceremony.services import enroll as enrolment
-    from ceremony.services.attestation import AttestationFiles
     from ceremony.tokens import select
 
     with (
@@ -188,10 +212,10 @@ def enroll(
             {"name": name, "uri": uri, "public_key": str(public_key) if public_key else None},
         ) as (cdir, entry),
     ):
-        wanted = None
-        if attest or attestation is not None:
-            wanted = AttestationFiles(
-                attestation, attestation_intermediate, attestation_ca, attestation_chain
+        if public_key is not None and module is not None:
+            raise InputError(
+                "--module cannot apply to a key from a file (--public-key): no token is read. "
+                "Nothing was enrolled."
             )
         res = enrolment.enroll(
             cdir,
@@ -201,11 +225,16 @@ def enroll(
             uri=uri,
             public_key=public_key,
             read_key=select.key_reader(
-                module, allow_imported=allow_imported_key, pin_provider=ui.read_pin
+                module, allow_imported=allow_imported_key, pin_provider=secret_prompts.read_pin
             ),
             allow_imported=allow_imported_key,
-            attestation=wanted,
-            read_attestation=select.attestation_reader(module, pin_provider=ui.read_pin),
+            attestation=_attestation_options(
+                attestation, attestation_intermediate, attestation_chain, attestation_ca
+            ),
+            attest=attest,
+            read_attestation=select.attestation_reader(
+                module, pin_provider=secret_prompts.read_pin
+            ),
             inform=lambda line: ui.console().print(line),
             notify=ui.notify,
         )
@@ -215,58 +244,135 @@ def enroll(
 def keygen(
     directory: Path = DIR_ARG,
     name: str = typer.Argument(..., metavar="NAME", help="The key's name in the plan."),
-    uri: str = typer.Option(
-        ...,
+    uri: str | None = typer.Option(
+        None,
         "--uri",
         metavar="URI",
-        help="pkcs11: URI of the token (serial or label) and the new key's label (object=).",
+        help="pkcs11: URI of the token (serial or label) and the new key's label (object=). "
+        "Not with --yubikey.",
     ),
-    key_type: str = typer.Option(
-        ..., "--type", metavar="TYPE", help="ed25519, ecdsa-p256, ecdsa-p384 or rsa-3072."
+    key_type: str | None = typer.Option(
+        None,
+        "--type",
+        metavar="TYPE",
+        help="ed25519, ecdsa-p256, ecdsa-p384 or rsa-3072 (default: the plan's keys.NAME.type).",
     ),
     module: str | None = typer.Option(
-        None, "--module", metavar="FILE", help="PKCS#11 module path."
+        None,
+        "--module",
+        metavar="FILE",
+        help="PKCS#11 module path (with --yubikey: the ykcs11 module `sign` will use).",
     ),
+    yubikey: int | None = typer.Option(
+        None,
+        "--yubikey",
+        metavar="SERIAL",
+        help="Generate on the YubiKey with this serial (printed on it), in a PIV slot, with the "
+        "plan's PIN and touch policies; its attestation is verified and recorded.",
+    ),
+    slot: str | None = typer.Option(
+        None,
+        "--slot",
+        metavar="SLOT",
+        help="With --yubikey: the PIV slot (9c, the default; 9a, 9d, 9e or 82-95).",
+    ),
+    replace_existing: bool = typer.Option(
+        False,
+        "--replace-existing",
+        help="With --yubikey: replace a key or certificate already in the slot (never silently).",
+    ),
+    write_certificate: bool = typer.Option(
+        False,
+        "--write-certificate",
+        help="With --yubikey: also store a self-signed certificate in the slot (one more PIN "
+        "and touch), for PKCS#11 modules such as OpenSC that show no key without one.",
+    ),
+    attestation_chain: list[Path] = ATTESTATION_CHAIN,
+    attestation_ca: list[Path] = ATTESTATION_CA,
     attest: bool = typer.Option(
         False,
         "--attest",
-        help="Refused with the reason: YubiKey keys are made with ykman, then `enroll --attest`.",
+        help="Attestation needs --yubikey (which always attests); refused with a PKCS#11 --uri.",
     ),
 ) -> None:
     """Generate a key pair ON the token (non-extractable, sensitive, sign-only) and enrol it."""
     from ceremony.cli.screens import print_enrolled
-    from ceremony.services import enroll as enrolment
+    from ceremony.services import keygen as keygens
     from ceremony.tokens import select
 
-    with (
-        guarded(),
-        recorded(directory, "keygen", {"name": name, "uri": uri, "type": key_type}) as (
-            cdir,
-            entry,
-        ),
-    ):
-        res = enrolment.keygen(
+    args: dict[str, object] = {"name": name, "uri": uri, "type": key_type}
+    piv_slot = slot or "9c"
+    if yubikey is not None:
+        args |= {"yubikey": yubikey, "slot": piv_slot}
+    with guarded(), recorded(directory, "keygen", args) as (cdir, entry):
+        if yubikey is None:
+            yubikey_only = [
+                opt
+                for opt, given in (
+                    ("--slot", slot is not None),
+                    ("--replace-existing", replace_existing),
+                    ("--write-certificate", write_certificate),
+                    ("--attestation-chain", attestation_chain),
+                    ("--attestation-ca", attestation_ca),
+                )
+                if given
+            ]
+            if yubikey_only:
+                raise InputError(
+                    f"{', '.join(yubikey_only)} cannot apply without --yubikey SERIAL (they "
+                    "are for a key generated on a YubiKey). Nothing was generated."
+                )
+            if uri is None:
+                raise InputError(
+                    "give --uri (a PKCS#11 token and the new key's label) or --yubikey SERIAL. "
+                    "Nothing was generated."
+                )
+            res = keygens.keygen(
+                cdir,
+                name,
+                uri,
+                key_type,
+                now(),
+                entry,
+                generate=select.key_generator(module, pin_provider=secret_prompts.read_pin),
+                attest=attest,
+            )
+            ui.console().print(f"Generated on the token: {ui.value(name)}.")
+            print_enrolled(res)
+            return
+        if uri is not None:
+            raise InputError(
+                "--uri cannot apply with --yubikey: the YubiKey is named by its serial and the "
+                "key by --slot. Nothing was generated."
+            )
+        res = keygens.keygen_yubikey(
             cdir,
             name,
-            uri,
             key_type,
             now(),
             entry,
-            generate=select.key_generator(module, pin_provider=ui.read_pin),
-            attest=attest,
+            generate=select.yubikey_generator(
+                yubikey,
+                piv_slot,
+                module,
+                pin_provider=secret_prompts.read_pin,
+                management_key=secret_prompts.read_management_key,
+                notify=ui.notify,
+                replace_existing=replace_existing,
+                write_certificate=write_certificate,
+            ),
+            attestation=_attestation_options(None, None, attestation_chain, attestation_ca),
+            notify=ui.notify,
         )
-        ui.console().print(f"Generated on the token: {ui.value(name)}.")
+        ui.console().print(
+            f"Generated on YubiKey {yubikey}, PIV slot {ui.value(piv_slot)}: {ui.value(name)}."
+        )
         print_enrolled(res)
 
 
 def attestation_verify(
     directory: Path = DIR_ARG,
-    attestation_ca: list[Path] = typer.Option(
-        [],
-        "--attestation-ca",
-        metavar="FILE",
-        help="Extra trusted attestation CA certificate (repeatable).",
-    ),
+    attestation_ca: list[Path] = ATTESTATION_CA,
 ) -> None:
     """Re-check every enrolled key's attestation: chain, key, recorded facts, plan policy."""
     from ceremony.services.attestation import reverify_attestations

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ceremony.cli import DIR_ARG, ROLE_ARG, guarded, recorded, ui
+from ceremony.cli import DIR_ARG, ROLE_ARG, guarded, recorded, secret_prompts, ui
 from ceremony.clock import now_utc as now
 
 
@@ -37,7 +37,8 @@ def sign(
     allow_imported_key: bool = typer.Option(
         False,
         "--allow-imported-key",
-        help="Accept a token key that may have been imported (recorded).",
+        help="Accept a token key that may have been imported (recorded in the signature file, "
+        "the transcript and the ceremony record).",
     ),
     reopen: bool = typer.Option(
         False,
@@ -54,6 +55,8 @@ def sign(
     from ceremony.tokens import select
 
     args = {"role": role, "key": key, "uri": uri, "reopen": reopen}
+    if allow_imported_key:
+        args["allow_imported_key"] = True
     with guarded(), recorded(directory, "sign", args) as (cdir, entry):
 
         def confirm(v: DraftView) -> bool:
@@ -77,13 +80,14 @@ def sign(
             select.signer_factory(
                 uri,
                 module,
-                pin_provider=ui.read_pin,
+                pin_provider=secret_prompts.read_pin,
                 notify=ui.notify,
                 allow_imported=allow_imported_key,
             ),
             confirm,
             now(),
             entry,
+            allow_imported=allow_imported_key,
             reopen=reopen,
         )
         if outcome.already_signed:
@@ -138,13 +142,13 @@ def merge(
     """Bring signature files from other copies into DIR, verifying each; never overwrite one.
     Exits 1 when any file was refused (each is listed with its reason)."""
     from ceremony.errors import CheckFailed
-    from ceremony.services import signing
+    from ceremony.services import merging
 
     with (
         guarded(),
         recorded(directory, "merge", {"others": [str(o) for o in others]}) as (cdir, entry),
     ):
-        rep = signing.merge(cdir, others, now(), entry)
+        rep = merging.merge(cdir, others, now(), entry)
         added = "added" if rep.written else "would add"
         ui.say(
             f"Merge into {cdir.root}: {len(rep.added)} {added}, {len(rep.skipped)} skipped, "
@@ -163,6 +167,8 @@ def merge(
             ui.say(f"refused   {line}", 2, 4, style="red")
         for line in rep.names_refused:  # quotes the file's own fields: escaped by say
             ui.say(f"names refused {line}", 2, 4, style="yellow")
+        for problem in rep.transcript_problems:
+            ui.say(f"transcript: {problem}", 2, 4, style="red")
         if rep.refused:  # raised inside: nothing written, the transcript included
             n = len(rep.refused)
             raise CheckFailed(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ceremony.cli import guarded, ui
+from ceremony.cli import guarded, secret_prompts, ui
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +41,7 @@ def tokens_cmd(
         from ceremony.tokens.uri import Pkcs11Uri
 
         path, listings = select.list_tokens(
-            module, pin_provider=ui.read_pin if login else None, login=login, only=token
+            module, pin_provider=secret_prompts.read_pin if login else None, login=login, only=token
         )
         out = ui.console()
         ui.say(f"PKCS#11 module: {path}")

@@ -35,7 +35,6 @@ if TYPE_CHECKING:  # keep `ceremony --help` light: these pull in securesystemsli
     from rich.text import Text
 
     from ceremony.thresholds import RoleStatus, ThresholdStatus
-    from ceremony.tokens.types import PinRequest
 
 # rich (0.03 s to import) is imported by the functions that render with it, so a command
 # that prints plain lines (`verify`) or nothing styled never loads it.
@@ -122,7 +121,7 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _read_line(prompt: str) -> str:
+def read_line(prompt: str) -> str:
     out = console()
     if interactive():
         try:
@@ -149,7 +148,7 @@ def ask_yes(question: str) -> str:
     """The holder's answer to `question`, which states the exact-`Yes` rule. Only the exact
     answer `Yes` goes on; callers compare and explain (`not_yes`). On a terminal the prompt
     is wrapped at spaces, never in a word."""
-    return _read_line("\n".join(wrap(f"{question} {YES_RULE}:", 0, 0)) + " ")
+    return read_line("\n".join(wrap(f"{question} {YES_RULE}:", 0, 0)) + " ")
 
 
 def typed(answer: str) -> str:
@@ -241,59 +240,6 @@ def long_listing(render: Callable[[], None]) -> None:
         out.file.flush()
 
 
-def read_pin(request: PinRequest) -> str:
-    """The PinProvider for every token operation."""
-    out = console()
-    tok = request.token
-    out.print(f"[bold]PIN needed[/bold] for {value(tok.describe())} to {value(request.purpose)}.")
-    if request.count_low and not request.final_try and tok.is_softhsm:
-        out.print(
-            "Note: SoftHSM2 shows 'PIN count low' after any wrong PIN. It never locks (a "
-            "rehearsal token), and the flag clears at the next right PIN."
-        )
-    elif request.count_low and not request.final_try:
-        out.print(
-            "[yellow]Warning:[/yellow] the token reports that few PIN tries are left. Type carefully; "
-            "if you are unsure of the PIN, stop now (Ctrl-C) and ask the administrator."
-        )
-    if request.final_try:
-        out.print(
-            "[red bold]FINAL TRY:[/red bold] one more wrong PIN LOCKS this token. Unlocking needs "
-            "the PUK (or SO PIN); if that is blocked too, the token must be reset, which DESTROYS "
-            "its keys."
-        )
-        answer = _read_line("Type 'final try' to enter the PIN anyway, anything else to stop: ")
-        if answer != "final try":
-            raise Interrupted("stopped before the final PIN try; nothing was signed or written.")
-    if interactive():
-        try:
-            import getpass
-
-            pin = getpass.getpass("PIN (not shown): ")
-        except EOFError:
-            raise Interrupted("no PIN was given; nothing was written.") from None
-    else:
-        line = sys.stdin.readline()
-        if not line:
-            raise InputError(
-                "standard input ended before the PIN was given (scripts: give the confirmation, "
-                "then the PIN, one per line)."
-            )
-        pin = line.rstrip("\r\n")
-        out.print("PIN read from standard input (not shown).")
-    if not pin:
-        raise InputError("an empty PIN was given; nothing was sent to the token.")
-    from ceremony.tokens.types import is_factory_default_pin
-
-    if is_factory_default_pin(pin):
-        out.print(
-            "[yellow]Warning:[/yellow] the PIN typed is a well-known factory default (such as "
-            "123456). If the token accepts it, the token still has its factory PIN: change it "
-            "before any real ceremony (runbooks/token-preparation.md, A4)."
-        )
-    return pin
-
-
 def notify(message: str) -> None:
     console().print(f"[bold cyan]>>> {value(message)}[/bold cyan]")
 
@@ -318,7 +264,8 @@ def rehearsal_banner(plan_only: bool = False) -> None:
         )
         return
     console().print(
-        "[black on yellow] REHEARSAL: software keys, not for production. Never publish these files. [/]"
+        "[black on yellow] REHEARSAL: practice keys (software token, SoftHSM) or a plan with "
+        "rehearsal: true; not for production. Never publish these files. [/]"
     )
 
 

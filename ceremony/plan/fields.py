@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from ceremony.files import NAME_RE
-from ceremony.plan.model import Expiry
+from ceremony.plan.model import ADVISORY_IDS, Expiry
 
 DURATION_RE = re.compile(r"^(\d{1,5})d\Z")
 
@@ -152,3 +152,39 @@ def read_threshold(value: Any, keys: tuple[str, ...] | None, path: str, p: Probl
         )
         return None
     return t
+
+
+def read_advisory_ids(raw: Any, p: Problems) -> tuple[str, ...]:
+    """policy.attestation.allow_advisories: known advisory identifiers (YSA-2024-03, ...)."""
+    path = "policy.attestation.allow_advisories"
+    if not isinstance(raw, list):
+        p.add(path, f"expected a list of advisory identifiers, found {kind_of(raw)}")
+        return ()
+    out: list[str] = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, str) or item not in ADVISORY_IDS:
+            p.add(
+                f"{path}[{i}]",
+                f"{kind_of(item)} is not a known advisory ({', '.join(ADVISORY_IDS)})",
+            )
+        elif item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+# A key's attestation fields in the plan (keys.NAME.*).
+ATTESTATION_KEY_FIELDS = ("require_attestation", "waive_attestation")
+
+
+def read_key_attestation(d: dict[str, Any], path: str, p: Problems) -> tuple[bool, str | None]:
+    """keys.NAME.require_attestation (false by default) and keys.NAME.waive_attestation (the
+    reason to enrol a YubiKey key without its attestation); both at once is a problem."""
+    req = d.get("require_attestation", False)
+    required = bool(read_bool(req, f"{path}.require_attestation", p)) if req is not False else False
+    waive = read_text(d.get("waive_attestation"), f"{path}.waive_attestation", p, optional=True)
+    if waive is not None and required:
+        p.add(
+            f"{path}.waive_attestation",
+            "the key cannot both require an attestation and waive it; keep one",
+        )
+    return required, waive

@@ -13,6 +13,9 @@ TOP_LEVEL_ROLES = ("root", "targets", "snapshot", "timestamp")
 OFFLINE_ROLES = ("root", "targets")
 ONLINE_ROLES = ("snapshot", "timestamp")
 KEY_STATUSES = ("active", "compromised", "lost")
+# The Yubico Security Advisories a plan may name in policy.attestation.allow_advisories
+# (what each means: ceremony.attestation.advisories).
+ADVISORY_IDS = ("YSA-2024-03", "YSA-2017-01", "YSA-2019-02")
 # What `ceremony import` reads (docs/foreign-formats.md); recorded as `imported.format`.
 IMPORT_FORMATS = ("metadata", "tuf-on-ci", "rstuf-bootstrap", "rstuf-update", "rstuf-sign-request")
 
@@ -84,6 +87,9 @@ class KeySpec:
     status: str = "active"  # active | compromised | lost
     note: str | None = None
     require_attestation: bool = False
+    # The reason the plan waives the attestation of a key whose token could attest (a
+    # YubiKey PIV key); None: attested whenever the token can attest.
+    waive_attestation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,8 @@ class AttestationPolicy:
     touch: str | None = None  # required touch policy, e.g. "always"
     pin: str | None = None  # required PIN policy: "always", or "once" (once or always)
     forbid_pin_never: bool = True
-    allow_vulnerable_firmware: bool = False
+    allow_vulnerable_firmware: bool = False  # every published advisory (as before)
+    allow_advisories: tuple[str, ...] = ()  # named advisories, e.g. ("YSA-2024-03",)
 
 
 @dataclass(frozen=True)

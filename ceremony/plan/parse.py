@@ -16,11 +16,14 @@ from ceremony.errors import PlanError
 from ceremony.files import NAME_RE
 from ceremony.keys import KEY_TYPES
 from ceremony.plan.fields import (
+    ATTESTATION_KEY_FIELDS,
     Problems,
     kind_of,
     parse_expiry,
+    read_advisory_ids,
     read_bool,
     read_int,
+    read_key_attestation,
     read_mapping,
     read_names,
     read_text,
@@ -58,7 +61,7 @@ def _parse_keys(raw: Any, p: Problems) -> dict[str, KeySpec]:
     data = read_mapping(raw, "keys", p, None)
     if data is None:
         return keys
-    allowed = {"holder", "uri", "type", "status", "note", "require_attestation"}
+    allowed = {"holder", "uri", "type", "status", "note", *ATTESTATION_KEY_FIELDS}
     for name, spec in data.items():
         path = f"keys.{name}"
         if not NAME_RE.match(name):
@@ -88,10 +91,9 @@ def _parse_keys(raw: Any, p: Problems) -> dict[str, KeySpec]:
             p.add(f"{path}.status", f"{_shown(status)} is not one of {', '.join(KEY_STATUSES)}")
             status = "active"
         note = read_text(d.get("note"), f"{path}.note", p, optional=True)
-        req = d.get("require_attestation", False)
-        req_b = read_bool(req, f"{path}.require_attestation", p) if req is not False else False
+        req_b, waive = read_key_attestation(d, path, p)
         if holder is not None:
-            keys[name] = KeySpec(name, holder, uri, key_type, str(status), note, bool(req_b))
+            keys[name] = KeySpec(name, holder, uri, key_type, str(status), note, bool(req_b), waive)
     return keys
 
 
@@ -229,7 +231,14 @@ def _parse_policy(raw: Any, p: Problems) -> Policy:
             d["attestation"],
             "policy.attestation",
             p,
-            {"roles", "touch", "pin", "forbid_pin_never", "allow_vulnerable_firmware"},
+            {
+                "roles",
+                "touch",
+                "pin",
+                "forbid_pin_never",
+                "allow_vulnerable_firmware",
+                "allow_advisories",
+            },
         )
         if a is not None:
             roles = a.get("roles", [])
@@ -252,7 +261,8 @@ def _parse_policy(raw: Any, p: Problems) -> Policy:
                 "policy.attestation.allow_vulnerable_firmware",
                 p,
             )
-            att = AttestationPolicy(tuple(roles), touch, pin, bool(fpn), bool(avf))
+            named = read_advisory_ids(a.get("allow_advisories", []), p)
+            att = AttestationPolicy(tuple(roles), touch, pin, bool(fpn), bool(avf), named)
     return Policy(max_days, min_days, att)
 
 

@@ -24,11 +24,14 @@ def plan_template(
     roles: Mapping[str, tuple[int, list[str]]],
     keys: Mapping[str, dict[str, str]],
     statuses: Mapping[str, str] | None = None,
+    *,
+    rehearsal: bool = False,
 ) -> str:
     """The text of a plan: `roles` maps each top-level role to (threshold, key names), `keys`
     each key name to its fields (holder, type, ...); `statuses` marks keys lost or
     compromised (written first on their line); `previous` is (path, SHA-256) of the trusted
-    previous root; `expires` a duration (365d) or a date. Comments guide the reviewer."""
+    previous root; `expires` a duration (365d) or a date; `rehearsal` writes `rehearsal:
+    true` (a rotation of a rehearsal is a rehearsal). Comments guide the reviewer."""
     lines = [
         "# tuf-ceremony plan. Review this file BEFORE the ceremony; every command checks it first.",
         "# A PIN never goes in this file. Run `ceremony validate DIR` after every edit.",
@@ -72,6 +75,13 @@ def plan_template(
         if statuses and name in statuses:
             fields = f"status: {statuses[name]}, {fields}"
         lines.append(f"  {_yaml_str(name)}: {{{fields}}}")
+    if rehearsal:
+        lines += [
+            "",
+            "# Carried over from the previous ceremony, a rehearsal: practice keys only (software",
+            "# token, SoftHSM). Never publish what a rehearsal exports.",
+            "rehearsal: true",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -303,8 +303,14 @@ def show(cdir: CeremonyDir, role: str, now: dt.datetime, *, full: bool = False) 
 
     Raises:
         PlanError (exit 2): the plan fails a check.
-        InputError (exit 2): `role` is not drafted, or the plan or keys changed since.
+        InputError (exit 2): `role` is not drafted, or the plan or keys changed since, or
+            `full` for root.
         StoreError (exit 2): the draft was edited after drafting, or a file is damaged.
     """
+    if full and role == "root":
+        raise InputError(
+            "--full cannot apply to root: it lists the roles a targets-type role delegates "
+            f"to. Use `ceremony show {cdir.root} targets --full` (or a delegated role)."
+        )
     loaded = load(cdir, now)
     return view(loaded, current_draft(loaded, role), full=full)

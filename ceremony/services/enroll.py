@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -20,9 +20,14 @@ from securesystemslib.exceptions import FormatError
 from securesystemslib.signer import Key, SSlibKey
 
 from ceremony import digest as digests
-from ceremony.attestation import AttestationInfo, advisories, attestation_problems, summary
+from ceremony.attestation import (
+    AttestationInfo,
+    advisories_of,
+    allowed_by_plan,
+    summary,
+)
 from ceremony.clock import iso
-from ceremony.errors import AttestationError, InputError
+from ceremony.errors import InputError
 from ceremony.files import MAX_SMALL_FILE_BYTES, parse_json, read_input
 from ceremony.keys import (
     KEY_TYPES,
@@ -30,18 +35,25 @@ from ceremony.keys import (
     SOURCE_PUBLIC_KEY,
     SOURCE_SOFTWARE,
     EnrolledKey,
-    TokenKeyRead,
     content_keyid,
     key_type_of,
     public_key_of,
     short,
     strength_problem,
 )
-from ceremony.services.attestation import AttestationFiles, attested
+from ceremony.keysource import TokenKeyRead
+from ceremony.services.attestation import (
+    AttestationFiles,
+    attestation_files,
+    attested_by_default,
+    check_plan_policy,
+    verified,
+    waiver_of,
+)
 from ceremony.services.state import Loaded, load
 from ceremony.store import CeremonyDir
 from ceremony.store.records import write_key
-from ceremony.tokens.types import AttestationReader, KeyGenerator, KeyReader
+from ceremony.tokens.types import AttestationReader, KeyReader
 from ceremony.transcript import Entry
 
 
@@ -65,11 +77,14 @@ def _check_enrollable(loaded: Loaded, name: str) -> None:
         )
 
 
-def _result(rec: EnrolledKey, new: bool) -> EnrollResult:
+def _result(loaded: Loaded, rec: EnrolledKey, new: bool) -> EnrollResult:
     a = rec.attestation
     if not a:
         return EnrollResult(rec, new)
-    found = advisories(AttestationInfo.from_dict(a), key_type_of(rec.key))
+    found = [
+        f"{adv.text}. Accepted only because the plan sets {allowed_by_plan(loaded.plan, adv)}"
+        for adv in advisories_of(AttestationInfo.from_dict(a), key_type_of(rec.key))
+    ]
     return EnrollResult(rec, new, summary(a, "enrolled"), tuple(found))
 
 
@@ -114,7 +129,7 @@ def record_enrolled(
         raise InputError(refusal)
     if existing is not None:
         if existing.public_identity() == rec.public_identity():
-            return _result(existing, False)
+            return _result(loaded, existing, False)
         raise InputError(
             f"'{rec.name}' is already enrolled with a different key ({short(existing.keyid)}, "
             f"{existing.device()}); the offered key is {short(rec.keyid)}. Keys are never replaced "
@@ -133,7 +148,7 @@ def record_enrolled(
             "enrols keys whose keyid would differ between implementations."
         )
     write_key(loaded.cdir, rec, evidence or {}, entry.files_written)
-    return _result(rec, True)
+    return _result(loaded, rec, True)
 
 
 def public_key_from_file(path: Path, data: bytes) -> SSlibKey:
@@ -185,21 +200,49 @@ def _parse_key_file(path: Path, data: bytes, text: str) -> SSlibKey:
 
 
 def _enroll_file(
-    loaded: Loaded, name: str, file: Path, now: dt.datetime, entry: Entry
+    loaded: Loaded,
+    name: str,
+    file: Path,
+    now: dt.datetime,
+    entry: Entry,
+    attestation: AttestationFiles,
 ) -> EnrollResult:
+    """A key from a public-key file, with its published attestation when given
+    (`--attestation`, `--attestation-intermediate`, `--attestation-chain`): no token here."""
     data = read_input(file, "the public key file ", MAX_SMALL_FILE_BYTES)
-    key = public_key_from_file(file, data)
+    read = public_key_from_file(file, data)
+    key = SSlibKey(content_keyid(read.to_dict()), read.keytype, read.scheme, read.keyval)
     rec = EnrolledKey(
         name=name,
-        key=SSlibKey(content_keyid(key.to_dict()), key.keytype, key.scheme, key.keyval),
+        key=key,
         source=SOURCE_PUBLIC_KEY,
         enrolled_at=iso(now),
         extra={"from_file_sha256": digests.sha256_hex(data)},
     )
-    return record_enrolled(loaded, rec, entry, where=f"from {file}")
+    evidence: dict[str, bytes] = {}
+    if attestation.key_cert is not None:
+        kc, dc = attestation_files(attestation)
+        got = verified(TokenKeyRead(key, "", {}, None, None, False), kc, dc, attestation)
+        rec = replace(rec, attestation=got.attestation)
+        evidence = got.evidence
+        check_plan_policy(loaded.plan, rec)
+        entry.notes.append(f"attestation of {name} verified from published evidence")
+    elif attestation.any_given:
+        raise InputError(
+            f"{', '.join(attestation.names())} cannot apply without --attestation: with "
+            "--public-key, give the key's attestation certificate (--attestation) and the "
+            "device's f9 certificate (--attestation-intermediate). Nothing was enrolled."
+        )
+    else:
+        rec = replace(rec, attestation_waived=_waiver(loaded, name))
+    return record_enrolled(loaded, rec, entry, evidence, where=f"from {file}")
 
 
-def _enroll_token_key(
+def _waiver(loaded: Loaded, name: str) -> str | None:
+    return waiver_of(loaded.plan, name)
+
+
+def enroll_token_key(
     loaded: Loaded,
     name: str,
     read: Callable[[], TokenKeyRead],
@@ -207,7 +250,11 @@ def _enroll_token_key(
     entry: Entry,
     *,
     allow_imported: bool,
+    waived: str | None = None,
 ) -> EnrollResult:
+    """Record the key `read` returns (from a token, with its verified attestation if any),
+    after the plan's attestation policy; `waived`: the plan's reason for no attestation.
+    Raises what `record_enrolled` raises, and AttestationError (exit 1) for the policy."""
     got = read()
     key = got.public_key
     rec = EnrolledKey(
@@ -221,19 +268,14 @@ def _enroll_token_key(
         attributes=got.attributes,
         allow_imported=allow_imported,
         attestation=got.attestation,
+        attestation_waived=waived if got.attestation is None else None,
     )
     if allow_imported:
         entry.notes.append(f"--allow-imported-key used for {name}")
+    if rec.attestation_waived is not None:
+        entry.notes.append(f"attestation of {name} waived by the plan: {rec.attestation_waived}")
     if got.attestation is not None:
-        info = AttestationInfo.from_dict(got.attestation, where=f"attestation of {name}")
-        problems = attestation_problems(loaded.plan, name, key_type_of(rec.key), info)
-        if problems:
-            raise AttestationError(
-                f"the attestation of '{name}' ({info.summary('device')}) does not meet the "
-                "plan's policy: " + "; ".join(problems) + ". Nothing was enrolled.",
-                hint="Use a key that meets the policy, or change policy.attestation in the plan "
-                "(reviewed) if this is a deliberate exception.",
-            )
+        check_plan_policy(loaded.plan, rec)
     where = f"{'software rehearsal token' if got.software else 'token'} key {got.uri}"
     return record_enrolled(loaded, rec, entry, got.evidence, where=where)
 
@@ -249,11 +291,16 @@ def enroll(
     read_key: KeyReader,
     allow_imported: bool = False,
     attestation: AttestationFiles | None = None,
+    attest: bool = False,
     read_attestation: AttestationReader | None = None,
     inform: Callable[[str], None] = lambda _: None,
     notify: Callable[[str], None] = lambda _: None,
 ) -> EnrollResult:
     """Record the public part of the plan's key `name` (`ceremony enroll`).
+
+    A YubiKey PIV key's attestation is read and verified by default (its token says it is a
+    YubiKey), unless the plan waives it (`keys.NAME.waive_attestation`, recorded). A key from
+    a file is attested from the published evidence given with it.
 
     Args:
         cdir: the ceremony directory (the caller holds its lock).
@@ -265,8 +312,11 @@ def enroll(
         public_key: a PEM or TUF key JSON file instead (a key not on a token here).
         read_key: reads the key at a URI (`tokens.select.key_reader`): (uri, purpose).
         allow_imported: accept a token key that may have been imported (recorded).
-        attestation: the YubiKey attestation to verify before anything is written (read
-            from the token by `read_attestation`, or given as files).
+        attestation: the attestation options (--attestation, --attestation-intermediate,
+            --attestation-ca, --attestation-chain): files of the key's attestation, and
+            extra chain certificates and CAs.
+        attest: --attest: the attestation must be read from the token (whatever it is).
+        read_attestation: reads a token key's attestation (`tokens.select.attestation_reader`).
         inform: prints a line for the holder; `notify` announces a token operation.
 
     Returns:
@@ -275,12 +325,30 @@ def enroll(
     Raises:
         InputError (exit 2): not exactly one of URI and file, a name not in the plan, a key
             of the wrong type, a different key already enrolled under the name, the key
-            enrolled under another name, or an unreadable key file.
+            enrolled under another name, an unreadable key file, or an option that cannot
+            apply (--attest or --allow-imported-key with a file, attestation options for a
+            key with no attestation).
         AttestationError (exit 1): the attestation does not verify or breaks the plan's policy.
         TokenError (exit 3): the token, the key or the PIN is not right.
     """
+    files = attestation or AttestationFiles()
     if uri is not None and public_key is not None:
         raise InputError(_ONE_OF)
+    if files.device_cert is not None and files.key_cert is None:
+        raise InputError(
+            "--attestation-intermediate (the device's f9 certificate) cannot apply without "
+            "--attestation (the key's attestation certificate). Nothing was enrolled."
+        )
+    if public_key is not None and (attest or allow_imported):
+        given = [
+            n for n, v in (("--attest", attest), ("--allow-imported-key", allow_imported)) if v
+        ]
+        raise InputError(
+            f"{' and '.join(given)} cannot apply to a key from a file (--public-key): there is "
+            "no token to read an attestation or key attributes from. To enrol a YubiKey key "
+            "from its published evidence, give --attestation and --attestation-intermediate "
+            "with --public-key. Nothing was enrolled."
+        )
     loaded = load(cdir, now, files_read=entry.files_read, enforce=False)
     if uri is None and public_key is None:
         spec = loaded.plan.keys.get(name)
@@ -289,7 +357,7 @@ def enroll(
             inform(f"Using the URI the plan gives for '{name}': {uri}")
     if public_key is not None:
         _check_enrollable(loaded, name)
-        return _enroll_file(loaded, name, public_key, now, entry)
+        return _enroll_file(loaded, name, public_key, now, entry, files)
     if uri is None:
         raise InputError(_ONE_OF)
     _check_enrollable(loaded, name)
@@ -298,67 +366,22 @@ def enroll(
     def read() -> TokenKeyRead:
         return read_key(token_uri, f"read the public key of {name}")
 
-    if attestation is not None:
-        if read_attestation is None:
-            raise InputError("reading an attestation from a token is not possible here.")
-        read = attested(read, token_uri, attestation, read_attestation, notify)
-    return _enroll_token_key(loaded, name, read, now, entry, allow_imported=allow_imported)
+    explicit = attest or files.key_cert is not None
+    checked = attested_by_default(
+        loaded.plan, name, read, files, explicit, read_attestation, notify
+    )
+    return enroll_token_key(
+        loaded,
+        name,
+        checked,
+        now,
+        entry,
+        allow_imported=allow_imported,
+        waived=_waiver(loaded, name),
+    )
 
 
 _ONE_OF = (
     "give exactly one of --uri (a key on a token; default: keys.NAME.uri in the "
     "plan) or --public-key FILE."
 )
-
-
-def keygen(
-    cdir: CeremonyDir,
-    name: str,
-    uri: str,
-    key_type: str,
-    now: dt.datetime,
-    entry: Entry,
-    *,
-    generate: KeyGenerator,
-    attest: bool = False,
-) -> EnrollResult:
-    """Generate the plan's key `name` ON the token at `uri` and enrol it (`ceremony keygen`).
-
-    Args:
-        uri: the token (serial or label) and the new key's label (`object=`).
-        key_type: one of `keys.KEY_TYPES` (ed25519, ecdsa-p256, ecdsa-p384, rsa-3072).
-        generate: makes the key pair on the token (`tokens.select.key_generator`):
-            (uri, name, key_type) -> the new key's public part.
-        attest: refused with the reason (YubiKey PIV keys are made with ykman).
-
-    Returns:
-        An `EnrollResult` (always new).
-
-    Raises:
-        InputError (exit 2): an unknown type, a name not in the plan or already enrolled, a
-            type other than the plan's, `attest`, or a bad URI; nothing is generated.
-        TokenError (exit 3): the token refused or failed to generate the key.
-    """
-    if key_type not in KEY_TYPES:
-        raise InputError(f"--type {key_type} is not one of {', '.join(KEY_TYPES)}.")
-    loaded = load(cdir, now, files_read=entry.files_read, enforce=False)
-    if name not in loaded.plan.keys:
-        raise InputError(f"'{name}' is not a key in the plan; add it under keys: first.")
-    if name in loaded.keys:
-        raise InputError(f"'{name}' is already enrolled; keygen never replaces a key.")
-    planned = loaded.plan.keys[name].type
-    if planned is not None and planned != key_type:
-        raise InputError(
-            f"the plan says keys.{name}.type: {planned}, but --type is {key_type}. Nothing "
-            "was generated: fix the command (or the reviewed plan) first."
-        )
-    if attest:
-        raise InputError(
-            "--attest after keygen needs a YubiKey, and YubiKey PIV keys are generated with "
-            "ykman, not through PKCS#11 (runbooks/token-preparation.md); HSMs here give no "
-            "PIV attestation. Nothing was generated. Generate the YubiKey key with ykman, "
-            "then `ceremony enroll DIR NAME --uri URI --attest`."
-        )
-    return _enroll_token_key(
-        loaded, name, lambda: generate(uri, name, key_type), now, entry, allow_imported=False
-    )

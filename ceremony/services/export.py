@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ceremony import digest as digests
+from ceremony.checks import previous_root_signers
 from ceremony.clientcheck import check_delegation_chain, client_check_root
 from ceremony.clock import iso
 from ceremony.errors import InputError, StoreError, ThresholdNotMet, VerificationFailed
 from ceremony.files import write_once
 from ceremony.foreign.metadata_file import published_file_names
+from ceremony.services.audit import checked_for_export, record_head_line, record_section
 from ceremony.services.export_files import (
     compare_with_exports,
     consistent_snapshot_of,
@@ -31,11 +33,12 @@ from ceremony.services.record import (
     out_of_band_text,
     warning_lines,
 )
-from ceremony.services.state import draft_is_current, load
+from ceremony.services.state import Loaded, draft_is_current, load
 from ceremony.services.status import RoleReport, role_reports
 from ceremony.store import CeremonyDir
 from ceremony.store.marks import ExportedRole, ExportRecord, add_export, load_exports
 from ceremony.transcript import Entry
+from ceremony.tufread import judge_root
 
 PUBLISHED_MODE = 0o644  # published files are world-readable: a web server must serve them
 RECORD_FILES = ("ceremony-record.md", "ceremony-record.html")
@@ -62,6 +65,25 @@ class ExportResult:
     differ: list[str] = field(default_factory=list)
 
 
+def _refuse_needless_out_of_band(loaded: Loaded) -> None:
+    """--out-of-band only when the previous root's threshold cannot be met from its keys
+    that are not marked lost or compromised in the plan (InputError, exit 2, naming them)."""
+    assert loaded.previous is not None and loaded.previous_root is not None
+    dropped = judge_root(loaded.previous).dropped()
+    s = previous_root_signers(loaded.plan, loaded.keys, loaded.previous_root, dropped)
+    if s.clean < s.threshold:
+        return
+    raise InputError(
+        f"--out-of-band is refused: the previous root needs {s.threshold} of its keys, and "
+        f"{s.clean} are not marked lost or compromised in the plan, so its threshold can still "
+        f"be met by {', '.join(s.active)}. Existing clients then follow the new root: collect "
+        "their signatures (`ceremony sign DIR root --key NAME`) and export without "
+        "--out-of-band. Nothing was written.",
+        hint="If one of those keys is really lost or compromised, mark it in the plan "
+        "(keys.NAME.status: lost, or compromised), have the plan reviewed, and draft again.",
+    )
+
+
 def export(
     cdir: CeremonyDir,
     out: Path | None,
@@ -70,6 +92,7 @@ def export(
     *,
     out_of_band: bool = False,
     unverified_for_tests: bool = False,
+    accept_transcript_problems: str | None = None,
     reopen: bool = False,
     fmt: str = "auto",
     key: str | None = None,
@@ -90,9 +113,13 @@ def export(
         entry: the transcript entry; receives the files read and written and notes.
         out_of_band: the previous root's threshold cannot be met (lost keys); the new root
             is checked only against its own threshold and the record says clients must
-            receive it directly.
+            receive it directly. Refused while that threshold can still be met by keys the
+            plan does not mark lost or compromised.
         unverified_for_tests: write even what clients must reject (client test suites
             only; the CLI allows it only with CEREMONY_TEST_MODE=1).
+        accept_transcript_problems: the operator's recorded reason to export although the
+            transcript is damaged, cut short or rewritten (`services.audit`); the problems
+            and the reason go into the record and the transcript.
         reopen: write even a file that differs from one of the same name (the same
             version) exported before (`--reopen`: recorded, and said in the record).
         fmt: auto (an imported file's own kind, else metadata), metadata, tuf-on-ci,
@@ -107,9 +134,13 @@ def export(
         earlier exports. The export is recorded in exports.json.
 
     Raises:
-        InputError (exit 2): nothing is drafted, --out-of-band without a previous root, a
-            file differs from one exported before without `reopen`, `reopen` where
-            nothing would differ, or an option that does not apply to the format.
+        InputError (exit 2): nothing is drafted, --out-of-band without a previous root or
+            while the previous root's threshold can still be met (the refusal names who), a
+            reason to accept transcript problems when there are none, a file differs from
+            one exported before without `reopen`, `reopen` where nothing would differ, or
+            an option that does not apply to the format.
+        CheckFailed (exit 1): the transcript is damaged, cut short or rewritten, and no
+            reason to accept it was given.
         ThresholdNotMet (exit 1): a threshold is not met or a draft is out of date.
         VerificationFailed (exit 1): a role has expired or expires within
             `PUBLISH_MARGIN`, or python-tuf's client logic rejects the result.
@@ -130,6 +161,8 @@ def export(
         raise InputError(f"nothing is drafted yet. Next: `ceremony draft {cdir.root}`.")
     if out_of_band and loaded.previous is None:
         raise InputError("--out-of-band is only for a rotation (a plan with previous_root).")
+    if out_of_band:
+        _refuse_needless_out_of_band(loaded)
     expired = expiry_problems(reports, now)
     if expired and not unverified_for_tests:
         raise VerificationFailed(
@@ -142,6 +175,7 @@ def export(
     if resolved != "metadata" or loaded.imported is not None:
         if reopen:
             raise InputError("--reopen applies only to an export of TUF metadata made here.")
+        checked = checked_for_export(cdir, accept_transcript_problems, entry)
         done = export_foreign(
             loaded,
             reports,
@@ -150,7 +184,10 @@ def export(
             out,
             now,
             entry,
-            record=lambda files: markdown_record(loaded, reports, files, now),
+            record=lambda files: (
+                markdown_record(loaded, reports, files, now)
+                + record_section(checked, accept_transcript_problems)
+            ),
         )
         return ExportResult(
             done.out_dir,
@@ -189,6 +226,7 @@ def export(
             "cannot export yet, nothing was written:\n  - " + "\n  - ".join(problems),
             hint="Collect the missing signatures (`ceremony sign`, or `ceremony merge` other copies).",
         )
+    audit = checked_for_export(cdir, accept_transcript_problems, entry)
     files: dict[str, bytes] = {}
     exported: dict[str, bytes] = {}
     consistent = consistent_snapshot_of(loaded, reports)
@@ -262,14 +300,24 @@ def export(
         notes.append(
             RecordNote("TEST-ONLY UNVERIFIED EXPORT", "Not checked: for client test suites only.")
         )
+    transcript_section = record_section(audit, accept_transcript_problems)
     hashes = {n: digests.sha256_hex(b) for n, b in files.items()}  # once per file (3 MB bins)
     sums = "".join(f"{hashes[n]}  {n}\n" for n in sorted(files))
     files_out = dict(files)
-    files_out["ceremony-record.md"] = markdown_record(
-        loaded, reports, files, now, notes, hashes
+    files_out["ceremony-record.md"] = (
+        markdown_record(loaded, reports, files, now, notes, hashes) + transcript_section
     ).encode()
+    html_notes = [*notes, RecordNote("Transcript", record_head_line(audit.head))]
+    if audit.problems:
+        html_notes.append(
+            RecordNote(
+                "TRANSCRIPT PROBLEMS ACCEPTED",
+                "; ".join(audit.problems)
+                + f". Exported anyway; the operator's reason: {accept_transcript_problems}",
+            )
+        )
     files_out["ceremony-record.html"] = html_record(
-        loaded, reports, files, now, notes, hashes
+        loaded, reports, files, now, html_notes, hashes
     ).encode()
     files_out["SHA256SUMS"] = sums.encode()
     written: dict[str, str] = {}

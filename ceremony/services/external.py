@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ceremony import digest as digests
+from ceremony import transcript
 from ceremony.clock import iso
 from ceremony.errors import Declined, InputError
 from ceremony.files import json_bytes, read_input, write_once
@@ -157,6 +158,8 @@ def add_signature(
         extra={
             "version": d.version,
             "device": EXTERNAL_DEVICE,
+            # The transcript's head before this command's own entry (docs/adr/0005).
+            "transcript_head": transcript.head(cdir.root).to_dict(),
             "external": {
                 "file": signature_file.name,
                 "file_sha256": digests.sha256_hex(data),

@@ -364,8 +364,10 @@ def _write(
             )
             put_signature(cdir, role, keyid, json_bytes(record.to_dict()))
         view = show(CeremonyDir(tmp), role, now)  # read back as every later command reads it
-        written = {
-            cdir.rel(p): digests.sha256_hex(p.read_bytes()) for p in tmp.rglob("*") if p.is_file()
+        written = {  # relative to the directory (cdir.root is absolute; tmp may not be)
+            cdir.rel(p): digests.sha256_hex(p.read_bytes())
+            for p in cdir.root.rglob("*")
+            if p.is_file()
         }
         with contextlib.suppress(OSError):
             path.rmdir()  # an empty folder given as DIR is replaced

@@ -20,7 +20,7 @@ from ceremony.clock import iso
 from ceremony.errors import InputError
 from ceremony.files import MAX_INPUT_BYTES, MAX_ROOT_BYTES, json_bytes, read_input
 from ceremony.keys import KEY_TYPES, SOURCE_PREVIOUS_ROOT, EnrolledKey, key_type_of, short
-from ceremony.plan import TOP_LEVEL_ROLES
+from ceremony.plan import TOP_LEVEL_ROLES, Plan
 from ceremony.plan.parse import parse_plan
 from ceremony.plan.template import default_template, plan_template
 from ceremony.store import PLAN_FILE, CeremonyDir
@@ -115,9 +115,9 @@ def generated_key_names(root: Root, skip: Set[str] = frozenset()) -> dict[str, s
 
 def _carried_keys(
     previous_ceremony: Path, root: Root
-) -> tuple[dict[str, tuple[EnrolledKey, str]], str]:
+) -> tuple[dict[str, tuple[EnrolledKey, str]], Plan]:
     """keyid -> (enrolled key, holder) from the ceremony that made the previous root, and
-    that ceremony's repository."""
+    that ceremony's plan."""
     old = CeremonyDir(previous_ceremony)
     plan = parse_plan(
         old.read_bytes(PLAN_FILE, max_bytes=MAX_INPUT_BYTES).decode("utf-8", errors="replace"),
@@ -127,7 +127,7 @@ def _carried_keys(
     for rec in load_keys(old).values():
         if rec.keyid in root.keys:
             out[rec.keyid] = (rec, plan.holder(rec.name))
-    return out, plan.repository
+    return out, plan
 
 
 def init(
@@ -157,8 +157,9 @@ def init(
         InputError (exit 2): `path` exists and is not empty; the previous root cannot be
             read, is not a root python-tuf reads, does not verify by its own threshold or
             does not follow from `trusted_chain`; a role of it has no key a client can load;
-            an option that cannot apply. PlanError (exit 2): the previous ceremony's plan
-            does not parse. Nothing is written on any error.
+            an option that cannot apply (`previous_ceremony` or `trusted_chain` without
+            `previous_root_file`). PlanError (exit 2): the previous ceremony's plan does not
+            parse. Nothing is written on any error.
     """
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise InputError(
@@ -183,9 +184,9 @@ def init(
     dropped = verdict.dropped()
     names = generated_key_names(root, dropped)
     carried: dict[str, tuple[EnrolledKey, str]] = {}
-    old_repository = ""
+    old_plan: Plan | None = None
     if previous_ceremony is not None:
-        carried, old_repository = _carried_keys(previous_ceremony, root)
+        carried, old_plan = _carried_keys(previous_ceremony, root)
     for kid, (rec, _holder) in carried.items():
         names[kid] = rec.name
     sha = digests.sha256_hex(data)
@@ -201,7 +202,10 @@ def init(
         if ktype in KEY_TYPES:  # else no `type:` (e.g. RSA-PSS-SHA512): the plan has no name
             spec["type"] = ktype
         keys_spec[name] = spec
-    repository = old_repository or "example.org/simple"
+    for kid, (old_key, _holder) in carried.items():
+        if old_key.attestation_waived is not None and kid in names:  # the old plan's waiver
+            keys_spec[names[kid]]["waive_attestation"] = old_key.attestation_waived
+    repository = old_plan.repository if old_plan is not None else "example.org/simple"
     text = plan_template(
         repository,
         (rel, sha),
@@ -210,6 +214,7 @@ def init(
         bool(root.consistent_snapshot),
         roles,
         keys_spec,
+        rehearsal=old_plan is not None and old_plan.rehearsal,
     )
     # Everything is prepared: now write (a new directory, so a failure leaves no half state
     # that matters: the command can be rerun on a new path).
@@ -233,6 +238,7 @@ def init(
                 allow_imported=old.allow_imported,
                 attestation=old.attestation,
                 extra={**old.extra, "previous_root_version": root.version},
+                attestation_waived=old.attestation_waived,
             )
         else:
             rec = EnrolledKey(

@@ -25,6 +25,7 @@ from ceremony import digest as digests
 from ceremony.attestation import summary
 from ceremony.clock import iso
 from ceremony.keys import key_type_of
+from ceremony.keysource import is_softhsm_token
 from ceremony.services.state import Loaded
 from ceremony.services.status import RoleReport, status_warnings
 from ceremony.thresholds import (
@@ -79,14 +80,14 @@ def warning_lines(loaded: Loaded) -> list[str]:
     lines = []
     repeated = status_warnings(loaded)
     if loaded.rehearsal:
-        lines.append("REHEARSAL: signed with software keys. Never publish these files.")
-    elif loaded.plan.rehearsal:
-        lines.append("REHEARSAL: the plan says rehearsal: true. Never publish these files.")
-    softhsm = sorted(
-        name
-        for name, k in loaded.keys.items()
-        if "softhsm" in str((k.token or {}).get("manufacturer", "")).lower()
-    )
+        tokens = loaded.rehearsal_tokens
+        why = (
+            f"signed with keys on rehearsal tokens ({', '.join(tokens)}: keys kept in files)"
+            if tokens
+            else "the plan says rehearsal: true"
+        )
+        lines.append(f"REHEARSAL: {why}. Never publish these files.")
+    softhsm = sorted(name for name, k in loaded.keys.items() if is_softhsm_token(k.token))
     if softhsm and not any(w.startswith("CER-KEY-SOFTHSM") for w in repeated):
         lines.append(
             f"SoftHSM2 keys ({', '.join(softhsm)}): their private keys are files on the "
@@ -106,6 +107,8 @@ def _signer_key(loaded: Loaded, rec: SignatureRecord) -> tuple[str, str, str, st
         # Still counts toward the previous root (the spec requires it): say so.
         name += f" ({spec.status}: counts toward the previous root only)"
     device = signature_origin(rec) or people.devices.get(rec.keyid, "not enrolled here")
+    if rec.extra.get("allow_imported_key"):
+        device += " (signed with --allow-imported-key)"
     when = rec.signed_at if claim_time_ok(rec.signed_at) else "(not a time)"
     return name, people.holder(rec.keyid), rec.keyid[:16], device, when
 
@@ -152,7 +155,11 @@ def markdown_record(
     ]
     for name, k in sorted(loaded.keys.items()):
         att = summary(k.attestation, "table") if k.attestation else "none"
+        if not k.attestation and k.attestation_waived is not None:
+            att = f"WAIVED by the plan: {k.attestation_waived}"
         device = k.device() + (" (accepted with --allow-imported-key)" if k.allow_imported else "")
+        if k.is_rehearsal_only and not k.is_software:
+            device += " (REHEARSAL token: keys in files)"
         # Names and keyids as code: this table lists every key, the one above who signed.
         lines.append(
             f"| `{name}` | {plan.holder(name)} | {key_type_of(k.key)} | `{k.keyid[:16]}` | "

@@ -1,5 +1,5 @@
-"""Signing and merging: `ceremony sign` (one holder, one key, one session) and `ceremony
-merge` (signature files from other copies of the directory).
+"""Signing: `ceremony sign` (one holder, one key, one session). Merging the signatures of
+other copies is `services.merging`.
 
 A signature is its own file, bound to the digest it signs, so copies made on different
 machines merge by union. Nothing is written that does not verify with the enrolled key.
@@ -8,31 +8,27 @@ machines merge by union. Nothing is written that does not verify with the enroll
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
-from securesystemslib.signer import Key, Signature
+from securesystemslib.signer import Signature
 
 from ceremony import digest as digests
+from ceremony import transcript
 from ceremony.clock import iso
-from ceremony.drafting import Draft
-from ceremony.errors import BadTokenSignature, Declined, InputError, StoreError
-from ceremony.files import MAX_INPUT_BYTES, json_bytes
-from ceremony.keys import short
+from ceremony.errors import BadTokenSignature, Declined, InputError
+from ceremony.files import json_bytes
 from ceremony.services.copies import CopyState, copy_state
 from ceremony.services.drafts import DraftView, signer_line, view
-from ceremony.services.state import Loaded, current_draft, load, resolve_key
+from ceremony.services.state import current_draft, load, resolve_key
 from ceremony.services.status import authorities, export_of, next_step, role_status, signed_since
-from ceremony.store import CeremonyDir, check_name
-from ceremony.store.drafts import drafted_roles, load_draft
+from ceremony.store import CeremonyDir
+from ceremony.store.drafts import load_draft
 from ceremony.store.marks import load_exports
-from ceremony.store.records import counting_signature, parse_signature_record, put_signature
+from ceremony.store.records import counting_signature, put_signature
 from ceremony.thresholds import (
     RoleStatus,
     SignatureRecord,
-    claim_problem,
-    claim_time_ok,
     verify_record,
 )
 from ceremony.tokens.types import SignerFactory
@@ -83,6 +79,7 @@ def sign(
     now: dt.datetime,
     entry: Entry,
     *,
+    allow_imported: bool = False,
     reopen: bool = False,
 ) -> SignOutcome:
     """Sign the current draft of `role` with the enrolled key `key_name` (`ceremony sign`).
@@ -100,6 +97,8 @@ def sign(
         confirm: shows the `DraftView` and returns True only for the holder's typed Yes.
         now: the signing time (recorded; timezone-aware UTC).
         entry: the transcript entry; receives the files read and written and the holder.
+        allow_imported: --allow-imported-key was given (`open_signer` accepts a key that
+            may have been imported); recorded in the signature file and the transcript.
         reopen: sign a draft that was exported already (`--reopen`; recorded).
 
     Returns:
@@ -201,197 +200,19 @@ def sign(
         extra={
             "version": d.metadata.signed.version,
             "device": key.device(),
-            "rehearsal_only": key.is_software,
+            "rehearsal_only": key.is_rehearsal_only,
+            # The transcript's head before this command's own entry (docs/adr/0005).
+            "transcript_head": transcript.head(cdir.root).to_dict(),
+            **({"allow_imported_key": True} if allow_imported else {}),
         },
     )
     data = json_bytes(rec.to_dict())
     path = put_signature(cdir, role, key.keyid, data)
     entry.files_written[cdir.rel(path)] = digests.sha256_hex(data)
     entry.notes.append(f"{key_name} signed {role} digest {d.digest}")
+    if allow_imported:
+        entry.notes.append(f"--allow-imported-key used for {key_name} at sign")
     st = role_status(loaded, role, d, auths)  # read back from the files, the new one included
     since = signed_since(st, exported)
     step = next_step(cdir, role, st, False, exported=exported, since=since)
     return SignOutcome(rec, st, False, v, step, copy, exported.at if exported else None)
-
-
-@dataclass
-class MergeReport:
-    """One line per entry of the other copies: added (or, when `written` is False, that
-    would be added), skipped (already here, or not a signature file) or refused (why).
-    `names_refused`: of those added, the files whose own names (key_name, holder, device)
-    disagree with the enrolled key: the signature is recorded under the enrolled key's
-    names and the file is not copied (why, in words)."""
-
-    added: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-    names_refused: list[str] = field(default_factory=list)
-    written: bool = True  # False: something was refused, so nothing was written
-
-
-def _as_enrolled(rec: SignatureRecord, loaded: Loaded, version: int) -> bytes:
-    """A signature file holding what `rec` proves (role, keyid, signature, digest) and the
-    enrolled key's names for its keyid, never the names `rec`'s file gave."""
-    people = loaded.people
-    fresh = SignatureRecord(
-        role=rec.role,
-        keyid=rec.keyid,
-        signature=rec.signature,
-        digest=rec.digest,
-        key_name=people.names.get(rec.keyid, ""),
-        holder=people.holders.get(rec.keyid, ""),
-        signed_at=rec.signed_at if claim_time_ok(rec.signed_at) else "",
-        extra={
-            "version": version,
-            "device": people.devices.get(rec.keyid, ""),
-            "rehearsal_only": rec.keyid in people.rehearsal,
-        },
-    )
-    return json_bytes(fresh.to_dict())
-
-
-def _approving_keys(loaded: Loaded, role: str, d: Draft) -> dict[str, Key]:
-    keys: dict[str, Key] = {}
-    for a in authorities(loaded, role, d):
-        keys.update(a.keys)
-    return keys
-
-
-def _archived(cdir: CeremonyDir, role: str, digest: str) -> bool:
-    """Is `digest` that of an earlier draft of `role` in this directory (drafts/archive/)?"""
-    if len(digest) < 16 or not all(c in "0123456789abcdef" for c in digest[:16]):
-        return False
-    return cdir.path(f"drafts/archive/{role}.{digest[:16]}.json").exists()
-
-
-def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: Entry) -> MergeReport:
-    """Bring the signature files of other copies of this ceremony into `cdir`, each checked
-    (its role's draft is here, the digest is the draft's, its key approves the role, it
-    verifies); never overwrite a signature that still counts (`ceremony merge`). The report
-    names each signer from the enrolled key of its keyid, never from the file; a file whose
-    own names (key_name, holder, device) disagree with that key is not copied: its
-    signature is recorded under the enrolled key's names and the file's names are refused
-    with the reason (`MergeReport.names_refused`).
-
-    Args:
-        cdir: the ceremony directory (the caller holds its lock).
-        others: other copies of the ceremony directory (e.g. other machines' USB sticks).
-        now: the time the plan's checks judge expiry by; entry: the transcript entry.
-
-    Returns:
-        A `MergeReport`; a file that does not qualify is refused with the reason, not
-        raised; every entry not merged is listed with why (symbolic links included). All
-        or nothing: when anything is refused, nothing is written (`written` False).
-
-    Raises:
-        InputError (exit 2): an `others` path is this directory itself, or a role's signers
-            cannot be known.
-        StoreError (exit 2): an `others` path is not a ceremony directory.
-    """
-    loaded = load(cdir, now, files_read=entry.files_read, enforce=False)
-    people = loaded.people
-    report = MergeReport()
-    drafts = {role: load_draft(cdir, role) for role in drafted_roles(cdir)}
-    approving: dict[str, dict[str, Key]] = {}  # role -> keys that approve it, made once
-    pending: dict[tuple[str, str], bytes] = {}  # (role, keyid) -> the file to add
-    for other_path in others:
-        other = CeremonyDir(other_path)
-        if other.root == cdir.root:
-            raise InputError(
-                f"{other_path} is this ceremony directory itself; name the other copies."
-            )
-        sig_root = other.root / "signatures"
-        if sig_root.is_symlink():
-            report.refused.append(f"{other_path.name}/signatures: a symbolic link (never followed)")
-            continue
-        for role_dir in sorted(sig_root.iterdir()) if sig_root.is_dir() else []:
-            role = role_dir.name
-            where = f"{other_path.name}/signatures/{role}"
-            if role_dir.is_symlink():
-                report.refused.append(f"{where}: a symbolic link (never followed)")
-                continue
-            if not role_dir.is_dir():
-                report.skipped.append(f"{where}: not a folder of signatures")
-                continue
-            if role == "stale":
-                report.skipped.append(
-                    f"{where}: signatures of earlier drafts (kept in that copy, never merged)"
-                )
-                continue
-            try:
-                check_name("role", role)
-            except StoreError:
-                report.refused.append(f"{where}: not a role name")
-                continue
-            for entry_path in sorted(role_dir.iterdir()):
-                label = f"{where}/{entry_path.name}"
-                if entry_path.is_symlink():
-                    report.refused.append(f"{label}: a symbolic link (never followed)")
-                elif entry_path.name.startswith(".") or entry_path.suffix != ".json":
-                    report.skipped.append(f"{label}: not a signature file (KEYID.json)")
-                elif not entry_path.is_file():
-                    report.refused.append(f"{label}: not a regular file")
-            for path in other.list_json(f"signatures/{role}"):
-                label = f"{other_path.name}/{other.rel(path)}"
-                try:
-                    rec = parse_signature_record(other.read_json(path), label)
-                except StoreError as exc:
-                    report.refused.append(f"{label}: unreadable ({exc})")
-                    continue
-                d = drafts.get(role)
-                if d is None:
-                    report.refused.append(f"{label}: there is no {role} draft here to attach it to")
-                    continue
-                if rec.role != role or path.stem != rec.keyid:
-                    report.refused.append(f"{label}: its role/keyid does not match its file name")
-                    continue
-                if rec.digest != d.digest and _archived(cdir, role, rec.digest):
-                    report.skipped.append(
-                        f"{label}: stale: it signs an earlier draft of {role} "
-                        f"({rec.digest[:16]}…, archived here); only the current draft counts"
-                    )
-                    continue
-                if rec.digest != d.digest:
-                    report.refused.append(
-                        f"{label}: wrong digest ({rec.digest[:16]}…, this draft is {d.digest[:16]}…): "
-                        "stale or from another draft"
-                    )
-                    continue
-                if role not in approving:
-                    approving[role] = _approving_keys(loaded, role, d)
-                key = approving[role].get(rec.keyid)
-                if key is None:
-                    report.refused.append(f"{label}: unknown key {short(rec.keyid)} for {role}")
-                    continue
-                if not verify_record(rec, key, d.payload):
-                    report.refused.append(f"{label}: bad signature (does not verify)")
-                    continue
-                # The names shown are the enrolled key's; the file's own are only claims.
-                who = f"{people.name(rec.keyid)} ({people.holder(rec.keyid)})"
-                if (role, rec.keyid) in pending or counting_signature(
-                    cdir, role, rec.keyid, key, d.digest, d.payload, people
-                ):
-                    report.skipped.append(
-                        f"{label}: duplicate ({people.name(rec.keyid)} already signed here)"
-                    )
-                    continue
-                wrong = claim_problem(rec, people)
-                if wrong is None:
-                    data = other.read_bytes(path, max_bytes=MAX_INPUT_BYTES)
-                else:  # the signature is valid; the file's own names are refused, not copied
-                    data = _as_enrolled(rec, loaded, d.metadata.signed.version)
-                    report.names_refused.append(
-                        f"{label}: {wrong}. The signature itself is valid and is {who}'s: it was "
-                        "recorded under the enrolled key's names and the file was not copied. "
-                        "Someone edited that file or it comes from another ceremony: ask who "
-                        "handled that copy"
-                    )
-                pending[(role, rec.keyid)] = data
-                report.added.append(f"{label}: {who}")
-    if report.refused:  # all or nothing: a refused file stops the whole merge
-        report.written = False
-        return report
-    for (role, keyid), data in pending.items():
-        target = put_signature(cdir, role, keyid, data)
-        entry.files_written[cdir.rel(target)] = digests.sha256_hex(data)
-    return report

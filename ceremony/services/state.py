@@ -62,8 +62,19 @@ class Loaded:
 
     @property
     def rehearsal(self) -> bool:
-        """True when any enrolled key is a software rehearsal key (every screen says so)."""
-        return any(k.is_software for k in self.keys.values())
+        """True for a rehearsal: the plan says `rehearsal: true`, or a key is on a rehearsal
+        token (the software token, SoftHSM). Every screen and record says so."""
+        return self.plan.rehearsal or any(k.is_rehearsal_only for k in self.keys.values())
+
+    @property
+    def rehearsal_tokens(self) -> list[str]:
+        """The rehearsal tokens the enrolled keys are on ("software token", "SoftHSM")."""
+        kinds = {
+            "software token" if k.is_software else "SoftHSM"
+            for k in self.keys.values()
+            if k.is_rehearsal_only
+        }
+        return sorted(kinds)
 
 
 def read_previous_root(data: bytes, where: str) -> Metadata[Root]:

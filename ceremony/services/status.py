@@ -16,6 +16,7 @@ from ceremony.delegations import delegation_spec, draftable_text
 from ceremony.drafting import Draft
 from ceremony.errors import CeremonyError, InputError
 from ceremony.review import People
+from ceremony.services.audit import transcript_state
 from ceremony.services.copies import CopyState, copy_state
 from ceremony.services.imported import delegated_authority
 from ceremony.services.state import Loaded, draft_is_current, load
@@ -31,11 +32,17 @@ from ceremony.thresholds import (
     root_authorities,
     status_notes,
 )
-from ceremony.transcript import verify_hash_chain
+from ceremony.transcript import GENESIS, Head
 
 # The check IDs every status screen repeats: deliberate exceptions a holder must not forget.
 REPEATED_WARNINGS = frozenset(
-    {"CER-KEY-IMPORTED", "CER-SOFTWARE-KEY", "CER-KEY-SOFTHSM", "CER-ATTESTATION-ADVISORY"}
+    {
+        "CER-KEY-IMPORTED",
+        "CER-SOFTWARE-KEY",
+        "CER-KEY-SOFTHSM",
+        "CER-ATTESTATION-ADVISORY",
+        "CER-ATTESTATION-WAIVED",
+    }
 )
 
 
@@ -163,12 +170,15 @@ def signed_since(st: RoleStatus, exported: ExportRecord | None) -> tuple[str, ..
 @dataclass(frozen=True)
 class StatusReport:
     """What `ceremony status` shows: every role, the warnings every status screen repeats
-    (deliberate exceptions such as --allow-imported-key), and transcript problems."""
+    (deliberate exceptions such as --allow-imported-key), and the transcript: its problems
+    (a damaged, cut or rewritten transcript), its head, and notes on older files."""
 
     loaded: Loaded
     roles: list[RoleReport]
     warnings: list[str]
     transcript_problems: list[str]
+    transcript_head: Head = field(default_factory=lambda: Head(0, GENESIS))
+    transcript_notes: list[str] = field(default_factory=list)
     exports: list[ExportRecord] = field(default_factory=list)
     copy: CopyState | None = None
 
@@ -231,11 +241,14 @@ def status(cdir: CeremonyDir, now: dt.datetime) -> StatusReport:
         with neither a root draft nor a previous root).
     """
     loaded = load(cdir, now, enforce=False)
+    audit = transcript_state(cdir)
     return StatusReport(
         loaded,
         role_reports(loaded),
         status_warnings(loaded),
-        verify_hash_chain(cdir.root),
+        audit.problems,
+        audit.head,
+        audit.notes,
         load_exports(cdir),
         copy_state(cdir),
     )

@@ -16,8 +16,9 @@ from securesystemslib.signer import Signer, SSlibKey
 
 # Re-exported (explicitly, for mypy) for ceremony.tokens and its backend.
 from ceremony.keys import KEY_TYPES as KEY_TYPES
-from ceremony.keys import EnrolledKey, TokenKeyRead
+from ceremony.keys import EnrolledKey
 from ceremony.keys import key_type_of as key_type_of
+from ceremony.keysource import TokenKeyRead
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,48 @@ class PinRequest:
 PinProvider = Callable[[PinRequest], str]
 Notifier = Callable[[str], None]
 
+
+@dataclass(frozen=True)
+class ManagementKeyPrompt:
+    """What a YubiKey PIV management-key prompt must tell the holder before asking (the key
+    is asked like a PIN: never on the command line). `algorithm` is "TDES", "AES-128",
+    "AES-192" or "AES-256"; `hex_length` how many hex digits the answer has."""
+
+    device: str  # "YubiKey 12345678 (firmware 5.7.1, usb-c-nano)"
+    purpose: str
+    algorithm: str
+    hex_length: int
+
+
+ManagementKeyReader = Callable[[ManagementKeyPrompt], str]
+
+
+@dataclass(frozen=True)
+class YubiKeyFacts:
+    """What a YubiKey says about itself over PC/SC before a key is made on it (not signed:
+    the attestation, read after, is). `firmware` is (5, 7, 1); `form_factor` "usb-c-nano",
+    ..., or "unknown"."""
+
+    serial: int | None
+    firmware: tuple[int, int, int]
+    form_factor: str
+    fips: bool
+    description: str  # "YubiKey 12345678 (firmware 5.7.1, usb-c-nano)"
+
+
+@dataclass(frozen=True)
+class AttestedKeyRead:
+    """A key generated on a YubiKey PIV slot: what to enrol (`read`, with the ykcs11 URI and
+    module so `sign` finds it) and its attestation as read, not yet verified against the
+    pinned roots (DER certificates)."""
+
+    read: TokenKeyRead
+    attestation_certificate: bytes
+    device_certificate: bytes
+    slot: str
+    device: str  # the YubiKey, described for messages
+
+
 # How the use cases reach tokens (made by `ceremony.tokens.select`, faked in tests):
 # - read a key for enrolment: (uri, purpose) -> its public part and provenance;
 KeyReader = Callable[[str, str], TokenKeyRead]
@@ -127,6 +170,9 @@ KeyReader = Callable[[str, str], TokenKeyRead]
 KeyGenerator = Callable[[str, str, str], TokenKeyRead]
 # - read a YubiKey PIV attestation: uri -> (attestation certificate, f9 certificate), DER;
 AttestationReader = Callable[[str], tuple[bytes, bytes]]
+# - generate a key pair on a YubiKey PIV slot: (key name, key type, PIN policy, touch policy,
+#   check) -> the key and its attestation; `check` sees the device before anything changes;
+YubiKeyGenerator = Callable[[str, str, str, str, Callable[[YubiKeyFacts], None]], AttestedKeyRead]
 # - open a signer for an enrolled key: (key, purpose, before_pin) -> a context manager. It
 #   finds the token and checks the key and the PIN state, then calls before_pin() right
 #   before it asks for the PIN (the holder's typed confirmation).

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -124,12 +125,37 @@ def cli(hsm: SoftHsm, holders: Holders) -> Cli:
 
 
 def snapshot_tree(root: Path) -> dict[str, bytes]:
-    """Every file under root (for 'nothing was written' checks)."""
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != ".ceremony.lock"
-    }
+    """Every file under root (for 'nothing was written' checks). The transcript is kept
+    without the entries of refused commands: a refusal writes nothing but its own entry
+    (docs/adr/0005-transcript.md), which `refusals` reads."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or p.name == ".ceremony.lock":
+            continue
+        data = p.read_bytes()
+        if p.name == "transcript.jsonl":
+            data = b"".join(line + b"\n" for line in data.split(b"\n") if _kept(line))
+        out[str(p.relative_to(root))] = data
+    return out
+
+
+def _kept(line: bytes) -> bool:
+    """A transcript line that is not a refused command's entry (damaged lines are kept)."""
+    if not line.strip():
+        return False
+    try:
+        return bool(json.loads(line).get("outcome") == "ok")
+    except (json.JSONDecodeError, AttributeError):
+        return True
+
+
+def refusals(root: Path) -> list[dict[str, Any]]:
+    """The transcript entries of refused (failed, interrupted) commands, in order."""
+    path = root / "transcript.jsonl"
+    if not path.exists():
+        return []
+    entries = [json.loads(line) for line in path.read_bytes().split(b"\n") if line.strip()]
+    return [e for e in entries if e.get("outcome") != "ok"]
 
 
 def plan_text(
@@ -140,7 +166,10 @@ def plan_text(
     statuses: dict[str, str] | None = None,
     expires: str = "365d",
     extra: str = "",
+    rehearsal: bool = True,
 ) -> str:
+    """A plan. `rehearsal: true` by default: the tests' keys are on SoftHSM, a rehearsal token
+    (refused in a production plan, CER-KEY-SOFTHSM)."""
     lines = ['repository: "test.example.org/simple"']
     if previous:
         lines += ["previous_root:", f"  path: {previous[0]}", f'  sha256: "{previous[1]}"']
@@ -151,6 +180,8 @@ def plan_text(
     for name, holder in keys.items():
         st = (statuses or {}).get(name)
         lines.append(f"  {name}: {{holder: {json.dumps(holder)}{', status: ' + st if st else ''}}}")
+    if rehearsal:
+        lines.append("rehearsal: true")
     return "\n".join(lines) + "\n" + extra
 
 

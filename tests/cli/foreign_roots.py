@@ -25,6 +25,7 @@ from securesystemslib.signer import CryptoSigner, SSlibKey
 from tuf.api.metadata import Metadata, Role, Root
 
 from ceremony.keys import content_keyid
+from tests.cli.conftest import snapshot_tree
 
 PIN = "foreign-roots-2468"
 HOLDER_TODO = "TODO: holder of key "
@@ -60,14 +61,12 @@ def ceremony(
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
-    """SHA-256 of every file under `root` (absent: {}), for byte-for-byte comparisons."""
+    """SHA-256 of every file under `root` (absent: {}), for byte-for-byte comparisons. A
+    transcript is hashed without the entries of refused commands: a refusal writes nothing
+    but its own entry (docs/adr/0005-transcript.md; tests/cli/conftest.py `refusals`)."""
     if not root.exists():
         return {}
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != ".ceremony.lock"
-    }
+    return {rel: hashlib.sha256(data).hexdigest() for rel, data in snapshot_tree(root).items()}
 
 
 def fill_holders(directory: Path, holder: str = "Someone", extra: str = "") -> None:

@@ -9,8 +9,14 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_pem_public_key,
+)
+from cryptography.x509 import load_pem_x509_certificate
 
 from ceremony.attestation import fingerprint
 from ceremony.tokens.software_rehearsal import SoftwareToken, SoftwareUri
@@ -155,3 +161,136 @@ def test_status_reports_an_edited_transcript(tmp_path: Path) -> None:
     assert "transcript:" in r.stdout and "does not chain" in r.stdout
     st = json.loads(run("status", d, "--json").stdout)
     assert st["transcript_problems"]
+
+
+# --- enrolment from published evidence (no token attached) --------------------------------------
+
+
+def _published(
+    tmp_path: Path, *, firmware: bytes = b"\x05\x07\x04", curve: ec.EllipticCurve | None = None
+) -> dict[str, Path]:
+    """What a key holder publishes (as Sigstore's do): the public key, the slot's attestation
+    certificate and the f9 device certificate; plus a test root and intermediate (a 5.7.4+
+    style chain) standing in for Yubico's."""
+    slot_key = ec.generate_private_key(curve or ec.SECP256R1())
+    root = make_ca("Test Attestation Root 1", key=ec.generate_private_key(ec.SECP384R1()))
+    inter = make_ca("Test PIV Attestation CA", root)
+    device = make_ca("Yubico PIV Attestation", inter)
+    att = make_attestation(device, slot_key, exts=yubico_exts(firmware=firmware))
+    files = {}
+    for name, cert in (("root", root[0]), ("inter", inter[0]), ("device", device[0]), ("att", att)):
+        files[name] = tmp_path / f"{name}.pem"
+        files[name].write_bytes(pem(cert))
+    files["key"] = tmp_path / "root-yk.pub.pem"
+    files["key"].write_bytes(
+        slot_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    return files
+
+
+def _evidence_args(d: Path, files: dict[str, Path], key: str = "key") -> list[str | Path]:
+    return [
+        "enroll", d, "root-yk", "--public-key", files[key],
+        "--attestation", files["att"], "--attestation-intermediate", files["device"],
+        "--attestation-chain", files["inter"], "--attestation-ca", files["root"],
+    ]  # fmt: skip
+
+
+def test_enroll_from_published_evidence_verifies_and_records_the_device(tmp_path: Path) -> None:
+    d = tmp_path / "c"
+    assert run("init", d).returncode == 0
+    (d / "ceremony.yaml").write_text(PLAN)
+    files = _published(tmp_path)
+    r = run(*_evidence_args(d, files))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "PIN needed" not in r.stdout  # no token: nothing asked
+    assert "Attested: YubiKey serial 12345678, firmware 5.7.4, PIN policy always" in r.stdout
+    rec = json.loads((d / "keys" / "root-yk.json").read_text())
+    prov = rec["provenance"]
+    assert prov["source"] == "public-key" and "token" not in prov
+    att = prov["attestation"]
+    assert (att["serial"], att["firmware"], att["pin_policy"], att["touch_policy"]) == (
+        12345678,
+        "5.7.4",
+        "always",
+        "never",  # what the test chain's policy extension says (yubico_exts' default)
+    )
+    assert att["root_fingerprint"] == fingerprint(
+        load_pem_x509_certificate(files["root"].read_bytes())
+    )
+    for suffix in ("attestation.pem", "attestation-chain.pem", "attestation-cas.pem"):
+        assert (d / "keys" / f"root-yk.{suffix}").exists(), suffix
+    # The plan's require_attestation is met; `attestation verify` re-checks the evidence kept.
+    res = run("validate", d)
+    assert "CER-ATTESTATION-REQUIRED" not in res.stdout, res.stdout
+    res = run("attestation", "verify", d)
+    assert res.returncode == 0 and "root-yk: YubiKey serial 12345678" in res.stdout, res.stdout
+
+
+def test_published_evidence_for_another_key_is_refused(tmp_path: Path) -> None:
+    d = tmp_path / "c"
+    assert run("init", d).returncode == 0
+    (d / "ceremony.yaml").write_text(PLAN)
+    files = _published(tmp_path)
+    (tmp_path / "other").mkdir()
+    files["other"] = _published(tmp_path / "other")["key"]
+    before = snapshot_tree(d)
+    r = run(*_evidence_args(d, files, key="other"))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "The attestation is for a different key" in r.stderr
+    assert snapshot_tree(d) == before
+
+
+def test_published_evidence_with_eucleak_firmware_is_an_error_unless_allowed(
+    tmp_path: Path,
+) -> None:
+    d = tmp_path / "c"
+    assert run("init", d).returncode == 0
+    (d / "ceremony.yaml").write_text(PLAN)
+    files = _published(tmp_path, firmware=b"\x05\x04\x03")
+    before = snapshot_tree(d)
+    r = run(*_evidence_args(d, files))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert (
+        "YSA-2024-03" in r.stderr and "EUCLEAK" in r.stderr and "Nothing was enrolled" in r.stderr
+    )
+    assert snapshot_tree(d) == before
+    (d / "ceremony.yaml").write_text(
+        PLAN + "policy:\n  attestation:\n    allow_advisories: [YSA-2024-03]\n"
+    )
+    r = run(*_evidence_args(d, files))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "WARNING:" in r.stdout and "policy.attestation.allow_advisories" in r.stdout
+    assert "CER-ATTESTATION-ADVISORY" in run("status", d).stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "drop", "words"),
+    [
+        (["--attest"], (), "--attest cannot apply to a key from a file (--public-key)"),
+        (["--allow-imported-key"], (), "--allow-imported-key cannot apply to a key from a file"),
+        (["--module", "/usr/lib/none.so"], (), "--module cannot apply to a key from a file"),
+        ([], ("--attestation",), "--attestation-intermediate (the device's f9 certificate) "
+         "cannot apply without --attestation"),
+        ([], ("--attestation", "--attestation-intermediate"),
+         "--attestation-ca, --attestation-chain cannot apply without --attestation"),
+        ([], ("--attestation-intermediate",), "--attestation (the key's attestation certificate) "
+         "and --attestation-intermediate (the slot f9 device certificate) go together"),
+    ],
+)  # fmt: skip
+def test_options_that_cannot_apply_to_a_key_file_are_refused(
+    tmp_path: Path, extra: list[str], drop: tuple[str, ...], words: str
+) -> None:
+    d = tmp_path / "c"
+    assert run("init", d).returncode == 0
+    (d / "ceremony.yaml").write_text(PLAN)
+    files = _published(tmp_path)
+    args = _evidence_args(d, files)
+    for option in drop:
+        i = args.index(option)
+        del args[i : i + 2]
+    before = snapshot_tree(d)
+    r = run(*args, *extra)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert words in r.stderr, r.stderr
+    assert snapshot_tree(d) == before

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import snapshot_tree
+from tests.cli.conftest import refusals, snapshot_tree
 
 PIN = "rehearsal-pin-5531"
 
@@ -230,6 +230,16 @@ def test_declined_and_wrong_pin_write_nothing_and_never_show_the_pin(
     assert r.returncode == 3 and "wrong PIN" in r.stdout + r.stderr
     assert "2 tries left" in r.stdout + r.stderr
     assert snapshot_tree(d) == before
+    # Nothing else was written, but both refused attempts are in the transcript (no PIN).
+    declined, wrong_pin = refusals(d)
+    assert (declined["command"], declined["outcome"], declined["exit_code"]) == (
+        "sign",
+        "refused",
+        1,
+    )
+    assert any(n.startswith("Not signed: root-a (A) did not confirm") for n in declined["notes"])
+    assert (wrong_pin["outcome"], wrong_pin["exit_code"]) == ("refused", 3)
+    assert any(n.startswith("Wrong PIN:") for n in wrong_pin["notes"])
     r = run("sign", d, "root", "--key", "root-a", stdin=["Yes", PIN])
     assert r.returncode == 0, r.stdout + r.stderr
     # The PIN is nowhere in the directory, the transcript included.

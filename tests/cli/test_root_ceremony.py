@@ -121,6 +121,14 @@ def test_first_root_signed_in_two_sessions_and_merged(
     assert st["thresholds"][0]["missing"] == ["root-carol"]
 
     res = cli.ok("export", d)
+    # SoftHSM is a rehearsal token: the export screen and the record say so.
+    assert "REHEARSAL:" in res.out
+    record = (d / "published" / "ceremony-record.md").read_text()
+    assert (
+        "**REHEARSAL: signed with keys on rehearsal tokens (SoftHSM: keys kept in files). "
+        "Never publish these files.**"
+    ) in record
+    assert "(REHEARSAL token: keys in files)" in record
     pub = d / "published"
     assert {p.name for p in pub.iterdir()} == {
         "1.root.json",

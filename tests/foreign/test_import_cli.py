@@ -20,6 +20,7 @@ from securesystemslib.signer import CryptoSigner, Signature
 from tuf.api.metadata import Metadata, Root, Timestamp
 
 from ceremony.foreign import rstuf
+from tests.cli.foreign_roots import tree_hashes
 from tests.foreign import staging
 from tests.foreign.helpers import FIXTURES
 from tests.foreign.test_rstuf import fixture_dirs
@@ -57,12 +58,9 @@ def ok(*args: str | Path, stdin: Sequence[str] = ()) -> Run:
 
 
 def tree(root: Path) -> dict[str, str]:
-    """Every file under `root` with its SHA-256 (for 'nothing was written')."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != ".ceremony.lock"
-    }
+    """Every file under `root` with its SHA-256 (for 'nothing was written'); a transcript
+    without the entries of refused commands, which log themselves (docs/adr/0005)."""
+    return tree_hashes(root)
 
 
 # --- tuf-on-ci: the staged event round-trips unchanged ------------------------------------

@@ -16,6 +16,7 @@ is tested.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -41,8 +42,25 @@ class Outcome:
     output: str
 
 
+def _ok_lines(data: bytes) -> bytes:
+    """A transcript without the entries of refused commands: a refusal writes nothing but
+    its own entry (docs/adr/0005-transcript.md). Damaged lines are kept."""
+    kept = []
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            refused = json.loads(line).get("outcome") != "ok"
+        except (ValueError, AttributeError):
+            refused = False
+        if not refused:
+            kept.append(line + b"\n")
+    return b"".join(kept)
+
+
 def tree_state(root: Path) -> dict[str, str]:
-    """Relative path -> SHA-256 of every file, "<dir>" for every directory under ``root``."""
+    """Relative path -> SHA-256 of every file, "<dir>" for every directory under ``root``
+    (a transcript without its refusal entries)."""
     if not root.exists():
         return {}
     out = {".": "<dir>" if root.is_dir() else hashlib.sha256(root.read_bytes()).hexdigest()}
@@ -51,7 +69,13 @@ def tree_state(root: Path) -> dict[str, str]:
             if p.name == LOCK_FILE:
                 continue
             rel = str(p.relative_to(root))
-            out[rel] = "<dir>" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+            if p.is_dir():
+                out[rel] = "<dir>"
+                continue
+            data = p.read_bytes()
+            if p.name == "transcript.jsonl":
+                data = _ok_lines(data)
+            out[rel] = hashlib.sha256(data).hexdigest()
     return out
 
 

@@ -225,7 +225,14 @@ def drafted(card: PivRig, base: Path, tmp_path: Path) -> Path:
     """The ceremony with root-yk (a fresh 9c key on the card) enrolled and root drafted."""
     generate_9c(card)
     d = copy_of(base, tmp_path)
-    res = enroll_yk(card, d, uri=expected_uri(card, "Public key for Digital Signature"))
+    # A YubiKey key is attested by default; the emulator's chain ends at the rig's TEST root.
+    res = enroll_yk(
+        card,
+        d,
+        "--attestation-ca",
+        card.ca_cert,
+        uri=expected_uri(card, "Public key for Digital Signature"),
+    )
     assert res.code == 0, res.text
     ok(card, "draft", d)
     return d

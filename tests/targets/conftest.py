@@ -67,7 +67,8 @@ def plan_yaml(
     previous: tuple[str, str] | None = None,
     root_version: int | None = None,
 ) -> str:
-    lines = ['repository: "pep458.example.org/simple"']
+    """A plan; `rehearsal: true`: the keys are on SoftHSM, a rehearsal token."""
+    lines = ['repository: "pep458.example.org/simple"', "rehearsal: true"]
     if previous:
         lines += ["previous_root:", f"  path: {previous[0]}", f"  sha256: {previous[1]}"]
     lines += ["root:", "  expires: 365d", "  consistent_snapshot: true"]

@@ -112,3 +112,18 @@ def test_ykcs11_key_ids_and_uri() -> None:
     )
     assert device.describe() == "YubiKey 12345678 (firmware 5.7.1, usb-c-nano)"
     assert device.token_info().label == "YubiKey PIV #12345678"
+
+
+def test_ceremony_help_loads_neither_tuf_nor_pkcs11() -> None:
+    body = (
+        "sys.argv = ['ceremony', '--help']\nfrom ceremony.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
+    names = ("tuf", "pkcs11", *_YUBICO)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(body=body, names=names)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"

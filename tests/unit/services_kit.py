@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ceremony.plan.template import plan_template
 from ceremony.services import enroll, init
+from ceremony.services import keygen as keygens
 from ceremony.store import CeremonyDir
 from ceremony.tokens import select
 from ceremony.tokens.software_rehearsal import SoftwareToken, SoftwareUri
@@ -81,7 +82,7 @@ class Kit:
         return str(SoftwareUri(self.base / "tokens", f"token-{name}", name))
 
     def keygen(self, name: str) -> enroll.EnrollResult:
-        return enroll.keygen(
+        return keygens.keygen(
             self.cdir,
             name,
             self.uri(name),

@@ -517,15 +517,103 @@ def test_optional_extensions_and_slot() -> None:
 # --- pinned roots ---------------------------------------------------------------------------------
 
 
-def test_bundled_root_matches_pin() -> None:
-    (root,) = A.load_pinned_roots()
-    assert A.fingerprint(root) == PINNED_FP
-    assert A.PINNED_ROOT_FILES == {"yubico-piv-root-ca-263751.pem": PINNED_FP}
+ROOT_1_FP = "62760C6A6EF91679F454C8902B80FD009825B3F25DA90F1FBACE2EC6586CD5A8"
+B2_1_FP = "0C90B7D184A36EDF50A35F9BE935F0C5689BFDCFE5BDD073366CAFB49061A440"
+
+
+def test_bundled_roots_match_pins() -> None:
+    roots = A.load_pinned_roots()
+    assert [A.fingerprint(r) for r in roots] == [PINNED_FP, ROOT_1_FP]
+    assert A.PINNED_ROOT_FILES == {
+        "yubico-piv-root-ca-263751.pem": PINNED_FP,
+        "yubico-attestation-root-1.pem": ROOT_1_FP,
+    }
+
+
+def test_bundled_intermediates_are_pinned_and_chain_to_root_1() -> None:
+    inters = A.load_pinned_intermediates()
+    names = sorted(A.common_name(c.subject) for c in inters)
+    assert names == [
+        "Yubico Attestation Intermediate A 1",
+        "Yubico Attestation Intermediate B 1",
+        "Yubico PIV Attestation A 1",
+        "Yubico PIV Attestation B 1",
+    ]
+    root_1 = A.load_pinned_roots()[1]
+    by_name = {A.common_name(c.subject): c for c in inters}
+    for letter in "AB":
+        piv = by_name[f"Yubico PIV Attestation {letter} 1"]
+        mid = by_name[f"Yubico Attestation Intermediate {letter} 1"]
+        piv.verify_directly_issued_by(mid)
+        mid.verify_directly_issued_by(root_1)
+
+
+def test_an_altered_intermediates_file_is_refused(tmp_path: Path) -> None:
+    data_dir = Path(ceremony.__file__).parent / "data"
+    name = "yubico-piv-attestation-intermediates-2024.pem"
+    shutil.copy(data_dir / name, tmp_path)
+    assert len(A.load_pinned_intermediates(tmp_path)) == 4
+    other, _ = make_ca("Yubico PIV Attestation A 1")
+    with (tmp_path / name).open("ab") as f:
+        f.write(pem(other))
+    with pytest.raises(AttestationError, match="installation was altered"):
+        A.load_pinned_intermediates(tmp_path)
+
+
+def test_a_device_certificate_under_no_known_ca_names_the_bundled_anchors(chain: Chain) -> None:
+    with pytest.raises(AttestationError) as exc:
+        verify(chain, extra_cas=[])
+    assert "Yubico Attestation Root 1" in str(exc.value)
+    assert "Yubico PIV Root CA Serial 263751" in str(exc.value)
+    assert "--attestation-chain" in (exc.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    "cn", ["Yubico PIV Attestation B2 1", "Yubico PIV Attestation A 1", "Yubico Attestation Root 1"]
+)
+def test_an_operator_certificate_named_like_a_yubico_ca_needs_its_pinned_fingerprint(
+    cn: str,
+) -> None:
+    """A look-alike of a Yubico CA is refused, as an extra chain certificate or extra CA."""
+    root = make_ca("Test Attestation Root 1")
+    fake = make_ca(cn, root)
+    device = make_ca("Yubico PIV Attestation", fake)
+    slot_key = ec.generate_private_key(ec.SECP256R1())
+    att = make_attestation(device, slot_key)
+    key = SSlibKey.from_crypto(slot_key.public_key())
+    for kwargs in (
+        {"extra_cas": [pem(root[0])], "intermediates": [pem(fake[0])]},
+        {"extra_cas": [pem(fake[0])]},
+    ):
+        with pytest.raises(AttestationError) as exc:
+            verify_attestation(der(att), der(device[0]), key, now=NOW, **kwargs)
+        assert f"'{cn}' has SHA-256 fingerprint {A.fingerprint(fake[0])}" in str(exc.value)
+        assert "not Yubico's certificate" in str(exc.value)
+
+
+def test_b2_1_from_the_operator_with_its_pinned_fingerprint_builds_the_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pin is what admits "Yubico PIV Attestation B2 1" (here a test CA of that name,
+    pinned for the test by its own fingerprint; the real pin is Yubico's published one)."""
+    assert A.OPERATOR_PINNED == {"Yubico PIV Attestation B2 1": B2_1_FP}
+    root = make_ca("Test Attestation Root 1")
+    b2 = make_ca("Yubico PIV Attestation B2 1", root)
+    device = make_ca("Yubico PIV Attestation", b2)
+    slot_key = ec.generate_private_key(ec.SECP256R1())
+    att = make_attestation(device, slot_key)
+    key = SSlibKey.from_crypto(slot_key.public_key())
+    monkeypatch.setitem(A.OPERATOR_PINNED, "Yubico PIV Attestation B2 1", A.fingerprint(b2[0]))
+    info = verify_attestation(
+        der(att), der(device[0]), key, extra_cas=[pem(root[0])], intermediates=[pem(b2[0])], now=NOW
+    )
+    assert A.fingerprint(b2[0]) in info.chain_fingerprints
 
 
 def test_pinned_file_check(tmp_path: Path) -> None:
     data_dir = Path(ceremony.__file__).parent / "data"
-    shutil.copy(data_dir / "yubico-piv-root-ca-263751.pem", tmp_path)
+    for name in A.PINNED_ROOT_FILES:
+        shutil.copy(data_dir / name, tmp_path)
     assert A.load_pinned_roots(tmp_path)
     # Replace the root with another (valid) certificate: refused.
     other, _ = make_ca("Yubico PIV Root CA Serial 263751")
@@ -666,6 +754,9 @@ def test_pin_never_forbidden() -> None:
         ("4.2.6", "unknown", "rsa-2048", "YSA-2017-01"),
         ("4.3.5", "unknown", "rsa", None),
         ("4.3.4", "unknown", "ecdsa-p256", None),
+        ("4.4.2", "unknown", "ecdsa-p256", "YSA-2019-02"),  # YubiKey FIPS, low entropy
+        ("4.4.4", "unknown", "rsa-2048", "YSA-2019-02"),
+        ("4.4.5", "unknown", "ecdsa-p256", None),
     ],
 )
 def test_firmware_advisories(firmware: str, form: str, key_type: str, advisory: str | None) -> None:
@@ -675,8 +766,14 @@ def test_firmware_advisories(firmware: str, form: str, key_type: str, advisory: 
         assert p == []
     else:
         assert len(p) == 1 and advisory in p[0] and firmware in p[0]
-        assert ("EUCLEAK" if advisory == "YSA-2024-03" else "ROCA") in p[0]
+        words = {"YSA-2024-03": "EUCLEAK", "YSA-2017-01": "ROCA", "YSA-2019-02": "FIPS"}
+        assert words[advisory] in p[0]
         assert problems(info, key_type=key_type, allow_vulnerable_firmware=True) == []
+        # Allowed by name: only the named advisory.
+        assert problems(info, key_type=key_type, allowed_advisories=[advisory]) == []
+        other = [a for a in words if a != advisory]
+        assert len(problems(info, key_type=key_type, allowed_advisories=other)) == 1
+        assert f"allow_advisories: [{advisory}]" in p[0]
 
 
 def test_several_problems_reported_together() -> None:

@@ -57,6 +57,26 @@ ATTESTED = AttestationInfo(
     root_source="pinned",
 ).to_dict()
 
+# The token of a key read through ykcs11 (as `ceremony tokens` shows a YubiKey 5).
+YUBIKEY_TOKEN = {
+    "label": "YubiKey PIV #12345678",
+    "serial": "12345678",
+    "manufacturer": "Yubico (www.yubico.com)",
+    "model": "YubiKey YK5",
+    "firmware": "5.7.2",
+    "module": "/usr/lib/x86_64-linux-gnu/libykcs11.so",
+}
+EUCLEAK_TOKEN = {**YUBIKEY_TOKEN, "firmware": "5.4.3"}
+SOFTHSM_TOKEN = {
+    "label": "cli-alice",
+    "serial": "1f2e3d4c",
+    "manufacturer": "SoftHSM project",
+    "model": "SoftHSM v2",
+    "firmware": "2.6",
+    "module": "/usr/lib/softhsm/libsofthsm2.so",
+}
+EUCLEAK_ATTESTED = {**ATTESTED, "firmware": "5.4.3"}
+
 PREVIOUS_FILE = b'{"signed": "the trusted previous root, as read from disk"}'
 PREVIOUS_SHA = hashlib.sha256(PREVIOUS_FILE).hexdigest()
 
@@ -371,6 +391,88 @@ ROWS = [
         keys={"root-a": {"require_attestation": True}},
         enroll_kw={"root-a": {"attestation": ATTESTED}},
         clean=True,
+    ),
+    Row(
+        "softhsm-key-without-rehearsal",
+        enroll_kw={"root-a": {"token": SOFTHSM_TOKEN}},
+        expect=(("CER-KEY-SOFTHSM", ERROR),),
+        message="SoftHSM is a rehearsal token: it is refused outside a rehearsal",
+    ),
+    Row(
+        "softhsm-key-in-rehearsal",
+        enroll_kw={"root-a": {"token": SOFTHSM_TOKEN}},
+        rehearsal=True,
+        clean=True,
+    ),
+    Row(
+        "yubikey-key-without-attestation",
+        kinds={"root-a": "ecdsa-p256"},
+        enroll_kw={"root-a": {"token": YUBIKEY_TOKEN}},
+        expect=(("CER-ATTESTATION-MISSING", ERROR),),
+        message="key 'root-a' is on a YubiKey, which can prove",
+    ),
+    Row(
+        "yubikey-attestation-waived",
+        kinds={"root-a": "ecdsa-p256"},
+        keys={"root-a": {"waive_attestation": "f9 certificate overwritten in 2023"}},
+        enroll_kw={"root-a": {"token": YUBIKEY_TOKEN}},
+        expect=(("CER-ATTESTATION-WAIVED", WARNING),),
+        message="(keys.root-a.waive_attestation: 'f9 certificate overwritten in 2023')",
+    ),
+    Row(
+        "waiver-cannot-lift-a-roles-requirement",
+        keys={"root-a": {"waive_attestation": "lost f9"}},
+        policy={"attestation": {"roles": ["root"]}},
+        enroll_kw={"root-a": {"token": YUBIKEY_TOKEN}},
+        expect=(("CER-ATTESTATION-REQUIRED", ERROR), ("CER-ATTESTATION-WAIVED", WARNING)),
+        message="waive_attestation cannot waive a role's rule",
+    ),
+    Row(
+        "waived-yubikey-with-eucleak-firmware-reported-by-the-token",
+        kinds={"root-a": "ecdsa-p256"},
+        keys={"root-a": {"waive_attestation": "old device"}},
+        enroll_kw={"root-a": {"token": EUCLEAK_TOKEN}},
+        expect=(("CER-ATTESTATION-ADVISORY", ERROR), ("CER-ATTESTATION-WAIVED", WARNING)),
+        message="(firmware as its token reports it): YubiKey firmware 5.4.3 is affected",
+    ),
+    Row(
+        "waived-yubikey-eucleak-allowed-by-name",
+        kinds={"root-a": "ecdsa-p256"},
+        keys={"root-a": {"waive_attestation": "old device"}},
+        policy={"attestation": {"allow_advisories": ["YSA-2024-03"]}},
+        enroll_kw={"root-a": {"token": EUCLEAK_TOKEN}},
+        expect=(("CER-ATTESTATION-ADVISORY", WARNING), ("CER-ATTESTATION-WAIVED", WARNING)),
+        message="Accepted only because the plan sets policy.attestation.allow_advisories",
+    ),
+    Row(
+        "attested-eucleak-refused",
+        kinds={"root-a": "ecdsa-p256"},
+        enroll_kw={"root-a": {"attestation": EUCLEAK_ATTESTED, "token": EUCLEAK_TOKEN}},
+        expect=(("CER-ATTESTATION-POLICY", ERROR),),
+        message="YSA-2024-03",
+    ),
+    Row(
+        "attested-eucleak-allowed-by-name",
+        kinds={"root-a": "ecdsa-p256"},
+        policy={"attestation": {"allow_advisories": ["YSA-2024-03"]}},
+        enroll_kw={"root-a": {"attestation": EUCLEAK_ATTESTED, "token": EUCLEAK_TOKEN}},
+        expect=(("CER-ATTESTATION-ADVISORY", WARNING),),
+        message="policy.attestation.allow_advisories",
+    ),
+    Row(
+        "attested-eucleak-other-advisory-named-is-still-refused",
+        kinds={"root-a": "ecdsa-p256"},
+        policy={"attestation": {"allow_advisories": ["YSA-2017-01"]}},
+        enroll_kw={"root-a": {"attestation": EUCLEAK_ATTESTED}},
+        expect=(("CER-ATTESTATION-POLICY", ERROR),),
+    ),
+    Row(
+        "attested-eucleak-allowed-wholesale",
+        kinds={"root-a": "ecdsa-p256"},
+        policy={"attestation": {"allow_vulnerable_firmware": True}},
+        enroll_kw={"root-a": {"attestation": EUCLEAK_ATTESTED}},
+        expect=(("CER-ATTESTATION-ADVISORY", WARNING),),
+        message="policy.attestation.allow_vulnerable_firmware",
     ),
     Row(
         "online-key-from-public-key-file",

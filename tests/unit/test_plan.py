@@ -38,7 +38,7 @@ keys:
 """
 
 SHA = "ab" * 32
-KEYS_ALLOWED = "holder, note, require_attestation, status, type, uri"
+KEYS_ALLOWED = "holder, note, require_attestation, status, type, uri, waive_attestation"
 TOP_ALLOWED = "imported, keys, policy, previous_root, rehearsal, repository, roles, root, targets"
 NOT_A_NAME = "is not a key name (lowercase letters, digits, '.', '_', '-')"
 BAD_KEY_NAME = "a key name uses lowercase letters, digits, '.', '_' and '-' (max 64)"
@@ -708,6 +708,52 @@ def test_policy_min_expiry_date_refused() -> None:
 def test_policy_attestation_unknown_role_refused() -> None:
     _, problems = problems_of(BASE + "policy: {attestation: {roles: [rooot]}}\n")
     assert any(p.startswith("policy.attestation.roles") for p in problems), problems
+
+
+def test_policy_attestation_allow_advisories_by_name() -> None:
+    plan = parse_plan(
+        BASE + "policy: {attestation: {allow_advisories: [YSA-2024-03, YSA-2019-02]}}\n"
+    )
+    assert plan.policy.attestation.allow_advisories == ("YSA-2024-03", "YSA-2019-02")
+    assert plan.policy.attestation.allow_vulnerable_firmware is False
+    _, problems = problems_of(BASE + "policy: {attestation: {allow_advisories: [YSA-2024-3]}}\n")
+    assert problems == [
+        "policy.attestation.allow_advisories[0]: the text 'YSA-2024-3' is not a known advisory "
+        "(YSA-2024-03, YSA-2017-01, YSA-2019-02)"
+    ]
+    _, problems = problems_of(BASE + "policy: {attestation: {allow_advisories: YSA-2024-03}}\n")
+    assert problems[0].startswith("policy.attestation.allow_advisories: expected a list")
+
+
+def test_waive_attestation_needs_a_reason_and_excludes_require() -> None:
+    text = edit(
+        (
+            "root-alice: {holder: Alice Example}",
+            "root-alice: {holder: Alice Example, waive_attestation: 'f9 overwritten in 2023'}",
+        )
+    )
+    assert parse_plan(text).keys["root-alice"].waive_attestation == "f9 overwritten in 2023"
+    _, problems = problems_of(
+        edit(
+            (
+                "root-alice: {holder: Alice Example}",
+                "root-alice: {holder: A, waive_attestation: true}",
+            )
+        )
+    )
+    assert problems[0].startswith("keys.root-alice.waive_attestation: expected text")
+    _, problems = problems_of(
+        edit(
+            (
+                "root-alice: {holder: Alice Example}",
+                "root-alice: {holder: A, waive_attestation: why, require_attestation: true}",
+            )
+        )
+    )
+    assert problems == [
+        "keys.root-alice.waive_attestation: the key cannot both require an attestation and "
+        "waive it; keep one"
+    ]
 
 
 def test_bad_key_name_in_role_reported_alone() -> None:

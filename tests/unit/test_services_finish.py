@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from ceremony import transcript
 from ceremony.errors import Declined, InputError, StoreError
-from ceremony.services import copies, drafts, export, signing, status
+from ceremony.services import copies, drafts, export, merging, signing, status
 from ceremony.services.drafts import DraftView
 from ceremony.store.marks import load_exports
 from ceremony.transcript import Entry
@@ -26,7 +27,12 @@ def yes(_view: DraftView) -> bool:
 
 
 def sign(kit: Kit, key: str, *, reopen: bool = False) -> signing.SignOutcome:
-    return signing.sign(kit.cdir, "root", key, kit.signer(), yes, NOW, Entry("sign"), reopen=reopen)
+    """Sign as `ceremony sign` does: the use case, then its transcript entry (export checks
+    that every signature file is in one)."""
+    entry = Entry("sign")
+    outcome = signing.sign(kit.cdir, "root", key, kit.signer(), yes, NOW, entry, reopen=reopen)
+    transcript.append(kit.cdir.root, entry, "ok", 0)
+    return outcome
 
 
 @pytest.fixture
@@ -126,7 +132,7 @@ def test_the_record_wording_and_warnings(exported: Kit) -> None:
     assert "of 2 required" not in record  # was "3 of 2 required"
     html = (exported.root / "published" / "ceremony-record.html").read_text()
     assert html.count('<section class="page">') == 1  # one page per role
-    assert "REHEARSAL: signed with software keys" in html
+    assert "REHEARSAL: signed with keys on rehearsal tokens (software token" in html
     assert "witness initials" in html and "<script" not in html
     for external in ("http", "src=", "url(", "@import", "<link"):  # no network, no assets
         assert external not in html.lower(), external
@@ -211,7 +217,7 @@ def test_merge_lists_every_entry_it_does_not_take(drafted: Kit, tmp_path: Path) 
     (sigs / ("0" * 64 + ".json")).symlink_to("/etc/hostname")
     (other.root / "signatures" / "linked").symlink_to(sigs)
     entry = Entry("merge")
-    rep = signing.merge(drafted.cdir, [other.root], NOW, entry)
+    rep = merging.merge(drafted.cdir, [other.root], NOW, entry)
     assert len(rep.added) == 1
     assert any("linked: a symbolic link (never followed)" in r for r in rep.refused)
     assert any(r.endswith(".json: a symbolic link (never followed)") for r in rep.refused)
@@ -221,7 +227,7 @@ def test_merge_lists_every_entry_it_does_not_take(drafted: Kit, tmp_path: Path) 
     assert not (drafted.root / "signatures").exists()
     for p in ((sigs / ("0" * 64 + ".json")), (other.root / "signatures" / "linked")):
         p.unlink()
-    rep = signing.merge(drafted.cdir, [other.root], NOW, Entry("merge"))
+    rep = merging.merge(drafted.cdir, [other.root], NOW, Entry("merge"))
     assert rep.written and len(rep.added) == 1 and not rep.refused
     assert len(list((drafted.root / "signatures" / "root").iterdir())) == 1
 
@@ -231,6 +237,6 @@ def test_merge_skips_signatures_of_an_earlier_draft_here(drafted: Kit, tmp_path:
     sign(other, "root-bob")  # on the first draft
     (drafted.root / "ceremony.yaml").write_text(plan().replace("365d", "300d"))
     drafts.draft(drafted.cdir, "root", NOW, Entry("draft"))  # no signature here: no question
-    rep = signing.merge(drafted.cdir, [other.root], NOW, Entry("merge"))
+    rep = merging.merge(drafted.cdir, [other.root], NOW, Entry("merge"))
     assert rep.written and not rep.added and not rep.refused
     assert any("stale: it signs an earlier draft of root" in s for s in rep.skipped)

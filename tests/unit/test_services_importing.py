@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, Root
 
+from ceremony import transcript
 from ceremony.errors import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID_INPUT,
@@ -28,7 +29,7 @@ from ceremony.errors import (
     ThresholdNotMet,
     VerificationFailed,
 )
-from ceremony.services import drafts, export, external, importing, signing, state, status
+from ceremony.services import drafts, export, external, importing, merging, signing, state, status
 from ceremony.services.drafts import DraftView
 from ceremony.store import CeremonyDir
 from ceremony.tokens import select
@@ -66,20 +67,27 @@ class Imported:
         )
         self.cdir = CeremonyDir(tmp / "ceremony")
         self.tmp = tmp
+        transcript.append(self.cdir.root, self.entry, "ok", 0)  # as `ceremony import` does
 
     @property
     def token_keyid(self) -> str:
         return str(self.stage.token.keyid)
 
     def sign(self) -> signing.SignOutcome:
+        """`ceremony sign`: the use case, then its transcript entry."""
         factory = select.signer_factory(self.uri, None, pin_provider=pin, notify=quiet)
-        return signing.sign(self.cdir, "root", self.token_keyid, factory, yes, NOW, Entry("sign"))
+        entry = Entry("sign")
+        out = signing.sign(self.cdir, "root", self.token_keyid, factory, yes, NOW, entry)
+        transcript.append(self.cdir.root, entry, "ok", 0)
+        return out
 
     def external(self, sig_file: Path, key: str | None = None) -> signing.SignOutcome:
+        """`ceremony add-signature`: the use case, then its transcript entry."""
         key = key or self.stage.cold.public_key.keyid
-        return external.add_signature(
-            self.cdir, "root", key, sig_file, yes, NOW, Entry("add-signature")
-        )
+        entry = Entry("add-signature")
+        out = external.add_signature(self.cdir, "root", key, sig_file, yes, NOW, entry)
+        transcript.append(self.cdir.root, entry, "ok", 0)
+        return out
 
     def payload(self, name: str = "root.payload") -> bytes:
         out = self.tmp / name
@@ -185,7 +193,7 @@ def test_merge_brings_signatures_from_another_copy(imp: Imported, tmp_path: Path
     copy_cdir = CeremonyDir(other)
     factory = select.signer_factory(imp.uri, None, pin_provider=pin, notify=quiet)
     signing.sign(copy_cdir, "root", imp.token_keyid, factory, yes, NOW, Entry("sign"))
-    report = signing.merge(imp.cdir, [other], NOW, Entry("merge"))
+    report = merging.merge(imp.cdir, [other], NOW, Entry("merge"))
     assert len(report.added) == 1 and not report.refused
 
 
@@ -254,12 +262,16 @@ def test_an_rstuf_root_rotated_in_a_ceremony_made_here(tmp_path: Path) -> None:
     cdir = CeremonyDir(d)
     drafts.draft(cdir, "root", NOW, Entry("draft"))
     factory = select.signer_factory(uri, None, pin_provider=pin, notify=quiet)
-    signing.sign(cdir, "root", bob.keyid, factory, yes, NOW, Entry("sign"))
+    entry = Entry("sign")
+    signing.sign(cdir, "root", bob.keyid, factory, yes, NOW, entry)
+    transcript.append(cdir.root, entry, "ok", 0)  # as `ceremony sign` does
     payload = tmp_path / "root.payload"
     external.payload(cdir, "root", payload, NOW, Entry("payload"))
     sig = tmp_path / "alice.sig"
     sig.write_text(alice.sign(payload.read_bytes()).signature)
-    external.add_signature(cdir, "root", alice.public_key.keyid, sig, yes, NOW, Entry("add"))
+    entry = Entry("add-signature")
+    external.add_signature(cdir, "root", alice.public_key.keyid, sig, yes, NOW, entry)
+    transcript.append(cdir.root, entry, "ok", 0)  # as `ceremony add-signature` does
     out = tmp_path / "update-payload.json"
     res = export.export(cdir, out, NOW, Entry("export"), fmt="rstuf-update")
     assert res.format == "rstuf-update" and set(res.files) == {"update-payload.json"}

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ceremony.errors import EXIT_CHECK_FAILED, VerificationFailed
-from ceremony.services import drafts, export, signing, status
+from ceremony import transcript
+from ceremony.errors import EXIT_CHECK_FAILED, CheckFailed, VerificationFailed
+from ceremony.services import drafts, export, merging, signing, status
 from ceremony.services.export_files import PUBLISH_MARGIN
 from ceremony.transcript import Entry
 from tests.cli.conftest import snapshot_tree
@@ -116,7 +117,9 @@ def test_merge_refuses_a_files_names_and_keeps_its_signature_as_the_enrolled_key
     bob = signing.sign(other.cdir, "root", "root-bob", other.signer(), yes, NOW, Entry("s"))
     theirs = other.cdir.signature_path("root", bob.record.keyid)
     spoof(theirs)
-    rep = signing.merge(kit.cdir, [other.root], NOW, Entry("merge"))
+    merged = Entry("merge")
+    rep = merging.merge(kit.cdir, [other.root], NOW, merged)
+    transcript.append(kit.cdir.root, merged, "ok", 0)  # as `ceremony merge` does
     assert any("root-bob (Bob Example)" in a for a in rep.added), rep
     assert len(rep.names_refused) == 1 and rep.refused == []
     why = rep.names_refused[0]
@@ -143,7 +146,13 @@ def test_status_and_the_record_name_the_enrolled_key_of_an_edited_file(tmp_path:
     assert [t.signed for t in st.thresholds] == [["root-alice", "root-bob"]]
     assert len(st.disputed) == 1 and st.disputed[0].key == "root-bob"
     assert "key name 'root-carol'" in st.disputed[0].detail
-    res = export.export(kit.cdir, None, NOW, Entry("export"))
+    # The edited file is in no transcript entry (issue 13): export stops until the operator
+    # accepts it with a reason; the record then names the enrolled key, never the file's.
+    with pytest.raises(CheckFailed, match="is in no transcript entry"):
+        export.export(kit.cdir, None, NOW, Entry("export"))
+    res = export.export(
+        kit.cdir, None, NOW, Entry("export"), accept_transcript_problems="edited by the test"
+    )
     record = (res.out_dir / "ceremony-record.md").read_text()
     signers = record.split("| key | holder | signed at | device |")[1].split("\n\n")[0]
     assert "| root-bob | Bob Example |" in signers

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from ceremony.errors import EXIT_INVALID_INPUT, InputError, PlanError
-from ceremony.keys import SOURCE_PUBLIC_KEY, SOURCE_SOFTWARE, TokenKeyRead
+from ceremony.keys import SOURCE_PUBLIC_KEY, SOURCE_SOFTWARE
+from ceremony.keysource import TokenKeyRead
 from ceremony.services import attestation, enroll, init, state
+from ceremony.services import keygen as keygens
 from ceremony.tokens import select
 from ceremony.tokens.software_rehearsal import SoftwareUri, token_for
 from ceremony.tokens.types import KeyReader
@@ -70,11 +72,12 @@ def test_keygen_generates_on_the_token_and_records_the_key(tmp_path: Path) -> No
     [
         ("root-alice", "dsa-1024", False, "--type dsa-1024 is not one of ed25519, ecdsa-p256"),
         ("root-zed", "ed25519", False, "'root-zed' is not a key in the plan"),
-        ("root-alice", "ed25519", True, "YubiKey PIV keys are generated with ykman"),
+        ("root-alice", "ed25519", True, "--attest cannot apply to a key generated through PKCS#11"),
+        ("root-alice", None, False, "no key type for 'root-alice': give --type"),
     ],
 )
 def test_keygen_refusals_generate_nothing(
-    tmp_path: Path, name: str, key_type: str, attest: bool, message: str
+    tmp_path: Path, name: str, key_type: str | None, attest: bool, message: str
 ) -> None:
     kit = new_ceremony(tmp_path, enrol=False)
     called: list[str] = []
@@ -84,7 +87,7 @@ def test_keygen_refusals_generate_nothing(
         raise AssertionError("generated despite the refusal")
 
     with pytest.raises(InputError, match=message):
-        enroll.keygen(
+        keygens.keygen(
             kit.cdir,
             name,
             kit.uri(name),

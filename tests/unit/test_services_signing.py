@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from securesystemslib.signer import CryptoSigner, Signer
 
+from ceremony import transcript
 from ceremony.errors import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID_INPUT,
@@ -26,7 +27,7 @@ from ceremony.errors import (
     ThresholdNotMet,
 )
 from ceremony.keys import EnrolledKey
-from ceremony.services import drafts, export, signing, state, status
+from ceremony.services import drafts, export, merging, signing, state, status
 from ceremony.services.drafts import DraftView
 from ceremony.tokens.types import SignerFactory
 from ceremony.transcript import Entry
@@ -44,7 +45,11 @@ def no(_view: DraftView) -> bool:
 def sign(
     kit: Kit, key: str, role: str = "root", confirm: signing.Confirm = yes
 ) -> signing.SignOutcome:
-    return signing.sign(kit.cdir, role, key, kit.signer(), confirm, NOW, Entry("sign"))
+    """Sign as `ceremony sign` does: the use case, then its transcript entry."""
+    entry = Entry("sign")
+    outcome = signing.sign(kit.cdir, role, key, kit.signer(), confirm, NOW, entry)
+    transcript.append(kit.cdir.root, entry, "ok", 0)
+    return outcome
 
 
 @pytest.fixture
@@ -131,14 +136,14 @@ def test_merge_brings_in_a_copy_once(drafted: Kit, tmp_path: Path) -> None:
     other = drafted.copy(tmp_path / "bob-stick")
     sign(other, "root-bob")
     entry = Entry("merge")
-    rep = signing.merge(drafted.cdir, [other.root], NOW, entry)
+    rep = merging.merge(drafted.cdir, [other.root], NOW, entry)
     assert len(rep.added) == 1 and "root-bob (Bob Example)" in rep.added[0]
     assert len(rep.skipped) == 1 and "duplicate (root-alice already signed here)" in rep.skipped[0]
     assert rep.refused == []
-    again = signing.merge(drafted.cdir, [other.root], NOW, Entry("merge"))
+    again = merging.merge(drafted.cdir, [other.root], NOW, Entry("merge"))
     assert again.added == [] and len(again.skipped) == 2
     with pytest.raises(InputError, match="is this ceremony directory itself"):
-        signing.merge(drafted.cdir, [drafted.root], NOW, Entry("merge"))
+        merging.merge(drafted.cdir, [drafted.root], NOW, Entry("merge"))
 
 
 def test_export_before_the_thresholds_are_met(drafted: Kit) -> None:
@@ -162,7 +167,10 @@ def test_export_writes_once_and_never_overwrites(drafted: Kit) -> None:
         "root.json",
     ]
     record = (res.out_dir / "ceremony-record.md").read_text()
-    assert "**REHEARSAL: signed with software keys. Never publish these files.**" in record
+    assert (
+        "**REHEARSAL: signed with keys on rehearsal tokens (software token: keys kept in files). "
+        "Never publish these files.**"
+    ) in record
     with pytest.raises(StoreError, match="export never overwrites a file"):
         export.export(drafted.cdir, None, NOW, Entry("export"))
 
@@ -205,6 +213,6 @@ def test_merge_finds_the_approving_keys_once_per_role(
     for n, key in enumerate(("root-alice", "root-bob", "root-carol")):
         copies.append(drafted.copy(tmp_path / f"copy-{n}"))
         sign(copies[-1], key)
-    made = _count(monkeypatch, "authorities", status, signing)
-    rep = signing.merge(drafted.cdir, [c.root for c in copies], NOW, Entry("merge"))
+    made = _count(monkeypatch, "authorities", status, merging)
+    rep = merging.merge(drafted.cdir, [c.root for c in copies], NOW, Entry("merge"))
     assert len(rep.added) == 3 and len(made) == 1

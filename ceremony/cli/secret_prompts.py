@@ -1,0 +1,100 @@
+"""The prompts for secrets: a token's PIN (`read_pin`, the PinProvider of every token
+operation) and a YubiKey's PIV management key (`read_management_key`). Neither is ever
+echoed, printed, logged or kept; when standard input is not a terminal (scripts, tests),
+each is read as one line of it, after the confirmation.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from ceremony.cli import ui
+from ceremony.errors import InputError, Interrupted
+
+if TYPE_CHECKING:
+    from ceremony.tokens.types import ManagementKeyPrompt, PinRequest
+
+
+def read_pin(request: PinRequest) -> str:
+    """The PinProvider for every token operation."""
+    out = ui.console()
+    tok = request.token
+    out.print(
+        f"[bold]PIN needed[/bold] for {ui.value(tok.describe())} to {ui.value(request.purpose)}."
+    )
+    if request.count_low and not request.final_try and tok.is_softhsm:
+        out.print(
+            "Note: SoftHSM2 shows 'PIN count low' after any wrong PIN. It never locks (a "
+            "rehearsal token), and the flag clears at the next right PIN."
+        )
+    elif request.count_low and not request.final_try:
+        out.print(
+            "[yellow]Warning:[/yellow] the token reports that few PIN tries are left. Type carefully; "
+            "if you are unsure of the PIN, stop now (Ctrl-C) and ask the administrator."
+        )
+    if request.final_try:
+        out.print(
+            "[red bold]FINAL TRY:[/red bold] one more wrong PIN LOCKS this token. Unlocking needs "
+            "the PUK (or SO PIN); if that is blocked too, the token must be reset, which DESTROYS "
+            "its keys."
+        )
+        answer = ui.read_line("Type 'final try' to enter the PIN anyway, anything else to stop: ")
+        if answer != "final try":
+            raise Interrupted("stopped before the final PIN try; nothing was signed or written.")
+    if ui.interactive():
+        try:
+            import getpass
+
+            pin = getpass.getpass("PIN (not shown): ")
+        except EOFError:
+            raise Interrupted("no PIN was given; nothing was written.") from None
+    else:
+        line = sys.stdin.readline()
+        if not line:
+            raise InputError(
+                "standard input ended before the PIN was given (scripts: give the confirmation, "
+                "then the PIN, one per line)."
+            )
+        pin = line.rstrip("\r\n")
+        out.print("PIN read from standard input (not shown).")
+    if not pin:
+        raise InputError("an empty PIN was given; nothing was sent to the token.")
+    from ceremony.tokens.types import is_factory_default_pin
+
+    if is_factory_default_pin(pin):
+        out.print(
+            "[yellow]Warning:[/yellow] the PIN typed is a well-known factory default (such as "
+            "123456). If the token accepts it, the token still has its factory PIN: change it "
+            "before any real ceremony (runbooks/token-preparation.md, A4)."
+        )
+    return pin
+
+
+def read_management_key(prompt: ManagementKeyPrompt) -> str:
+    """The YubiKey PIV management key, asked like a PIN: never echoed, never on the command
+    line (scripts: one line on standard input)."""
+    import getpass
+
+    out = ui.console()
+    out.print(
+        f"[bold]Management key needed[/bold] for {prompt.device} to {prompt.purpose}: its "
+        f"{prompt.algorithm} PIV management key, {prompt.hex_length} hexadecimal digits."
+    )
+    if ui.interactive():
+        try:
+            key = getpass.getpass("Management key (not shown): ")
+        except EOFError:
+            raise Interrupted("no management key was given; nothing was changed.") from None
+    else:
+        line = sys.stdin.readline()
+        if not line:
+            raise InputError(
+                "standard input ended before the management key was given (scripts: give it "
+                "as one line)."
+            )
+        key = line.rstrip("\r\n")
+        out.print("Management key read from standard input (not shown).")
+    if not key.strip():
+        raise InputError("an empty management key was given; nothing was sent to the YubiKey.")
+    return key
