@@ -68,7 +68,9 @@ def compact_block(v: DraftView, key: str) -> list[tuple[str, str | None]]:
             title = "Changes from the previous root: only the version and expiry"
         changes = [c.brief or c.text for c in shown if v.previous is not None]
         holder = v.signer.key.holder if v.signer is not None else None
-        changes += [f"! {s}" for s in v.swaps if holder is not None and s.startswith(holder)]
+        if holder is not None and any(s.startswith(holder) for s in v.swaps):
+            # The long listing above names both keys (review.device_swaps); here, one line.
+            changes.append(f"! {holder} holds an old and a new key: sign twice, once with each")
     else:
         title = "Delegations:"
         changes = [*v.details, *(f"PROBLEM {p}" for p in v.problems)]
