@@ -166,8 +166,11 @@ def test_refused_merge_entries_are_logged(ready: Path, signed: Path, tmp_path: P
     rel, _ = _sig(signed, "root-a")
     path = signed / rel
     path.write_text(path.read_text().replace('"sig": "', '"sig": "00'))
-    _ok("merge", here, signed)
-    notes = _entries(here)[-1]["notes"]
+    r = run("merge", here, signed)
+    assert r.returncode == 1, r.stdout + r.stderr  # a refused entry: nothing merged (issue 11)
+    last = _entries(here)[-1]
+    assert last["outcome"] == "refused", last
+    notes = last["notes"]
     assert any(n.startswith("refused ") and "bad signature" in n for n in notes), notes
 
 
