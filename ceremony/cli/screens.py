@@ -123,7 +123,24 @@ def print_enrolled(res: EnrollResult) -> None:
         out.print(
             "  [yellow]Accepted with --allow-imported-key: the token does not prove on-device generation.[/yellow]"
         )
-    out.print("Next: enrol the other keys, then `ceremony validate DIR` and `ceremony draft DIR`.")
+    if res.softhsm_refused_later:
+        ui.say(
+            f"WARNING: '{rec.name}' is on SoftHSM2, a rehearsal token (its keys are files on this "
+            "disk). This plan does not say `rehearsal: true`, so `validate` and `draft` refuse "
+            "it (CER-KEY-SOFTHSM). For a practice run add the top-level line `rehearsal: true` "
+            "to ceremony.yaml; a real ceremony needs hardware tokens.",
+            2,
+            4,
+            style="yellow",
+        )
+    if res.still_to_enrol:
+        n = len(res.still_to_enrol)
+        ui.say(
+            f"Next: enrol the other key{'s' if n != 1 else ''} of the plan ({n} left: "
+            f"{', '.join(res.still_to_enrol)}), then `ceremony validate DIR`."
+        )
+    else:
+        ui.say("Next: every key of the plan is enrolled: `ceremony validate DIR`, then draft.")
 
 
 def copy_note(copy: CopyState | None) -> None:

@@ -41,7 +41,7 @@ from ceremony.keys import (
     short,
     strength_problem,
 )
-from ceremony.keysource import TokenKeyRead
+from ceremony.keysource import TokenKeyRead, is_softhsm_token
 from ceremony.services.attestation import (
     AttestationFiles,
     attestation_files,
@@ -67,6 +67,11 @@ class EnrollResult:
     new: bool
     attested: str | None = None
     advisories: tuple[str, ...] = ()
+    # The plan's other keys (used by a role or delegation) still to enrol, by name.
+    still_to_enrol: tuple[str, ...] = ()
+    # Said at once, not only at `validate`: a key on SoftHSM2 in a plan without
+    # `rehearsal: true` (CER-KEY-SOFTHSM refuses it there).
+    softhsm_refused_later: bool = False
 
 
 def _check_enrollable(loaded: Loaded, name: str) -> None:
@@ -78,14 +83,21 @@ def _check_enrollable(loaded: Loaded, name: str) -> None:
 
 
 def _result(loaded: Loaded, rec: EnrolledKey, new: bool) -> EnrollResult:
+    plan = loaded.plan
+    used = {k for r in plan.roles.values() for k in r.keys}
+    for d in plan.targets.delegations if plan.targets else ():
+        used.update(d.keys)
+        used.update(d.hash_bins.keys if d.hash_bins else ())
+    todo = tuple(sorted(n for n in used if n not in loaded.keys and n != rec.name))
+    softhsm = is_softhsm_token(rec.token) and not plan.rehearsal
     a = rec.attestation
     if not a:
-        return EnrollResult(rec, new)
+        return EnrollResult(rec, new, still_to_enrol=todo, softhsm_refused_later=softhsm)
     found = [
-        f"{adv.text}. Accepted only because the plan sets {allowed_by_plan(loaded.plan, adv)}"
+        f"{adv.text}. Accepted only because the plan sets {allowed_by_plan(plan, adv)}"
         for adv in advisories_of(AttestationInfo.from_dict(a), key_type_of(rec.key))
     ]
-    return EnrollResult(rec, new, summary(a, "enrolled"), tuple(found))
+    return EnrollResult(rec, new, summary(a, "enrolled"), tuple(found), todo, softhsm)
 
 
 def strength_refusal(loaded: Loaded, name: str, key: Key, where: str) -> str | None:
