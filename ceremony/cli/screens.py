@@ -154,8 +154,9 @@ def copy_note(copy: CopyState | None) -> None:
         )
     else:
         text = (
-            f"This directory was created as {copy.origin} on {copy.host}, and is not there now: "
-            "if it is a copy, bring this copy back to the administrator for `ceremony merge`."
+            f"This directory was created as {copy.origin} on {copy.host}, not at this path: if "
+            "it is a copy, bring this copy back to the administrator for `ceremony merge`; if it "
+            "was moved, or the administrator's stick is mounted elsewhere, nothing to do."
         )
     ui.say(text, style="bold cyan")
 

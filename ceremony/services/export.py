@@ -19,6 +19,7 @@ from ceremony.errors import InputError, StoreError, ThresholdNotMet, Verificatio
 from ceremony.files import write_once
 from ceremony.foreign.metadata_file import published_file_names
 from ceremony.services.audit import checked_for_export, record_head_line, record_section
+from ceremony.services.copies import copy_state
 from ceremony.services.export_files import (
     compare_with_exports,
     consistent_snapshot_of,
@@ -134,8 +135,9 @@ def export(
         earlier exports. The export is recorded in exports.json.
 
     Raises:
-        InputError (exit 2): nothing is drafted, --out-of-band without a previous root or
-            while the previous root's threshold can still be met (the refusal names who), a
+        InputError (exit 2): the directory is a holder's copy (made by `ceremony copy`),
+            nothing is drafted, --out-of-band without a previous root or while the
+            previous root's threshold can still be met (the refusal names who), a
             reason to accept transcript problems when there are none, a file differs from
             one exported before without `reopen`, `reopen` where nothing would differ, or
             an option that does not apply to the format.
@@ -154,6 +156,16 @@ def export(
         files_read=entry.files_read,
         enforce=not unverified_for_tests,
     )
+    copy = copy_state(cdir)
+    if copy is not None and copy.certain:
+        raise InputError(
+            f"{cdir.root} is a holder's copy of {copy.origin} (made {copy.since} on "
+            f"{copy.host}), and a copy never exports: two exports of one version could differ, "
+            "and clients must never meet two different files for one version. Nothing was "
+            "written.",
+            hint=f"Bring the copy back to the administrator: `ceremony merge {copy.origin} "
+            f"{cdir.root}`, then export there.",
+        )
     options = ExportOptions(fmt, key, allow_partial, out_of_band)
     resolved = resolve_format(loaded, options, unverified=unverified_for_tests)
     reports = role_reports(loaded)

@@ -240,3 +240,14 @@ def test_merge_skips_signatures_of_an_earlier_draft_here(drafted: Kit, tmp_path:
     rep = merging.merge(drafted.cdir, [other.root], NOW, Entry("merge"))
     assert rep.written and not rep.added and not rep.refused
     assert any("stale: it signs an earlier draft of root" in s for s in rep.skipped)
+
+
+def test_a_copy_never_exports(drafted: Kit, tmp_path: Path) -> None:
+    res = copies.copy(drafted.cdir, tmp_path / "usb-bob" / "c", NOW, Entry("copy"))
+    copy = Kit(drafted.base, type(drafted.cdir)(res.path))
+    sign(copy, "root-alice")
+    sign(copy, "root-bob")
+    with pytest.raises(InputError, match="is a holder's copy of") as exc:
+        export.export(copy.cdir, None, NOW, Entry("export"))
+    assert "ceremony merge" in (exc.value.hint or "")
+    assert not (copy.root / "published").exists()
