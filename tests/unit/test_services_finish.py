@@ -251,3 +251,22 @@ def test_a_copy_never_exports(drafted: Kit, tmp_path: Path) -> None:
         export.export(copy.cdir, None, NOW, Entry("export"))
     assert "ceremony merge" in (exc.value.hint or "")
     assert not (copy.root / "published").exists()
+
+
+def test_draft_after_export_is_refused_unless_reopened(exported: Kit) -> None:
+    before = (exported.root / "drafts" / "root.json").read_bytes()
+    with pytest.raises(InputError, match="this ceremony is finished") as exc:
+        drafts.draft(exported.cdir, "root", NOW, Entry("draft"))
+    assert "--previous-ceremony" in (exc.value.hint or "") and "--reopen" in (exc.value.hint or "")
+    (exported.root / "ceremony.yaml").write_text(plan().replace("365d", "300d"))
+    with pytest.raises(InputError, match="this ceremony is finished"):
+        drafts.draft(exported.cdir, "root", NOW, Entry("draft"), approve_stale=lambda n, d: True)
+    assert (exported.root / "drafts" / "root.json").read_bytes() == before
+    entry = Entry("draft")
+    res = drafts.draft(
+        exported.cdir, "root", NOW, entry, approve_stale=lambda n, d: True, reopen=True
+    )
+    assert res.draft.digest != res.previous_digest and res.stale_signatures == 2
+    assert any(n.startswith("re-opened: root drafted again") for n in entry.notes)
+    with pytest.raises(InputError, match="--reopen is for drafting again after an export"):
+        drafts.draft(exported.cdir, "root", NOW, Entry("draft"), reopen=True)
