@@ -21,7 +21,7 @@ from ceremony.files import json_bytes
 from ceremony.keys import EnrolledKey
 from ceremony.services.copies import CopyState, copy_state
 from ceremony.services.drafts import DraftView, signer_line, view
-from ceremony.services.state import current_draft, load, resolve_key
+from ceremony.services.state import current_draft, load, refuse_unknown_role, resolve_key
 from ceremony.services.status import authorities, export_of, next_step, role_status, signed_since
 from ceremony.store import CeremonyDir
 from ceremony.store.drafts import load_draft
@@ -118,6 +118,7 @@ def sign(
     loaded = load(cdir, now, require_enrolled=True, files_read=entry.files_read)
     copy = copy_state(cdir)
     if load_draft(cdir, role) is None:
+        refuse_unknown_role(loaded, role)
         raise InputError(no_draft_message(cdir, role, copy))
     d = current_draft(loaded, role, entry.files_read)
     d.check_canonical(f"drafts/{role}.json")
