@@ -245,6 +245,6 @@ def test_a_role_the_ceremony_does_not_have_is_named_not_sent_to_draft(
         assert res.code == 2, res.text
         assert f"'{args[2]}' is not a role of this ceremony" in res.text, res.text
         assert "the roles this ceremony drafts are: root." in res.text
-        assert "ceremony draft" not in res.text
+        assert "`ceremony draft" not in res.text  # no command suggested
     res = cli.run("show", kit.root, "root")  # a role it drafts, not drafted yet
     assert res.code == 2 and f"`ceremony draft {kit.root} root`" in res.text, res.text
