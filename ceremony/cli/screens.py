@@ -193,6 +193,10 @@ def render_status(report: StatusReport) -> None:
             for name, sha in e.files.items():
                 ui.say(name, 4)
                 ui.say(f"SHA-256 {sha}", 6)
+            for x in report.exports:  # the same draft exported to other places before
+                done = x.roles.get(r.role)
+                if x is not e and done is not None and done.digest == r.draft.digest:
+                    ui.say(f"also exported {x.at} to {x.out}", 2, 4)
         ui.say(f"Next: {r.next_step}.", 2, 4)
     for w in report.warnings:
         ui.say(f"warning {w}", 0, 2, style="yellow")

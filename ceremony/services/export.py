@@ -64,6 +64,7 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
     same: list[str] = field(default_factory=list)
     differ: list[str] = field(default_factory=list)
+    already: str | None = None  # the folder holds this export already: nothing was written
 
 
 def _refuse_needless_out_of_band(loaded: Loaded) -> None:
@@ -285,14 +286,22 @@ def export(
     clash = [n for n in [*files, "SHA256SUMS", *RECORD_FILES] if (out_dir / n).exists()]
     if clash:
         earlier = [e for e in exports if cdir.root / e.out == out_dir.absolute()]
-        why = (
-            f" They are the files exported {earlier[-1].at}, and this export would make the same "
-            f"bytes: {cdir.root} is exported and finished; nothing to do."
-            if earlier and same and not differ
-            else " Was this already exported? Choose another --out folder to export again."
-        )
+        if earlier and same and not differ:  # done already: the same bytes are there
+            return ExportResult(
+                out_dir,
+                {},
+                reports,
+                loaded.rehearsal,
+                consistent,
+                warnings=warning_lines(loaded),
+                same=same,
+                already=f"{out_dir} already holds these files, exported {earlier[-1].at}, and "
+                f"this export would make the same bytes: {cdir.root} is exported and finished; "
+                "nothing was written, nothing to do.",
+            )
         raise StoreError(
-            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file.{why}"
+            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file. Was "
+            "this already exported? Choose another --out folder to export again."
         )
     notes: list[RecordNote] = []
     if out_of_band:

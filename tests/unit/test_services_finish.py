@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ceremony import transcript
-from ceremony.errors import Declined, InputError, StoreError
+from ceremony.errors import Declined, InputError
 from ceremony.services import copies, drafts, export, merging, signing, status
 from ceremony.services.drafts import DraftView
 from ceremony.store.marks import load_exports
@@ -107,9 +107,11 @@ def test_a_second_export_compares_with_the_first(exported: Kit, tmp_path: Path) 
     # --reopen where nothing would differ is refused (an option that cannot apply).
     with pytest.raises(InputError, match="--reopen is for exporting a different file"):
         export.export(exported.cdir, tmp_path / "fourth", NOW, Entry("export"), reopen=True)
-    # Into the same folder: refused, and it says the ceremony is finished.
-    with pytest.raises(StoreError, match="exported and finished; nothing to do"):
-        export.export(exported.cdir, None, NOW, Entry("export"))
+    # Into the same folder: nothing to do (the same bytes are there), and it says so.
+    before = sorted((exported.root / "published").iterdir())
+    done = export.export(exported.cdir, None, NOW, Entry("export"))
+    assert done.already is not None and "exported and finished" in done.already
+    assert done.files == {} and sorted((exported.root / "published").iterdir()) == before
     # A late signature (re-opened) would make a different 1.root.json: refused loudly...
     sign(exported, "root-carol", reopen=True)
     with pytest.raises(InputError, match=r"would DIFFER from the 1\.root\.json exported") as exc:
