@@ -218,3 +218,24 @@ def test_refused_attempts_are_logged_without_the_pin(ready: Path, tmp_path: Path
         assert secret not in text
     # The refusal entries keep the chain.
     assert json.loads(_ok("status", d, "--json"))["transcript_problems"] == []
+
+
+def test_a_deleted_or_emptied_transcript_is_seen_before_any_signature(
+    ready: Path, tmp_path: Path
+) -> None:
+    """No signature file carries a head yet, but the directory's own plan says a command made
+    it: a missing or empty transcript is a problem `status` shows (runbook D1's check)."""
+    for how in ("delete", "empty"):
+        d = tmp_path / how
+        shutil.copytree(ready, d)
+        if how == "delete":
+            (d / "transcript.jsonl").unlink()
+        else:
+            (d / "transcript.jsonl").write_bytes(b"")
+        st = json.loads(_ok("status", d, "--json"))
+        assert any(
+            "transcript (transcript.jsonl) is missing or empty" in p
+            for p in st["transcript_problems"]
+        ), st["transcript_problems"]
+    st = json.loads(_ok("status", ready, "--json"))
+    assert st["transcript_problems"] == []

@@ -226,7 +226,8 @@ class Runner:
         )
         res = Outcome(argv, proc.returncode, proc.stdout, proc.stderr)
         self.log.append(res)
-        if program == "ceremony" and argv[:1] == ["init"] and res.code == 0 and self.plan_defaults:
+        made = argv[:1] in (["init"], ["import"])  # the commands that write a plan
+        if program == "ceremony" and made and res.code == 0 and self.plan_defaults:
             self._add_plan_defaults(self.cwd / argv[1] / "ceremony.yaml")
         for secret in self.secrets:
             assert secret not in res.text, f"a PIN appeared in the output of {argv}"

@@ -256,7 +256,9 @@ def test_an_rstuf_root_rotated_in_a_ceremony_made_here(tmp_path: Path) -> None:
     root1.signatures[bob.keyid] = tok.signer("bob", PIN, bob).sign(root1.signed_bytes)
     (tmp_path / "1.root.json").write_bytes(staging.pretty(root1))
     d = tmp_path / "rotation"
-    init.init(d, tmp_path / "1.root.json", NOW, Entry("init"))
+    made = Entry("init", {"directory": str(d)})
+    init.init(d, tmp_path / "1.root.json", NOW, made)
+    transcript.append(d, made, "ok", 0)  # as `ceremony init` does
     plan = (d / "ceremony.yaml").read_text()
     (d / "ceremony.yaml").write_text(plan.replace("TODO: holder of key", "holder"))
     cdir = CeremonyDir(d)
