@@ -286,7 +286,11 @@ def export(
     clash = [n for n in [*files, "SHA256SUMS", *RECORD_FILES] if (out_dir / n).exists()]
     if clash:
         earlier = [e for e in exports if cdir.root / e.out == out_dir.absolute()]
-        if earlier and same and not differ:  # done already: the same bytes are there
+        on_disk = all(
+            (out_dir / n).is_file() and (out_dir / n).read_bytes() == data
+            for n, data in files.items()
+        )
+        if earlier and same and not differ and on_disk:  # done already: the same bytes are there
             return ExportResult(
                 out_dir,
                 {},

@@ -181,9 +181,10 @@ def sign(
         key = replace(key, uri=spec.uri)  # where the plan says the key lives
     with open_signer(key, purpose, gate) as signer:
         used = _token_of(signer)
-        if used is not None and used.is_softhsm and not loaded.plan.rehearsal:
+        if used is not None and used.is_rehearsal_token and not loaded.plan.rehearsal:
+            kind = "SoftHSM2" if used.is_softhsm else "the built-in software token"
             raise KeyPolicyError(
-                f"the key '{key_name}' was found on {used.describe()}: SoftHSM2 is a rehearsal "
+                f"the key '{key_name}' was found on {used.describe()}: {kind} is a rehearsal "
                 "token (its keys are files on this disk), refused in a plan without `rehearsal: "
                 "true`, whoever enrolled the key's public part. Nothing was signed.",
                 hint="Sign with the hardware token that holds this key. For a practice run, the "
@@ -211,7 +212,8 @@ def sign(
         extra={
             "version": d.metadata.signed.version,
             "device": _device(key, used),
-            "rehearsal_only": key.is_rehearsal_only or (used is not None and used.is_softhsm),
+            "rehearsal_only": key.is_rehearsal_only
+            or (used is not None and used.is_rehearsal_token),
             # The transcript's head before this command's own entry (docs/adr/0005).
             "transcript_head": transcript.head(cdir.root).to_dict(),
             **({"allow_imported_key": True} if allow_imported else {}),
