@@ -200,13 +200,17 @@ def _parse_key_file(path: Path, data: bytes, text: str) -> SSlibKey:
             raise InputError(
                 f"{path} is not a TUF public key (keytype, scheme, keyval): {exc}."
             ) from None
-    try:
-        pub = load_pem_public_key(data)
-        key = SSlibKey.from_crypto(pub)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    if b"PRIVATE KEY-----" in data:
         raise InputError(
-            f"{path} is neither a PEM public key nor TUF key JSON ({exc}). A private key file is "
-            "never accepted."
+            f"{path} holds a PRIVATE key: a private key file is never accepted. Enrol its public "
+            "part (`openssl pkey -in FILE -pubout`) and keep the private key off this machine."
+        )
+    try:
+        key = SSlibKey.from_crypto(load_pem_public_key(data))
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise InputError(
+            f"{path} is neither a PEM public key (BEGIN PUBLIC KEY) nor TUF key JSON (keytype, "
+            "scheme, keyval). Nothing was enrolled."
         ) from None
     return key
 
@@ -246,12 +250,8 @@ def _enroll_file(
             "device's f9 certificate (--attestation-intermediate). Nothing was enrolled."
         )
     else:
-        rec = replace(rec, attestation_waived=_waiver(loaded, name))
+        rec = replace(rec, attestation_waived=waiver_of(loaded.plan, name))
     return record_enrolled(loaded, rec, entry, evidence, where=f"from {file}")
-
-
-def _waiver(loaded: Loaded, name: str) -> str | None:
-    return waiver_of(loaded.plan, name)
 
 
 def enroll_token_key(
@@ -389,7 +389,7 @@ def enroll(
         now,
         entry,
         allow_imported=allow_imported,
-        waived=_waiver(loaded, name),
+        waived=waiver_of(loaded.plan, name),
     )
 
 

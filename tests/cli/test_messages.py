@@ -218,6 +218,10 @@ def test_tokens_lists_one_token_with_its_uri_and_asks_only_its_pin(
     )
     res = cli.run("tokens", "--token", "no-such-token", module=True)
     assert res.code == 3 and "no token with the label or serial 'no-such-token'" in res.err
+    # The whole module: SoftHSM2's free slot is said to be empty, not a token named ''.
+    res = cli.ok("tokens", module=True)
+    assert "Token ''" not in res.out
+    assert "An empty slot of SoftHSM project SoftHSM v2 (no token initialised in it" in res.out
     # At 80 columns every line fits, and the label and URI are whole.
     env = {**cli.env(), "PAGER": "cat"}
     screen = run_on_tty(["tokens", "--module", cli.hsm.module, "--token", label], cols=80, env=env)

@@ -68,6 +68,9 @@ class Imported:
         self.cdir = CeremonyDir(tmp / "ceremony")
         self.tmp = tmp
         transcript.append(self.cdir.root, self.entry, "ok", 0)  # as `ceremony import` does
+        # The holder's key is on the software token, a rehearsal token: a rehearsal plan.
+        plan = self.cdir.root / "ceremony.yaml"
+        plan.write_text(plan.read_text() + "rehearsal: true\n")
 
     @property
     def token_keyid(self) -> str:
@@ -260,7 +263,8 @@ def test_an_rstuf_root_rotated_in_a_ceremony_made_here(tmp_path: Path) -> None:
     init.init(d, tmp_path / "1.root.json", NOW, made)
     transcript.append(d, made, "ok", 0)  # as `ceremony init` does
     plan = (d / "ceremony.yaml").read_text()
-    (d / "ceremony.yaml").write_text(plan.replace("TODO: holder of key", "holder"))
+    plan = plan.replace("TODO: holder of key", "holder") + "rehearsal: true\n"  # software token
+    (d / "ceremony.yaml").write_text(plan)
     cdir = CeremonyDir(d)
     drafts.draft(cdir, "root", NOW, Entry("draft"))
     factory = select.signer_factory(uri, None, pin_provider=pin, notify=quiet)
