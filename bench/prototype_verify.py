@@ -40,7 +40,8 @@ def main(argv: list[str]) -> int:
     from tuf.api.metadata import Metadata, Root
 
     from ceremony.digest import canonical_bytes
-    from ceremony.keyrecord import content_keyid, public_identity
+    from ceremony.keys import content_keyid
+    from ceremony.keys import key_identity as public_identity
 
     verified: dict[tuple[str, str, str, str, str], BaseException | None] = {}
     counts = {"crypto": 0, "lookups": 0}

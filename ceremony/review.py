@@ -171,6 +171,8 @@ def root_diff(previous: Root | None, new: Root, people: People) -> list[Change]:
         out.append(
             Change("other", "no change at all (not even the version): this draft is identical")
         )
+    elif all(c.kind == "version" for c in out):
+        out.append(Change("other", "only the version changes: the same keys, fields and expiry"))
     elif all(c.kind in ("version", "expires") for c in out):
         out.append(Change("other", "only the version and expiry change: an expiry-only re-sign"))
     return out

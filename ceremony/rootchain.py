@@ -192,7 +192,8 @@ def _double_counted(results: Sequence[tuple[str, VerificationResult]]) -> str | 
                 f"{label} threshold met only by counting one key twice: "
                 f"{' and '.join(f'key-{short(k)}' for k in sorted(dup))} are the same public key "
                 f"(listed under {len(dup)} keyids), so there are "
-                f"{distinct} distinct signing keys for a threshold of {r.threshold}. Popular clients "
+                f"{distinct} distinct signing key{'s' if distinct != 1 else ''} for a threshold of "
+                f"{r.threshold}. Popular clients "
                 "count per keyid and would accept this root; the TUF specification does not"
             )
     return None

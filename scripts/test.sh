@@ -44,6 +44,9 @@ pip install -q -e '.[test]'
 if [ ! -f build/wheelhouse/SHA256SUMS ] || [ requirements/runtime.lock -nt build/wheelhouse/SHA256SUMS ]; then
   rm -rf build/wheelhouse
   bash scripts/wheelhouse.sh build/wheelhouse >/dev/null
+elif [ -n "$(find ceremony pyproject.toml -newer build/wheelhouse/SHA256SUMS -print -quit)" ]; then
+  # The source changed since: tuf-ceremony's own wheel again (the pinned downloads are kept).
+  bash scripts/wheelhouse.sh build/wheelhouse >/dev/null
 fi
 
 # Real RSTUF hand-off files and a tuf-on-ci signing event, made now by those tools from PyPI

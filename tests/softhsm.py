@@ -178,6 +178,8 @@ def create_imported_key(
     how="import": made in software and stored with C_CreateObject (CKA_LOCAL false,
     CKA_NEVER_EXTRACTABLE false), even though it is marked sensitive and non-extractable.
     how="extractable": generated on the token but with CKA_EXTRACTABLE true.
+    how="no-sign": generated on the token, sensitive and never extractable, but CKA_SIGN false
+    (a key made for another use: it cannot sign, whatever the operator allows).
     key_type: "ecdsa-p256", "ecdsa-p384" or "ed25519" (import); also "rsa-3072" (extractable).
     """
     import pkcs11
@@ -197,14 +199,14 @@ def create_imported_key(
         session = tok.open(rw=True)
     try:
         common = {Attribute.TOKEN: True, Attribute.LABEL: label, Attribute.ID: key_id}
-        if how == "extractable":
+        if how in ("extractable", "no-sign"):
             public_t: dict[Any, Any] = {**common, Attribute.VERIFY: True, Attribute.PRIVATE: False}
             private_t = {
                 **common,
-                Attribute.SIGN: True,
+                Attribute.SIGN: how == "extractable",
                 Attribute.PRIVATE: True,
                 Attribute.SENSITIVE: True,
-                Attribute.EXTRACTABLE: True,
+                Attribute.EXTRACTABLE: how == "extractable",
             }
             if key_type == "rsa-3072":
                 session.generate_keypair(
@@ -235,7 +237,7 @@ def create_imported_key(
                 )
             return
         if how != "import":
-            raise ValueError(f"how must be 'import' or 'extractable', not {how!r}")
+            raise ValueError(f"how must be 'import', 'extractable' or 'no-sign', not {how!r}")
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 

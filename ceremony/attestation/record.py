@@ -22,6 +22,8 @@ PIN_POLICIES = {
     5: "match-always",
 }
 TOUCH_POLICIES = {0: "default", 1: "never", 2: "always", 3: "cached"}
+# The form factor byte of a YubiKey (Yubico, "PIV attestation": extension 1.3.6.1.4.1.41482.3.9,
+# and yubikit.management.FORM_FACTOR): the one table, also for the device layer.
 FORM_FACTORS = {
     0: "unknown",
     1: "usb-a-keychain",

@@ -23,6 +23,12 @@ def draft(
         "--replace",
         help="Replace a draft that already has signatures without asking (they become stale).",
     ),
+    reopen: bool = typer.Option(
+        False,
+        "--reopen",
+        help="Draft again after an export, re-opening the ceremony (recorded). Only if nothing "
+        "was published.",
+    ),
 ) -> None:
     """Build the unsigned draft of ROLE from the plan, enrolled keys and previous root."""
     from ceremony.cli.screens import render_view
@@ -46,9 +52,9 @@ def draft(
             )
         return True
 
-    args = {"role": role, "replace": replace}
+    args = {"role": role, "replace": replace, "reopen": reopen}
     with guarded(), recorded(directory, "draft", args) as (cdir, entry):
-        res = drafts.draft(cdir, role, now(), entry, approve_stale=approve)
+        res = drafts.draft(cdir, role, now(), entry, approve_stale=approve, reopen=reopen)
         out = ui.console()
         if res.unchanged:
             out.print(f"The {role} draft is already up to date with the plan; nothing changed.")

@@ -41,7 +41,10 @@ def report_lines(report: PreflightReport) -> list[str]:
         for i, text in enumerate(body):
             indent = first if i == 0 else " " * len(first)
             wrapped = textwrap.wrap(
-                text, WIDTH - len(first), subsequent_indent="  " if i else ""
+                text,
+                WIDTH - len(first),
+                subsequent_indent="  " if i else "",
+                break_on_hyphens=False,  # a path (x86_64-linux-gnu) stays whole where it fits
             ) or [""]
             lines.append(indent + wrapped[0])
             lines += [" " * len(first) + w for w in wrapped[1:]]

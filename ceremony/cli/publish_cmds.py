@@ -112,6 +112,10 @@ def export(
         )
         if res.rehearsal:
             ui.rehearsal_banner()
+        if res.already is not None:
+            ui.say(res.already)
+            ui.say(f"Next: {publishing.next_text(res.format)}")
+            return
         if res.notes:
             ui.say(
                 f"Exported to {res.out_dir} (every signature verified; not every threshold is met "

@@ -123,7 +123,24 @@ def print_enrolled(res: EnrollResult) -> None:
         out.print(
             "  [yellow]Accepted with --allow-imported-key: the token does not prove on-device generation.[/yellow]"
         )
-    out.print("Next: enrol the other keys, then `ceremony validate DIR` and `ceremony draft DIR`.")
+    if res.softhsm_refused_later:
+        ui.say(
+            f"WARNING: '{rec.name}' is on SoftHSM2, a rehearsal token (its keys are files on this "
+            "disk). This plan does not say `rehearsal: true`, so `validate` and `draft` refuse "
+            "it (CER-KEY-SOFTHSM). For a practice run add the top-level line `rehearsal: true` "
+            "to ceremony.yaml; a real ceremony needs hardware tokens.",
+            2,
+            4,
+            style="yellow",
+        )
+    if res.still_to_enrol:
+        n = len(res.still_to_enrol)
+        ui.say(
+            f"Next: enrol the other key{'s' if n != 1 else ''} of the plan ({n} left: "
+            f"{', '.join(res.still_to_enrol)}), then `ceremony validate DIR`."
+        )
+    else:
+        ui.say("Next: every key of the plan is enrolled: `ceremony validate DIR`, then draft.")
 
 
 def copy_note(copy: CopyState | None) -> None:
@@ -137,8 +154,9 @@ def copy_note(copy: CopyState | None) -> None:
         )
     else:
         text = (
-            f"This directory was created as {copy.origin} on {copy.host}, and is not there now: "
-            "if it is a copy, bring this copy back to the administrator for `ceremony merge`."
+            f"This directory was created as {copy.origin} on {copy.host}, not at this path: if "
+            "it is a copy, bring this copy back to the administrator for `ceremony merge`; if it "
+            "was moved, or the administrator's stick is mounted elsewhere, nothing to do."
         )
     ui.say(text, style="bold cyan")
 
@@ -175,6 +193,10 @@ def render_status(report: StatusReport) -> None:
             for name, sha in e.files.items():
                 ui.say(name, 4)
                 ui.say(f"SHA-256 {sha}", 6)
+            for x in report.exports:  # the same draft exported to other places before
+                done = x.roles.get(r.role)
+                if x is not e and done is not None and done.digest == r.draft.digest:
+                    ui.say(f"also exported {x.at} to {x.out}", 2, 4)
         ui.say(f"Next: {r.next_step}.", 2, 4)
     for w in report.warnings:
         ui.say(f"warning {w}", 0, 2, style="yellow")

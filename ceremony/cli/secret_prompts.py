@@ -48,6 +48,7 @@ def read_pin(request: PinRequest) -> str:
 
             pin = getpass.getpass("PIN (not shown): ")
         except EOFError:
+            ui.console().print()  # the message on its own line, not after the prompt
             raise Interrupted("no PIN was given; nothing was written.") from None
     else:
         line = sys.stdin.readline()
@@ -85,6 +86,7 @@ def read_management_key(prompt: ManagementKeyPrompt) -> str:
         try:
             key = getpass.getpass("Management key (not shown): ")
         except EOFError:
+            ui.console().print()  # the message on its own line, not after the prompt
             raise Interrupted("no management key was given; nothing was changed.") from None
     else:
         line = sys.stdin.readline()

@@ -66,9 +66,16 @@ def compact_block(v: DraftView, key: str) -> list[tuple[str, str | None]]:
             title = "Changes: none, this is the first root (nothing to compare with)"
         elif not shown:
             title = "Changes from the previous root: only the version and expiry"
-        changes = [c.brief or c.text for c in shown if v.previous is not None]
+        # What changes who can sign first (thresholds, removed keys), so that a block cut to
+        # one screen keeps them: the order of the long listing is role by role.
+        rank = {"threshold": 0, "remove": 1, "add": 2}
+        ordered = sorted(shown, key=lambda c: rank.get(c.kind, 3))
+        changes = [c.brief or c.text for c in ordered if v.previous is not None]
         holder = v.signer.key.holder if v.signer is not None else None
-        changes += [f"! {s}" for s in v.swaps if holder is not None and s.startswith(holder)]
+        if holder is not None and any(s.startswith(holder) for s in v.swaps):
+            # The long listing above names both keys (review.device_swaps); here, one line,
+            # first: it is this holder's instruction.
+            changes.insert(0, f"! {holder} holds an old and a new key: sign twice, once with each")
     else:
         title = "Delegations:"
         changes = [*v.details, *(f"PROBLEM {p}" for p in v.problems)]

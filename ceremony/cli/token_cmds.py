@@ -66,6 +66,15 @@ def tokens_cmd(
                 )
             elif t.pin_count_low:
                 flags.append("[yellow]PIN count low[/yellow]")
+            if not t.initialized and not t.label and not t.serial:
+                # SoftHSM2 always offers one free slot: nothing in it to list.
+                ui.say(
+                    f"An empty slot of {t.manufacturer} {t.model} (no token initialised in it; "
+                    "`softhsm2-util --init-token --free` uses it)."
+                    if t.is_softhsm
+                    else f"An empty slot of {t.manufacturer} {t.model} (no token initialised).",
+                )
+                continue
             out.print(
                 f"[bold]Token '{ui.value(t.label)}'[/bold]: {ui.value(t.manufacturer)} "
                 f"{ui.value(t.model)}, serial {ui.value(t.serial)}, firmware {ui.value(t.firmware)}; "

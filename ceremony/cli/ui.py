@@ -127,6 +127,7 @@ def read_line(prompt: str) -> str:
         try:
             return input(prompt)
         except EOFError:
+            out.print()  # the message starts on its own line, not after the prompt
             raise Interrupted("no answer was given (end of input); nothing was written.") from None
     out.print(prompt, end="")
     line = sys.stdin.readline()

@@ -82,6 +82,13 @@ def plan_template(
             "# token, SoftHSM). Never publish what a rehearsal exports.",
             "rehearsal: true",
         ]
+    else:
+        lines += [
+            "",
+            "# A practice run on SoftHSM2 or the built-in software token (rehearsal",
+            "# tokens, refused in any other plan) needs the line below, uncommented.",
+            "# rehearsal: true    <- for a practice run only, never a real ceremony",
+        ]
     return "\n".join(lines) + "\n"
 
 

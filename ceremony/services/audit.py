@@ -23,11 +23,13 @@ from ceremony.transcript import (
     Head,
     check_anchors,
     head,
+    read_entries,
     verify_hash_chain,
     writers,
 )
 
 RECORD = "published/ceremony-record.md"
+MADE_BY = ("init", "import")  # the first transcript entry of every ceremony directory
 RECORD_HEAD_RE = re.compile(r"transcript head at export: line (\d+), SHA-256 ([0-9a-f]{64})")
 
 
@@ -67,6 +69,19 @@ def transcript_state(cdir: CeremonyDir) -> TranscriptState:
     """
     root = cdir.root
     problems = verify_hash_chain(root)
+    entries = read_entries(root)
+    if cdir.path("ceremony.yaml").is_file():
+        if not entries:
+            problems.append(
+                "the transcript (transcript.jsonl) is missing or empty, yet every command that "
+                "made or changed this directory appends to it: it was deleted or cut to nothing"
+            )
+        elif entries[0].get("command") not in MADE_BY:
+            problems.append(
+                f"the transcript starts with `{entries[0].get('command')}`, not with the command "
+                "that made this directory (init or import): its beginning was cut, or it was "
+                "deleted and begun again"
+            )
     notes: list[str] = []
     wrote = writers(root)
     anchors: list[Anchor] = []

@@ -34,9 +34,10 @@ from ceremony.review import (
 from ceremony.services.copies import copy_state
 from ceremony.services.imported import foreign_fields
 from ceremony.services.state import Loaded, current_draft, draft_inputs, draft_is_current, load
-from ceremony.services.status import role_status
+from ceremony.services.status import export_of, role_status
 from ceremony.store import CeremonyDir
 from ceremony.store.drafts import archive_draft, load_draft, write_draft
+from ceremony.store.marks import load_exports
 from ceremony.store.records import load_signatures
 from ceremony.thresholds import Authority, RoleStatus
 from ceremony.transcript import Entry
@@ -205,6 +206,7 @@ def draft(
     entry: Entry,
     *,
     approve_stale: ApproveStale | None = None,
+    reopen: bool = False,
 ) -> DraftResult:
     """Build the unsigned draft of `role` from the plan, the enrolled keys and the previous
     root, and freeze it in drafts/ROLE.json (`ceremony draft`).
@@ -216,13 +218,16 @@ def draft(
         entry: the transcript entry; receives the files read and written and the digest.
         approve_stale: asked when the new draft would make signatures of the current one
             stale (`draft --replace`, or the administrator's typed Yes); None refuses.
+        reopen: draft again although the current draft of `role` was exported (`--reopen`,
+            recorded): only before anything was published.
 
     Returns:
         A `DraftResult`. A draft that already says what the plan says is left as it is.
 
     Raises:
-        InputError (exit 2): this directory is a holder's copy (never drafted in), or
-            signatures would become stale and `approve_stale` is None.
+        InputError (exit 2): this directory is a holder's copy (never drafted in), the
+            current draft was exported and `reopen` is False (or `reopen` without an export),
+            or signatures would become stale and `approve_stale` is None.
         Declined (exit 1): `approve_stale` said no; nothing was written.
         PlanError (exit 2): the plan fails a check (every key must be enrolled), or the
             draft would have delegations no client could use (nothing is written).
@@ -248,6 +253,24 @@ def draft(
             "the repository's own tool stage a new file and import it into a new directory."
         )
     existing = load_draft(cdir, role)
+    exported = export_of(load_exports(cdir), role, existing.digest) if existing else None
+    if existing is not None and exported is not None and not reopen:
+        version = existing.metadata.signed.version
+        raise InputError(
+            f"{role} version {version} was exported {exported.at} to {exported.out}: this "
+            f"ceremony is finished, and a new draft would make a different "
+            f"{version}.{role}.json. Nothing was written.",
+            hint="A new version is a new ceremony: `ceremony init NEW-DIR --previous-ceremony "
+            f"{cdir.root}`. Only to re-open this one before anything was published: the same "
+            "command with --reopen (recorded).",
+        )
+    if reopen and exported is None:
+        raise InputError(
+            f"--reopen is for drafting again after an export, and the {role} draft here was not "
+            "exported. Run the command without --reopen."
+        )
+    if exported is not None:
+        entry.notes.append(f"re-opened: {role} drafted again after its export {exported.at}")
     if existing is not None and draft_is_current(loaded, existing):
         return DraftResult(existing, True, 0, existing.digest, view(loaded, existing))
     text, md = drafting.new_draft(loaded.plan, loaded.keys, loaded.previous, role, now)

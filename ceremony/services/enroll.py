@@ -41,7 +41,7 @@ from ceremony.keys import (
     short,
     strength_problem,
 )
-from ceremony.keysource import TokenKeyRead
+from ceremony.keysource import TokenKeyRead, is_softhsm_token
 from ceremony.services.attestation import (
     AttestationFiles,
     attestation_files,
@@ -67,6 +67,11 @@ class EnrollResult:
     new: bool
     attested: str | None = None
     advisories: tuple[str, ...] = ()
+    # The plan's other keys (used by a role or delegation) still to enrol, by name.
+    still_to_enrol: tuple[str, ...] = ()
+    # Said at once, not only at `validate`: a key on SoftHSM2 in a plan without
+    # `rehearsal: true` (CER-KEY-SOFTHSM refuses it there).
+    softhsm_refused_later: bool = False
 
 
 def _check_enrollable(loaded: Loaded, name: str) -> None:
@@ -78,14 +83,21 @@ def _check_enrollable(loaded: Loaded, name: str) -> None:
 
 
 def _result(loaded: Loaded, rec: EnrolledKey, new: bool) -> EnrollResult:
+    plan = loaded.plan
+    used = {k for r in plan.roles.values() for k in r.keys}
+    for d in plan.targets.delegations if plan.targets else ():
+        used.update(d.keys)
+        used.update(d.hash_bins.keys if d.hash_bins else ())
+    todo = tuple(sorted(n for n in used if n not in loaded.keys and n != rec.name))
+    softhsm = is_softhsm_token(rec.token) and not plan.rehearsal
     a = rec.attestation
     if not a:
-        return EnrollResult(rec, new)
+        return EnrollResult(rec, new, still_to_enrol=todo, softhsm_refused_later=softhsm)
     found = [
-        f"{adv.text}. Accepted only because the plan sets {allowed_by_plan(loaded.plan, adv)}"
+        f"{adv.text}. Accepted only because the plan sets {allowed_by_plan(plan, adv)}"
         for adv in advisories_of(AttestationInfo.from_dict(a), key_type_of(rec.key))
     ]
-    return EnrollResult(rec, new, summary(a, "enrolled"), tuple(found))
+    return EnrollResult(rec, new, summary(a, "enrolled"), tuple(found), todo, softhsm)
 
 
 def strength_refusal(loaded: Loaded, name: str, key: Key, where: str) -> str | None:
@@ -188,13 +200,17 @@ def _parse_key_file(path: Path, data: bytes, text: str) -> SSlibKey:
             raise InputError(
                 f"{path} is not a TUF public key (keytype, scheme, keyval): {exc}."
             ) from None
-    try:
-        pub = load_pem_public_key(data)
-        key = SSlibKey.from_crypto(pub)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    if b"PRIVATE KEY-----" in data:
         raise InputError(
-            f"{path} is neither a PEM public key nor TUF key JSON ({exc}). A private key file is "
-            "never accepted."
+            f"{path} holds a PRIVATE key: a private key file is never accepted. Enrol its public "
+            "part (`openssl pkey -in FILE -pubout`) and keep the private key off this machine."
+        )
+    try:
+        key = SSlibKey.from_crypto(load_pem_public_key(data))
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise InputError(
+            f"{path} is neither a PEM public key (BEGIN PUBLIC KEY) nor TUF key JSON (keytype, "
+            "scheme, keyval). Nothing was enrolled."
         ) from None
     return key
 
@@ -234,12 +250,8 @@ def _enroll_file(
             "device's f9 certificate (--attestation-intermediate). Nothing was enrolled."
         )
     else:
-        rec = replace(rec, attestation_waived=_waiver(loaded, name))
+        rec = replace(rec, attestation_waived=waiver_of(loaded.plan, name))
     return record_enrolled(loaded, rec, entry, evidence, where=f"from {file}")
-
-
-def _waiver(loaded: Loaded, name: str) -> str | None:
-    return waiver_of(loaded.plan, name)
 
 
 def enroll_token_key(
@@ -377,7 +389,7 @@ def enroll(
         now,
         entry,
         allow_imported=allow_imported,
-        waived=_waiver(loaded, name),
+        waived=waiver_of(loaded.plan, name),
     )
 
 

@@ -19,6 +19,7 @@ from ceremony.errors import InputError, StoreError, ThresholdNotMet, Verificatio
 from ceremony.files import write_once
 from ceremony.foreign.metadata_file import published_file_names
 from ceremony.services.audit import checked_for_export, record_head_line, record_section
+from ceremony.services.copies import copy_state
 from ceremony.services.export_files import (
     compare_with_exports,
     consistent_snapshot_of,
@@ -63,6 +64,7 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
     same: list[str] = field(default_factory=list)
     differ: list[str] = field(default_factory=list)
+    already: str | None = None  # the folder holds this export already: nothing was written
 
 
 def _refuse_needless_out_of_band(loaded: Loaded) -> None:
@@ -134,8 +136,9 @@ def export(
         earlier exports. The export is recorded in exports.json.
 
     Raises:
-        InputError (exit 2): nothing is drafted, --out-of-band without a previous root or
-            while the previous root's threshold can still be met (the refusal names who), a
+        InputError (exit 2): the directory is a holder's copy (made by `ceremony copy`),
+            nothing is drafted, --out-of-band without a previous root or while the
+            previous root's threshold can still be met (the refusal names who), a
             reason to accept transcript problems when there are none, a file differs from
             one exported before without `reopen`, `reopen` where nothing would differ, or
             an option that does not apply to the format.
@@ -154,6 +157,16 @@ def export(
         files_read=entry.files_read,
         enforce=not unverified_for_tests,
     )
+    copy = copy_state(cdir)
+    if copy is not None and copy.certain:
+        raise InputError(
+            f"{cdir.root} is a holder's copy of {copy.origin} (made {copy.since} on "
+            f"{copy.host}), and a copy never exports: two exports of one version could differ, "
+            "and clients must never meet two different files for one version. Nothing was "
+            "written.",
+            hint=f"Bring the copy back to the administrator: `ceremony merge {copy.origin} "
+            f"{cdir.root}`, then export there.",
+        )
     options = ExportOptions(fmt, key, allow_partial, out_of_band)
     resolved = resolve_format(loaded, options, unverified=unverified_for_tests)
     reports = role_reports(loaded)
@@ -273,14 +286,26 @@ def export(
     clash = [n for n in [*files, "SHA256SUMS", *RECORD_FILES] if (out_dir / n).exists()]
     if clash:
         earlier = [e for e in exports if cdir.root / e.out == out_dir.absolute()]
-        why = (
-            f" They are the files exported {earlier[-1].at}, and this export would make the same "
-            f"bytes: {cdir.root} is exported and finished; nothing to do."
-            if earlier and same and not differ
-            else " Was this already exported? Choose another --out folder to export again."
+        on_disk = all(
+            (out_dir / n).is_file() and (out_dir / n).read_bytes() == data
+            for n, data in files.items()
         )
+        if earlier and same and not differ and on_disk:  # done already: the same bytes are there
+            return ExportResult(
+                out_dir,
+                {},
+                reports,
+                loaded.rehearsal,
+                consistent,
+                warnings=warning_lines(loaded),
+                same=same,
+                already=f"{out_dir} already holds these files, exported {earlier[-1].at}, and "
+                f"this export would make the same bytes: {cdir.root} is exported and finished; "
+                "nothing was written, nothing to do.",
+            )
         raise StoreError(
-            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file.{why}"
+            f"{out_dir} already holds {', '.join(clash)}; export never overwrites a file. Was "
+            "this already exported? Choose another --out folder to export again."
         )
     notes: list[RecordNote] = []
     if out_of_band:

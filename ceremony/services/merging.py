@@ -237,6 +237,8 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
         report.written = False
         return report
     entry.notes += merged_notes
+    # The evidence of an edited file stays in the transcript (the file itself is not copied).
+    entry.notes += [f"names refused {line}" for line in report.names_refused]
     for (role, keyid), data in pending.items():
         target = put_signature(cdir, role, keyid, data)
         entry.files_written[cdir.rel(target)] = digests.sha256_hex(data)

@@ -16,11 +16,12 @@ from securesystemslib.signer import Signature
 from ceremony import digest as digests
 from ceremony import transcript
 from ceremony.clock import iso
-from ceremony.errors import BadTokenSignature, Declined, InputError
+from ceremony.errors import BadTokenSignature, Declined, InputError, KeyPolicyError
 from ceremony.files import json_bytes
+from ceremony.keys import EnrolledKey
 from ceremony.services.copies import CopyState, copy_state
 from ceremony.services.drafts import DraftView, signer_line, view
-from ceremony.services.state import current_draft, load, resolve_key
+from ceremony.services.state import current_draft, load, refuse_unknown_role, resolve_key
 from ceremony.services.status import authorities, export_of, next_step, role_status, signed_since
 from ceremony.store import CeremonyDir
 from ceremony.store.drafts import load_draft
@@ -31,7 +32,7 @@ from ceremony.thresholds import (
     SignatureRecord,
     verify_record,
 )
-from ceremony.tokens.types import SignerFactory
+from ceremony.tokens.types import SignerFactory, TokenInfo
 from ceremony.transcript import Entry
 
 # The holder's confirmation, after seeing the draft: True only for a typed "Yes".
@@ -117,6 +118,7 @@ def sign(
     loaded = load(cdir, now, require_enrolled=True, files_read=entry.files_read)
     copy = copy_state(cdir)
     if load_draft(cdir, role) is None:
+        refuse_unknown_role(loaded, role)
         raise InputError(no_draft_message(cdir, role, copy))
     d = current_draft(loaded, role, entry.files_read)
     d.check_canonical(f"drafts/{role}.json")
@@ -178,6 +180,16 @@ def sign(
     if key.uri is None and spec is not None and spec.uri:
         key = replace(key, uri=spec.uri)  # where the plan says the key lives
     with open_signer(key, purpose, gate) as signer:
+        used = _token_of(signer)
+        if used is not None and used.is_rehearsal_token and not loaded.plan.rehearsal:
+            kind = "SoftHSM2" if used.is_softhsm else "the built-in software token"
+            raise KeyPolicyError(
+                f"the key '{key_name}' was found on {used.describe()}: {kind} is a rehearsal "
+                "token (its keys are files on this disk), refused in a plan without `rehearsal: "
+                "true`, whoever enrolled the key's public part. Nothing was signed.",
+                hint="Sign with the hardware token that holds this key. For a practice run, the "
+                "plan says `rehearsal: true` (a reviewed change of the plan).",
+            )
         gate()  # tokens that need no PIN: confirm before signing all the same
         sig = signer.sign(d.payload)
     if sig.keyid != key.keyid:
@@ -199,8 +211,9 @@ def sign(
         signed_at=iso(now),
         extra={
             "version": d.metadata.signed.version,
-            "device": key.device(),
-            "rehearsal_only": key.is_rehearsal_only,
+            "device": _device(key, used),
+            "rehearsal_only": key.is_rehearsal_only
+            or (used is not None and used.is_rehearsal_token),
             # The transcript's head before this command's own entry (docs/adr/0005).
             "transcript_head": transcript.head(cdir.root).to_dict(),
             **({"allow_imported_key": True} if allow_imported else {}),
@@ -216,3 +229,18 @@ def sign(
     since = signed_since(st, exported)
     step = next_step(cdir, role, st, False, exported=exported, since=since)
     return SignOutcome(rec, st, False, v, step, copy, exported.at if exported else None)
+
+
+def _token_of(signer: object) -> TokenInfo | None:
+    """The PKCS#11 token a signer signs on (`Pkcs11Signer.token`), if it says."""
+    token = getattr(signer, "token", None)
+    return token if isinstance(token, TokenInfo) else None
+
+
+def _device(key: EnrolledKey, used: TokenInfo | None) -> str:
+    """The device to record for a signature: the enrolled key's, or, for a key enrolled from
+    its public part only (a file, a previous root, imported metadata), the token it was
+    found on now."""
+    if key.token or used is None:
+        return key.device()
+    return f"{used.manufacturer} {used.model} serial {used.serial} (found by the key's public part)"

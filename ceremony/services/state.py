@@ -19,6 +19,7 @@ from ceremony import __version__, drafting
 from ceremony import digest as digests
 from ceremony.checks import CheckContext, CheckResult, errors, run_checks
 from ceremony.clock import iso
+from ceremony.delegations import draftable_text
 from ceremony.drafting import Draft
 from ceremony.errors import InputError, PlanError, StoreError
 from ceremony.files import MAX_INPUT_BYTES, MAX_ROOT_BYTES
@@ -201,6 +202,18 @@ def draft_is_current(loaded: Loaded, d: Draft, *, thorough: bool = True) -> bool
     return True
 
 
+def refuse_unknown_role(loaded: Loaded, role: str) -> None:
+    """Raise InputError (exit 2) when `role` is not one this ceremony drafts (root; targets
+    and its delegated roles when the plan has them), naming those it does."""
+    plan = loaded.plan
+    if role == "root" or (
+        plan.targets is not None
+        and (role == "targets" or any(x.name == role for x in plan.targets.delegations))
+    ):
+        return
+    raise InputError(f"'{role}' is not a role of this ceremony: {draftable_text(plan)}")
+
+
 def current_draft(
     loaded: Loaded, role: str, files_read: MutableMapping[str, str] | None = None
 ) -> Draft:
@@ -211,6 +224,7 @@ def current_draft(
     """
     d = load_draft(loaded.cdir, role, files_read)
     if d is None:
+        refuse_unknown_role(loaded, role)  # never suggest a `draft` that would fail
         raise InputError(
             f"there is no draft of {role} yet. Next: `ceremony draft {loaded.cdir.root} {role}`."
         )

@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
 from cryptography.hazmat.primitives import serialization
@@ -210,7 +211,21 @@ class SoftwareToken:
         return priv
 
     def signer(self, name: str, pin: str, public_key: SSlibKey) -> Signer:
-        return CryptoSigner(self._load(name, pin), public_key)
+        return SoftwareSigner(self._load(name, pin), public_key, self.info())
+
+
+class SoftwareSigner(CryptoSigner):
+    """securesystemslib's CryptoSigner for a key of this token, which says which token it
+    signs on (`token`, as `Pkcs11Signer.token` does), so a signature records its device."""
+
+    def __init__(self, private_key: Any, public_key: SSlibKey, token: TokenInfo) -> None:
+        super().__init__(private_key, public_key)
+        self._token = token
+
+    @property
+    def token(self) -> TokenInfo:
+        """The software rehearsal token the key is on."""
+        return self._token
 
 
 def _encrypt(priv: object, pin: str) -> bytes:

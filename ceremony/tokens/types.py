@@ -82,6 +82,13 @@ class TokenInfo:
         return f"token '{self.label}' ({self.manufacturer} {self.model}, serial {self.serial})"
 
     @property
+    def is_rehearsal_token(self) -> bool:
+        """A token whose keys are files on a disk: SoftHSM2, or the built-in software
+        rehearsal token (`tokens.software_rehearsal`, manufacturer "tuf-ceremony"). Refused
+        in a plan without `rehearsal: true`."""
+        return self.is_softhsm or self.manufacturer == "tuf-ceremony"
+
+    @property
     def is_softhsm(self) -> bool:
         """SoftHSM2, a software token for rehearsals. SoftHSM 2.6 sets CKF_USER_PIN_COUNT_LOW
         after ANY wrong PIN, clears it at the next right one, and never sets FINAL_TRY or

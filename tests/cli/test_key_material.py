@@ -117,7 +117,8 @@ def test_the_right_token_signs_for_a_key_the_previous_root_spells_otherwise(
     tok.ok("init", d, "--previous-root", prev)
     plan = d / "ceremony.yaml"
     text = re.sub(r"TODO: holder of key [0-9a-f]*", "Bob Example", plan.read_text())
-    plan.write_text(text.replace('"root-1": {holder: "Bob Example"', '"root-1": {holder: "Alice"'))
+    text = text.replace('"root-1": {holder: "Bob Example"', '"root-1": {holder: "Alice"')
+    plan.write_text(text + "rehearsal: true\n")  # the tokens are rehearsal tokens (tests)
     enrolled = json.loads((d / "keys" / "root-1.json").read_text())["key"]
     assert enrolled != token_key, "the previous root spells the key otherwise"
     tok.ok("validate", d)

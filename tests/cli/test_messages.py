@@ -218,6 +218,10 @@ def test_tokens_lists_one_token_with_its_uri_and_asks_only_its_pin(
     )
     res = cli.run("tokens", "--token", "no-such-token", module=True)
     assert res.code == 3 and "no token with the label or serial 'no-such-token'" in res.err
+    # The whole module: SoftHSM2's free slot is said to be empty, not a token named ''.
+    res = cli.ok("tokens", module=True)
+    assert "Token ''" not in res.out
+    assert "An empty slot of SoftHSM project SoftHSM v2 (no token initialised in it" in res.out
     # At 80 columns every line fits, and the label and URI are whole.
     env = {**cli.env(), "PAGER": "cat"}
     screen = run_on_tty(["tokens", "--module", cli.hsm.module, "--token", label], cols=80, env=env)
@@ -227,3 +231,24 @@ def test_tokens_lists_one_token_with_its_uri_and_asks_only_its_pin(
     assert all(ln.split(": ", 1)[1].startswith("pkcs11:") for ln in wide), wide
     assert any(ln.startswith("    URI: pkcs11:token=") and ";type=private" in ln for ln in wide)
     assert any(f"Token '{label}'" in ln for ln in screen.lines)
+
+
+def test_a_role_the_ceremony_does_not_have_is_named_not_sent_to_draft(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """`show DIR rot` and `sign DIR rot` (a typo) never suggest a `ceremony draft` that would
+    fail: they name the roles this ceremony drafts. This plan has no targets section, so
+    `targets` (signed by the repository's own targets key) is not drafted here either."""
+    kit = new_ceremony(tmp_path)
+    for args in (
+        ("show", kit.root, "rot"),
+        ("sign", kit.root, "rot", "--key", "root-alice"),
+        ("sign", kit.root, "targets", "--key", "targets-alice"),
+    ):
+        res = cli.run(*args)
+        assert res.code == 2, res.text
+        assert f"'{args[2]}' is not a role of this ceremony" in res.text, res.text
+        assert "the roles this ceremony drafts are: root." in res.text
+        assert "`ceremony draft" not in res.text  # no command suggested
+    res = cli.run("show", kit.root, "root")  # a role it drafts, not drafted yet
+    assert res.code == 2 and f"`ceremony draft {kit.root} root`" in res.text, res.text

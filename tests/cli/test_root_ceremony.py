@@ -139,9 +139,16 @@ def test_first_root_signed_in_two_sessions_and_merged(
     }
     md = Metadata.from_bytes((pub / "1.root.json").read_bytes())
     assert md.signed.version == 1 and len(md.signatures) == 2
-    # Export never overwrites.
+    # The same export again: those bytes are there already; nothing written, nothing to do.
+    before = {f.name: f.read_bytes() for f in pub.iterdir()}
+    res = cli.ok("export", d)
+    assert "nothing was written, nothing to do" in " ".join(res.out.split())
+    assert {f.name: f.read_bytes() for f in pub.iterdir()} == before
+    # Export never overwrites another file.
+    (pub / "1.root.json").write_text("edited")
     res = cli.run("export", d)
     assert res.code == 2 and "never overwrites" in res.text
+    (pub / "1.root.json").write_bytes(before["1.root.json"])
     cli.ok("verify", pub / "1.root.json")
 
 

@@ -61,3 +61,57 @@ def test_a_softhsm_rehearsal_says_so_on_every_screen(
         "sign", d, "root", "--key", "root-reh", stdin=["Yes", holders.pin("alice")], module=True
     )
     assert "REHEARSAL:" in res.out
+
+
+def test_a_softhsm_key_enrolled_from_its_public_part_cannot_sign_a_production_root(
+    cli: Cli, holders: Holders, tmp_path: Path
+) -> None:
+    """The rule holds for the device actually used: a key whose public part was enrolled from
+    a file (so `validate` cannot know where it lives) is refused at `sign` when the token it is
+    found on is SoftHSM, and in a rehearsal the signature file names that token."""
+    import json
+
+    from tests.cli.conftest import snapshot_tree
+
+    made = tmp_path / "made"
+    _enrolled(cli, holders, made, "root-pub", rehearsal=True)
+    record = json.loads((made / "keys" / "root-pub.json").read_text())
+    key_file = tmp_path / "root-pub.key.json"
+    key_file.write_text(json.dumps(record["key"]))
+
+    for rehearsal in (False, True):
+        d = tmp_path / f"file-{rehearsal}"
+        roles = {
+            "root": (1, ["root-pub"]),
+            "targets": (1, ["targets-key"]),
+            "snapshot": (1, ["online"]),
+            "timestamp": (1, ["online"]),
+        }
+        keys = {"root-pub": "Alice Example", "targets-key": "T", "online": "Online"}
+        cli.ok("init", d)
+        (d / "ceremony.yaml").write_text(plan_text(roles, keys, rehearsal=rehearsal))
+        cli.ok("enroll", d, "root-pub", "--public-key", key_file)
+        cli.ok("enroll", d, "targets-key", "--public-key", holders.targets_pem)
+        cli.ok("enroll", d, "online", "--public-key", holders.online_pem)
+        cli.ok("draft", d)
+        before = snapshot_tree(d)
+        res = cli.run(
+            "sign", d, "root", "--key", "root-pub",
+            stdin=["Yes", holders.pin("alice")], module=True,
+        )  # fmt: skip
+        if not rehearsal:
+            assert res.code == 3, res.text
+            assert "SoftHSM2 is a rehearsal token" in res.text and "Nothing was signed" in res.text
+            assert not (d / "signatures").exists()
+            assert {k: v for k, v in snapshot_tree(d).items() if "transcript" not in k} == {
+                k: v for k, v in before.items() if "transcript" not in k
+            }
+            continue
+        assert res.code == 0, res.text
+        (sig,) = (d / "signatures" / "root").glob("*.json")
+        data = json.loads(sig.read_text())
+        assert (
+            data["device"].startswith("SoftHSM")
+            and "found by the key's public part" in (data["device"])
+        )
+        assert data["rehearsal_only"] is True

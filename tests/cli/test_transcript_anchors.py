@@ -166,8 +166,11 @@ def test_refused_merge_entries_are_logged(ready: Path, signed: Path, tmp_path: P
     rel, _ = _sig(signed, "root-a")
     path = signed / rel
     path.write_text(path.read_text().replace('"sig": "', '"sig": "00'))
-    _ok("merge", here, signed)
-    notes = _entries(here)[-1]["notes"]
+    r = run("merge", here, signed)
+    assert r.returncode == 1, r.stdout + r.stderr  # a refused entry: nothing merged (issue 11)
+    last = _entries(here)[-1]
+    assert last["outcome"] == "refused", last
+    notes = last["notes"]
     assert any(n.startswith("refused ") and "bad signature" in n for n in notes), notes
 
 
@@ -215,3 +218,24 @@ def test_refused_attempts_are_logged_without_the_pin(ready: Path, tmp_path: Path
         assert secret not in text
     # The refusal entries keep the chain.
     assert json.loads(_ok("status", d, "--json"))["transcript_problems"] == []
+
+
+def test_a_deleted_or_emptied_transcript_is_seen_before_any_signature(
+    ready: Path, tmp_path: Path
+) -> None:
+    """No signature file carries a head yet, but the directory's own plan says a command made
+    it: a missing or empty transcript is a problem `status` shows (runbook D1's check)."""
+    for how in ("delete", "empty"):
+        d = tmp_path / how
+        shutil.copytree(ready, d)
+        if how == "delete":
+            (d / "transcript.jsonl").unlink()
+        else:
+            (d / "transcript.jsonl").write_bytes(b"")
+        st = json.loads(_ok("status", d, "--json"))
+        assert any(
+            "transcript (transcript.jsonl) is missing or empty" in p
+            for p in st["transcript_problems"]
+        ), st["transcript_problems"]
+    st = json.loads(_ok("status", ready, "--json"))
+    assert st["transcript_problems"] == []

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from tuf.api.metadata import Metadata, Root
 
+from ceremony import transcript
 from ceremony.services import export, importing
 from ceremony.store import CeremonyDir
 from ceremony.transcript import Entry
@@ -29,7 +30,9 @@ def test_sigstore_root_imports_and_exports_unchanged(version: int, tmp_path: Pat
     prev = corpus_file(f"sigstore-prod-{version - 1}.root")
     md = Metadata[Root].from_bytes(new.read_bytes())
     now = md.signed.expires - dt.timedelta(days=30)
-    res = importing.import_file(tmp_path / "d", new, now, Entry("import"), previous_root=prev)
+    entry = Entry("import")
+    res = importing.import_file(tmp_path / "d", new, now, entry, previous_root=prev)
+    transcript.append(tmp_path / "d", entry, "ok", 0)  # as `ceremony import` does
     assert (res.role, res.version, res.format) == ("root", version, "tuf-on-ci")
     real = [k for k, s in md.signatures.items() if s.signature]
     assert len(res.kept) == len(real)

@@ -93,6 +93,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         stdin_for,
         secrets=(USER_PIN, SO_PIN),
         programs=("ceremony", "openssl"),
+        plan_defaults={"rehearsal": True},  # SoftHSM2 stands in for the holders' tokens
     )
     w = Workspace(cwd, runner, keys)
 

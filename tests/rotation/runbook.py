@@ -196,6 +196,10 @@ class Runner:
     programs: Sequence[str] = ("ceremony",)  # what a scenario may run
     # program -> a function that runs its line (the whole argv, the program's name first)
     handlers: Mapping[str, Callable[[list[str]], Outcome]] = field(default_factory=dict)
+    # Added to every plan the scenario writes or `init` makes (e.g. {"rehearsal": True} where
+    # SoftHSM2 stands in for the holders' hardware tokens: a rehearsal token, refused in any
+    # other plan). The runbooks show the plans of a real ceremony.
+    plan_defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def home(self, argv: list[str]) -> list[str]:
         """`~/x` as a shell expands it, with the runner's HOME."""
@@ -222,6 +226,9 @@ class Runner:
         )
         res = Outcome(argv, proc.returncode, proc.stdout, proc.stderr)
         self.log.append(res)
+        made = argv[:1] in (["init"], ["import"])  # the commands that write a plan
+        if program == "ceremony" and made and res.code == 0 and self.plan_defaults:
+            self._add_plan_defaults(self.cwd / argv[1] / "ceremony.yaml")
         for secret in self.secrets:
             assert secret not in res.text, f"a PIN appeared in the output of {argv}"
         assert "Traceback" not in res.text, res.text
@@ -283,4 +290,13 @@ class Runner:
         edit = yaml.safe_load(b.text)
         assert isinstance(edit, dict), f"{where}: a plan edit is a mapping"
         plan = yaml.safe_load(path.read_text(encoding="utf-8"))
-        path.write_text(yaml.safe_dump(merge_plan(plan, edit), sort_keys=False), encoding="utf-8")
+        plan = merge_plan(merge_plan(plan, edit), dict(self.plan_defaults))
+        path.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
+
+    def _add_plan_defaults(self, path: Path) -> None:
+        """`plan_defaults` added to a plan `init` wrote (its comments kept: appended lines)."""
+        text = path.read_text(encoding="utf-8")
+        plan = yaml.safe_load(text)
+        missing = {k: v for k, v in self.plan_defaults.items() if plan.get(k) != v}
+        if missing:
+            path.write_text(text + yaml.safe_dump(missing, sort_keys=False), encoding="utf-8")

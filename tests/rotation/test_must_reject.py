@@ -243,7 +243,7 @@ def test_key_counted_twice_is_rejected_by_verify(
     res = r.run(["verify", "1.root.json", "2.root.json"], expect=1)
     assert "the chain breaks at version 2" in res.text
     assert "new root threshold met only by counting one key twice" in res.text
-    assert "1 distinct signing keys for a threshold of 2" in res.text
+    assert "1 distinct signing key for a threshold of 2" in res.text
 
 
 @pytest.mark.parametrize("client", CLIENTS)

@@ -149,6 +149,7 @@ def place(tmp_path: Path, env: dict[str, str], variables: dict[str, str], **extr
         key_type=None,
         programs=PROGRAMS,
         handlers={"softhsm2-util": softhsm2_util(env, cwd), "bash": not_here, ".": not_here},
+        plan_defaults={"rehearsal": True},  # SoftHSM2 stands in for the holders' tokens
     )
     return Place(cwd, runner, env)
 

@@ -251,6 +251,44 @@ def test_read_key_refuses_imported_or_extractable(
         got.public_key.verify_signature(signer.sign(b"x"), b"x")
 
 
+def test_a_key_that_cannot_sign_is_refused_whatever_is_allowed(softhsm_token: SoftToken) -> None:
+    """A private key with CKA_SIGN false (made on the token for another use) is refused at
+    enrolment and at signing with a token error, never an internal error; allowing imported
+    keys does not change that."""
+    token = softhsm_token
+    create_imported_key(token, label="no-sign", key_id=b"\x43", how="no-sign")
+    uri = token.key_uri(label="no-sign")
+    for allow in (False, True):
+        with pytest.raises(KeyPolicyError, match="CKA_SIGN is false") as info:
+            read_key(
+                uri, module=token.module, pin_provider=token.pin_provider(), allow_imported=allow
+            )
+        assert "cannot be a ceremony key" in str(info.value) and token.serial in str(info.value)
+    # Its public key, read straight from the token's public key object.
+    tok = _pkcs11_token(token)
+    with tok.open() as session:
+        (pub,) = session.get_objects(
+            {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: b"\x43"}
+        )
+        point = encoding.unwrap_ec_point(pub[Attribute.EC_POINT])
+    crypto = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    public = SSlibKey.from_crypto(crypto)
+    for allow in (False, True):
+        with (
+            pytest.raises(KeyPolicyError, match="CKA_SIGN is false"),
+            open_signer(
+                uri,
+                module=token.module,
+                public_key=public,
+                pin_provider=token.pin_provider(),
+                notify=print,
+                purpose="t",
+                allow_imported=allow,
+            ),
+        ):
+            pass
+
+
 def test_several_keys_with_one_label(softhsm_token: SoftToken) -> None:
     token = softhsm_token
     create_imported_key(token, label="same", key_id=b"\x01")

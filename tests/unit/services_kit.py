@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from ceremony import transcript
 from ceremony.plan.template import plan_template
 from ceremony.services import enroll, init
 from ceremony.services import keygen as keygens
@@ -116,7 +117,9 @@ def new_ceremony(tmp_path: Path, *, enrol: bool = True, plan_text: str | None = 
     """`init`, the reviewed plan, a software token per holder key and (with `enrol`) every
     key enrolled: the token keys generated on their tokens, the online key from a file."""
     d = tmp_path / "ceremony"
-    init.init(d, None, NOW, Entry("init"))
+    made = Entry("init", {"directory": str(d)})
+    init.init(d, None, NOW, made)
+    transcript.append(d, made, "ok", 0)  # as `ceremony init` does: the directory's first line
     (d / "ceremony.yaml").write_text(plan_text or plan())
     kit = Kit(tmp_path, CeremonyDir(d))
     for name in TOKEN_KEYS:

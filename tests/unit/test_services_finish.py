@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ceremony import transcript
-from ceremony.errors import Declined, InputError, StoreError
+from ceremony.errors import Declined, InputError
 from ceremony.services import copies, drafts, export, merging, signing, status
 from ceremony.services.drafts import DraftView
 from ceremony.store.marks import load_exports
@@ -107,9 +107,11 @@ def test_a_second_export_compares_with_the_first(exported: Kit, tmp_path: Path) 
     # --reopen where nothing would differ is refused (an option that cannot apply).
     with pytest.raises(InputError, match="--reopen is for exporting a different file"):
         export.export(exported.cdir, tmp_path / "fourth", NOW, Entry("export"), reopen=True)
-    # Into the same folder: refused, and it says the ceremony is finished.
-    with pytest.raises(StoreError, match="exported and finished; nothing to do"):
-        export.export(exported.cdir, None, NOW, Entry("export"))
+    # Into the same folder: nothing to do (the same bytes are there), and it says so.
+    before = sorted((exported.root / "published").iterdir())
+    done = export.export(exported.cdir, None, NOW, Entry("export"))
+    assert done.already is not None and "exported and finished" in done.already
+    assert done.files == {} and sorted((exported.root / "published").iterdir()) == before
     # A late signature (re-opened) would make a different 1.root.json: refused loudly...
     sign(exported, "root-carol", reopen=True)
     with pytest.raises(InputError, match=r"would DIFFER from the 1\.root\.json exported") as exc:
@@ -240,3 +242,33 @@ def test_merge_skips_signatures_of_an_earlier_draft_here(drafted: Kit, tmp_path:
     rep = merging.merge(drafted.cdir, [other.root], NOW, Entry("merge"))
     assert rep.written and not rep.added and not rep.refused
     assert any("stale: it signs an earlier draft of root" in s for s in rep.skipped)
+
+
+def test_a_copy_never_exports(drafted: Kit, tmp_path: Path) -> None:
+    res = copies.copy(drafted.cdir, tmp_path / "usb-bob" / "c", NOW, Entry("copy"))
+    copy = Kit(drafted.base, type(drafted.cdir)(res.path))
+    sign(copy, "root-alice")
+    sign(copy, "root-bob")
+    with pytest.raises(InputError, match="is a holder's copy of") as exc:
+        export.export(copy.cdir, None, NOW, Entry("export"))
+    assert "ceremony merge" in (exc.value.hint or "")
+    assert not (copy.root / "published").exists()
+
+
+def test_draft_after_export_is_refused_unless_reopened(exported: Kit) -> None:
+    before = (exported.root / "drafts" / "root.json").read_bytes()
+    with pytest.raises(InputError, match="this ceremony is finished") as exc:
+        drafts.draft(exported.cdir, "root", NOW, Entry("draft"))
+    assert "--previous-ceremony" in (exc.value.hint or "") and "--reopen" in (exc.value.hint or "")
+    (exported.root / "ceremony.yaml").write_text(plan().replace("365d", "300d"))
+    with pytest.raises(InputError, match="this ceremony is finished"):
+        drafts.draft(exported.cdir, "root", NOW, Entry("draft"), approve_stale=lambda n, d: True)
+    assert (exported.root / "drafts" / "root.json").read_bytes() == before
+    entry = Entry("draft")
+    res = drafts.draft(
+        exported.cdir, "root", NOW, entry, approve_stale=lambda n, d: True, reopen=True
+    )
+    assert res.draft.digest != res.previous_digest and res.stale_signatures == 2
+    assert any(n.startswith("re-opened: root drafted again") for n in entry.notes)
+    with pytest.raises(InputError, match="--reopen is for drafting again after an export"):
+        drafts.draft(exported.cdir, "root", NOW, Entry("draft"), reopen=True)

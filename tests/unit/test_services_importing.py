@@ -68,6 +68,9 @@ class Imported:
         self.cdir = CeremonyDir(tmp / "ceremony")
         self.tmp = tmp
         transcript.append(self.cdir.root, self.entry, "ok", 0)  # as `ceremony import` does
+        # The holder's key is on the software token, a rehearsal token: a rehearsal plan.
+        plan = self.cdir.root / "ceremony.yaml"
+        plan.write_text(plan.read_text() + "rehearsal: true\n")
 
     @property
     def token_keyid(self) -> str:
@@ -256,9 +259,12 @@ def test_an_rstuf_root_rotated_in_a_ceremony_made_here(tmp_path: Path) -> None:
     root1.signatures[bob.keyid] = tok.signer("bob", PIN, bob).sign(root1.signed_bytes)
     (tmp_path / "1.root.json").write_bytes(staging.pretty(root1))
     d = tmp_path / "rotation"
-    init.init(d, tmp_path / "1.root.json", NOW, Entry("init"))
+    made = Entry("init", {"directory": str(d)})
+    init.init(d, tmp_path / "1.root.json", NOW, made)
+    transcript.append(d, made, "ok", 0)  # as `ceremony init` does
     plan = (d / "ceremony.yaml").read_text()
-    (d / "ceremony.yaml").write_text(plan.replace("TODO: holder of key", "holder"))
+    plan = plan.replace("TODO: holder of key", "holder") + "rehearsal: true\n"  # software token
+    (d / "ceremony.yaml").write_text(plan)
     cdir = CeremonyDir(d)
     drafts.draft(cdir, "root", NOW, Entry("draft"))
     factory = select.signer_factory(uri, None, pin_provider=pin, notify=quiet)

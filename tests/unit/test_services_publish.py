@@ -122,6 +122,7 @@ def test_merge_refuses_a_files_names_and_keeps_its_signature_as_the_enrolled_key
     transcript.append(kit.cdir.root, merged, "ok", 0)  # as `ceremony merge` does
     assert any("root-bob (Bob Example)" in a for a in rep.added), rep
     assert len(rep.names_refused) == 1 and rep.refused == []
+    assert any(n.startswith("names refused ") and "root-carol" in n for n in merged.notes)
     why = rep.names_refused[0]
     assert "key name 'root-carol'" in why and "is 'root-bob'" in why
     assert "holder 'Carol Example'" in why and "device 'YubiKey 5 serial 1'" in why

@@ -171,8 +171,15 @@ def test_export_writes_once_and_never_overwrites(drafted: Kit) -> None:
         "**REHEARSAL: signed with keys on rehearsal tokens (software token: keys kept in files). "
         "Never publish these files.**"
     ) in record
+    # The same export again: the folder holds those bytes already, nothing is written.
+    assert export.export(drafted.cdir, None, NOW, Entry("export")).already is not None
+    # A folder holding another file of one of those names: never overwritten.
+    other = drafted.base / "elsewhere"
+    other.mkdir()
+    (other / "root.json").write_text("not ours")
     with pytest.raises(StoreError, match="export never overwrites a file"):
-        export.export(drafted.cdir, None, NOW, Entry("export"))
+        export.export(drafted.cdir, other, NOW, Entry("export"))
+    assert (other / "root.json").read_text() == "not ours"
 
 
 # --- the data flow: a command derives what it needs once -----------------------------------

@@ -21,6 +21,7 @@ from ceremony.tokens.pkcs11.objects import (
     mismatch,
     one_pair,
     policy_error,
+    refuse_unless_it_signs,
     sslib_key,
 )
 from ceremony.tokens.pkcs11.session import (
@@ -159,6 +160,8 @@ def read_key(
                 hint=f"Use one of: {', '.join(KEY_TYPES)}.",
             )
         assert info.attributes is not None
+        with translating(ctx):
+            refuse_unless_it_signs(tok, pair)
         problems = info.attributes.problems()
         if problems and not allow_imported:
             raise policy_error(tok, pair, problems)

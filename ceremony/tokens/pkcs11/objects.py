@@ -193,6 +193,15 @@ def key_attributes(private: Pkcs11Object) -> KeyAttributes:
     )
 
 
+def cannot_sign(private: Pkcs11Object) -> str | None:
+    """Why a private key object cannot make signatures (None: it can): CKA_SIGN is false
+    (PKCS#11 v2.40 base specification, section 4.9), and python-pkcs11 then gives the object
+    no `sign` method. No operator option can change that: the key was made for another use."""
+    if bool_attr(private, Attribute.SIGN) is False or not hasattr(private, "sign"):
+        return "it cannot make signatures (CKA_SIGN is false: the key was made for another use)"
+    return None
+
+
 def key_uri(info: TokenInfo, key_id: bytes, label: str | None) -> str:
     """Canonical URI of a token key: token label + serial + object label + id, type=private."""
     return Pkcs11Uri(
@@ -260,6 +269,19 @@ def policy_error(tok: TokenHandle, pair: KeyPair, problems: list[str]) -> KeyPol
         "Only for a deliberate, documented exception (e.g. a backup copy), use "
         "--allow-imported-key; it is recorded and repeated on every screen.",
     )
+
+
+def refuse_unless_it_signs(tok: TokenHandle, pair: KeyPair) -> None:
+    """Raise KeyPolicyError (exit 3) when the pair's private key cannot sign (`cannot_sign`);
+    --allow-imported-key does not apply: no option makes such a key sign."""
+    why = cannot_sign(pair.private) if pair.private is not None else None
+    if why is not None:
+        raise KeyPolicyError(
+            f"The key ({describe_pair(pair)}) on {tok.info.describe()} cannot be a ceremony "
+            f"key: {why}. Nothing was written.",
+            hint="Check the key URI (another key of this token?), or generate a signing key on "
+            "the token: `ceremony keygen DIR NAME --uri ... --type ...`.",
+        )
 
 
 def mismatch(tok: TokenHandle, pair: KeyPair, found: SSlibKey | None, expected: Key) -> KeyMismatch:

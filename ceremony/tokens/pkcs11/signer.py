@@ -42,6 +42,7 @@ from ceremony.tokens.pkcs11.objects import (
     mismatch,
     one_pair,
     policy_error,
+    refuse_unless_it_signs,
     sslib_key,
 )
 from ceremony.tokens.pkcs11.session import (
@@ -250,6 +251,8 @@ def _open_signer(
                 "private key with the same id, so it cannot sign.",
                 hint="Check the key URI; the private key may be on another token.",
             )
+        with translating(ctx):
+            refuse_unless_it_signs(tok, pair)
         attributes = key_attributes(pair.private)
         problems = attributes.problems()
         if problems and not allow_imported:

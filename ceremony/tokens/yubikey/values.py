@@ -12,6 +12,7 @@ from typing import Final
 
 from securesystemslib.signer import SSlibKey
 
+from ceremony.attestation.record import FORM_FACTORS as FORM_FACTORS  # (one table)
 from ceremony.tokens.types import TokenInfo
 from ceremony.tokens.uri import Pkcs11Uri
 
@@ -43,16 +44,6 @@ MIN_FIRMWARE: Final = {
     "rsa-3072": (5, 7, 0),
     "ecdsa-p256": (4, 0, 0),
     "ecdsa-p384": (4, 0, 0),
-}
-FORM_FACTORS: Final = {
-    0: "unknown",
-    1: "usb-a-keychain",
-    2: "usb-a-nano",
-    3: "usb-c-keychain",
-    4: "usb-c-nano",
-    5: "usb-c-lightning",
-    6: "usb-a-bio",
-    7: "usb-c-bio",
 }
 READER_MARK: Final = "yubico yubikey"  # ykman.pcsc.YK_READER_NAME: USB YubiKeys' readers
 
