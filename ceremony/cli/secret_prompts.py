@@ -42,23 +42,11 @@ def read_pin(request: PinRequest) -> str:
         answer = ui.read_line("Type 'final try' to enter the PIN anyway, anything else to stop: ")
         if answer != "final try":
             raise Interrupted("stopped before the final PIN try; nothing was signed or written.")
-    if ui.interactive():
-        try:
-            import getpass
-
-            pin = getpass.getpass("PIN (not shown): ")
-        except EOFError:
-            ui.console().print()  # the message on its own line, not after the prompt
-            raise Interrupted("no PIN was given; nothing was written.") from None
-    else:
-        line = sys.stdin.readline()
-        if not line:
-            raise InputError(
-                "standard input ended before the PIN was given (scripts: give the confirmation, "
-                "then the PIN, one per line)."
-            )
-        pin = line.rstrip("\r\n")
-        out.print("PIN read from standard input (not shown).")
+    pin = _read_secret(
+        "PIN",
+        "no PIN was given; nothing was written.",
+        "scripts: give the confirmation, then the PIN, one per line",
+    )
     if not pin:
         raise InputError("an empty PIN was given; nothing was sent to the token.")
     from ceremony.tokens.types import is_factory_default_pin
@@ -75,28 +63,38 @@ def read_pin(request: PinRequest) -> str:
 def read_management_key(prompt: ManagementKeyPrompt) -> str:
     """The YubiKey PIV management key, asked like a PIN: never echoed, never on the command
     line (scripts: one line on standard input)."""
-    import getpass
-
     out = ui.console()
     out.print(
         f"[bold]Management key needed[/bold] for {prompt.device} to {prompt.purpose}: its "
         f"{prompt.algorithm} PIV management key, {prompt.hex_length} hexadecimal digits."
     )
-    if ui.interactive():
-        try:
-            key = getpass.getpass("Management key (not shown): ")
-        except EOFError:
-            ui.console().print()  # the message on its own line, not after the prompt
-            raise Interrupted("no management key was given; nothing was changed.") from None
-    else:
-        line = sys.stdin.readline()
-        if not line:
-            raise InputError(
-                "standard input ended before the management key was given (scripts: give it "
-                "as one line)."
-            )
-        key = line.rstrip("\r\n")
-        out.print("Management key read from standard input (not shown).")
+    key = _read_secret(
+        "Management key",
+        "no management key was given; nothing was changed.",
+        "scripts: give it as one line",
+    )
     if not key.strip():
         raise InputError("an empty management key was given; nothing was sent to the YubiKey.")
     return key
+
+
+def _read_secret(what: str, none_given: str, scripts: str) -> str:
+    """One secret: from the terminal without echo (getpass), else one line of standard input
+    (said, never shown). Raises Interrupted (end of input at the terminal: `none_given`) or
+    InputError (standard input ended: `scripts` says how to give it)."""
+    if ui.interactive():
+        import getpass
+
+        try:
+            return getpass.getpass(f"{what} (not shown): ")
+        except EOFError:
+            ui.console().print()  # the message on its own line, not after the prompt
+            raise Interrupted(none_given) from None
+    line = sys.stdin.readline()
+    if not line:
+        raise InputError(
+            f"standard input ended before the {what if what.isupper() else what.lower()} was "
+            f"given ({scripts})."
+        )
+    ui.console().print(f"{what} read from standard input (not shown).")
+    return line.rstrip("\r\n")

@@ -211,7 +211,8 @@ def _pager() -> list[str] | None:
     less = shutil.which("less")
     if less is None:
         return None
-    return [less, "-R", "-X", "-Ps[ space - more, b - back, q - done ]"]
+    # The prompt says where the text ends (less(1), PROMPTS: ?e at end of file).
+    return [less, "-R", "-X", "-Ps?e[ END, q - done ]:[ space - more, b - back, q - done ]."]
 
 
 def long_listing(render: Callable[[], None]) -> None:
@@ -235,7 +236,10 @@ def long_listing(render: Callable[[], None]) -> None:
         out.file.flush()
         return
     try:
-        subprocess.run(pager, input=text.encode(), check=False)
+        # LESSSECURE: no shell escapes (`!cmd`), no editor, no log files from the pager of a
+        # ceremony machine (less(1), "SECURITY"); harmless for other pagers.
+        env = {**os.environ, "LESSSECURE": "1"}
+        subprocess.run(pager, input=text.encode(), check=False, env=env)
     except OSError:
         out.file.write(text)
         out.file.flush()

@@ -26,8 +26,8 @@ from ceremony.foreign.signatures import (
 )
 from ceremony.services.drafts import view
 from ceremony.services.signing import Confirm, SignOutcome
-from ceremony.services.state import current_draft, load, resolve_key
-from ceremony.services.status import authorities, next_step, role_status
+from ceremony.services.state import current_draft, load
+from ceremony.services.status import approving_key, next_step, role_status
 from ceremony.store import CeremonyDir
 from ceremony.store.records import counting_signature, put_signature
 from ceremony.thresholds import SignatureRecord
@@ -121,16 +121,9 @@ def add_signature(
     loaded = load(cdir, now, require_enrolled=True, files_read=entry.files_read)
     d = current_draft(loaded, role, entry.files_read)
     d.check_canonical(f"drafts/{role}.json")
-    name = resolve_key(loaded, key)
-    rec_key = loaded.keys[name]
-    holder = loaded.plan.holder(name)
+    chosen = approving_key(loaded, role, d, key)
+    name, rec_key, holder, auths = chosen.name, chosen.key, chosen.holder, chosen.auths
     entry.holder = holder
-    auths = authorities(loaded, role, d)
-    if not any(rec_key.keyid in a.keys for a in auths):
-        raise InputError(
-            f"key '{name}' ({holder}) is not one of the keys that approve {role}: it is in "
-            "neither " + " nor ".join(a.label for a in auths) + ". Nothing was written."
-        )
     if signature_file.is_file() and signature_file.stat().st_size > MAX_SIGNATURE_FILE_BYTES:
         raise InputError(
             f"{signature_file} is larger than any signature ({MAX_SIGNATURE_FILE_BYTES:,} bytes "

@@ -21,8 +21,14 @@ from ceremony.files import json_bytes
 from ceremony.keys import EnrolledKey
 from ceremony.services.copies import CopyState, copy_state
 from ceremony.services.drafts import DraftView, signer_line, view
-from ceremony.services.state import current_draft, load, refuse_unknown_role, resolve_key
-from ceremony.services.status import authorities, export_of, next_step, role_status, signed_since
+from ceremony.services.state import current_draft, load, refuse_unknown_role
+from ceremony.services.status import (
+    approving_key,
+    export_of,
+    next_step,
+    role_status,
+    signed_since,
+)
 from ceremony.store import CeremonyDir
 from ceremony.store.drafts import load_draft
 from ceremony.store.marks import load_exports
@@ -122,18 +128,9 @@ def sign(
         raise InputError(no_draft_message(cdir, role, copy))
     d = current_draft(loaded, role, entry.files_read)
     d.check_canonical(f"drafts/{role}.json")
-    key_name = resolve_key(loaded, key_name)
-    key = loaded.keys[key_name]
-    holder = loaded.plan.holder(key_name)
+    chosen = approving_key(loaded, role, d, key_name)
+    key_name, key, holder, auths = chosen.name, chosen.key, chosen.holder, chosen.auths
     entry.holder = holder
-    auths = authorities(loaded, role, d)
-    if not any(key.keyid in a.keys for a in auths):
-        raise InputError(
-            f"key '{key_name}' ({holder}) is not one of the keys that approve "
-            f"{role}: it is in neither "
-            + " nor ".join(a.label for a in auths)
-            + ". Nothing to sign with it."
-        )
     v = view(loaded, d, auths=auths)
     v = replace(v, signer=signer_line(v, loaded.people.line(key.keyid)))
     exported = export_of(load_exports(cdir), role, d.digest)

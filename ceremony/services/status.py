@@ -15,11 +15,12 @@ from tuf.api.metadata import Root
 from ceremony.delegations import delegation_spec, draftable_text
 from ceremony.drafting import Draft
 from ceremony.errors import CeremonyError, InputError
+from ceremony.keys import EnrolledKey
 from ceremony.review import People
 from ceremony.services.audit import transcript_state
 from ceremony.services.copies import CopyState, copy_state
 from ceremony.services.imported import delegated_authority
-from ceremony.services.state import Loaded, draft_is_current, load
+from ceremony.services.state import Loaded, draft_is_current, load, resolve_key
 from ceremony.store import CeremonyDir
 from ceremony.store.drafts import drafted_roles, load_draft
 from ceremony.store.marks import ExportRecord, load_exports
@@ -68,6 +69,36 @@ def authorities(loaded: Loaded, role: str, d: Draft) -> list[Authority]:
     raise InputError(
         f"'{role}' is not a role this ceremony can sign; {draftable_text(loaded.plan)}"
     )
+
+
+@dataclass(frozen=True)
+class ApprovingKey:
+    """The enrolled key a holder named for a role's draft: its plan name, record and holder,
+    and the authorities that approve the draft (previous root and new root, or delegator)."""
+
+    name: str
+    key: EnrolledKey
+    holder: str
+    auths: list[Authority]
+
+
+def approving_key(loaded: Loaded, role: str, d: Draft, given: str) -> ApprovingKey:
+    """The enrolled key `given` names (a plan name or a full keyid), which must be one of the
+    keys that approve `role` (`sign`, `add-signature`).
+
+    Raises InputError (exit 2) naming the key and the authorities when it approves nothing
+    here, or when no enrolled key matches `given`.
+    """
+    name = resolve_key(loaded, given)
+    key = loaded.keys[name]
+    holder = loaded.plan.holder(name)
+    auths = authorities(loaded, role, d)
+    if not any(key.keyid in a.keys for a in auths):
+        raise InputError(
+            f"key '{name}' ({holder}) is not one of the keys that approve {role}: it is in "
+            "neither " + " nor ".join(a.label for a in auths) + ". Nothing was written."
+        )
+    return ApprovingKey(name, key, holder, auths)
 
 
 def targets_delegator(loaded: Loaded) -> tuple[Root, str] | None:

@@ -260,3 +260,26 @@ def test_the_long_listing_is_paged_on_a_terminal_and_never_otherwise(
     assert res.code == 0 and "Roles and keys:" in res.out
     assert not paged.exists()
     assert os.environ.get("PAGER") != pager
+
+
+def test_the_pager_is_less_without_shell_escapes_and_says_where_the_text_ends(
+    cli: Cli, ceremonies: Ceremonies, tmp_path: Path
+) -> None:
+    """The default pager is less with LESSSECURE=1 (no `!command`, no editor: the ceremony
+    machine's shell stays out of reach) and a prompt that says when the end is reached."""
+    if shutil.which("less") is None:
+        pytest.skip("less is not installed")
+    env = tty_env(cli)
+    env.pop("PAGER", None)
+    screen = run_on_tty(
+        ["show", ceremonies.rotation],
+        cols=80,
+        answers=[
+            ("[ space - more, b - back, q - done ]", "!"),  # a shell escape: refused
+            ("Command not available", "G"),  # to the end of the text
+            ("[ END, q - done ]", "q"),
+        ],
+        env=env,
+        timeout=30,
+    )
+    assert screen.code == 0, screen.text
