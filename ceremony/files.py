@@ -217,6 +217,21 @@ def _refuse_constant(text: str) -> Any:
     raise ValueError(f"{text} is not a JSON number")
 
 
+class _Repeated(ValueError):
+    """A key given twice in one JSON object."""
+
+
+def _one_value_per_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Repeated(key)
+            seen.add(key)
+    return out
+
+
 def _path_text(parts: list[str | int]) -> str:
     out = ""
     for p in parts:
@@ -275,8 +290,9 @@ def json_problem(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> tuple[Any, str
     the file's name: "is not valid JSON: ...", "holds a float (1.5) at signed.x-ratio: ...".
 
     Refused: bytes that are not UTF-8 (with the byte offset), text that is not JSON (line
-    and column), NaN / Infinity, nesting deeper than `max_depth`, any number with a fraction
-    or exponent. Python's parser is never let to recurse out of its stack.
+    and column), NaN / Infinity, a key given twice in one object (RFC 8259 section 4: names
+    SHOULD be unique; readers then differ), nesting deeper than `max_depth`, any number with
+    a fraction or exponent. Python's parser is never let to recurse out of its stack.
     """
     try:
         text = data.decode("utf-8")
@@ -286,7 +302,19 @@ def json_problem(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> tuple[Any, str
             "are UTF-8"
         )
     try:
-        value = json.loads(text, parse_float=_Fraction, parse_constant=_refuse_constant)
+        value = json.loads(
+            text,
+            parse_float=_Fraction,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_one_value_per_key,
+        )
+    except _Repeated as exc:
+        # json.loads would keep the last value; other parsers (and the signers' tools) may
+        # keep the first: two readers, two documents from the same bytes.
+        return None, (
+            f'gives the key "{exc}" twice in one object, which JSON readers take differently '
+            "(a client could read other values than the signers saw)"
+        )
     except RecursionError:
         return None, f"nests more than {max_depth} levels deep, where TUF metadata nests a few"
     except json.JSONDecodeError as exc:

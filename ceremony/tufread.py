@@ -74,12 +74,22 @@ def read_metadata(
     try:
         # The JSON is parsed once: python-tuf's parser takes the value checked above (what
         # `Metadata.from_bytes` does after its own `json.loads` of the same UTF-8 text).
-        return Metadata.from_dict(value)
+        md: Metadata[Any] = Metadata.from_dict(value)
     except (DeserializationError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise error(
             f"{source} is not TUF {kind}metadata a client can read: python-tuf says: "
             f"{cause(exc)}. A client refuses it too."
         ) from None
+    # python-tuf 7 takes any JSON value as a signature's `sig`; securesystemslib then fails
+    # on it when verifying. A signature is a string of hex digits (TUF specification 4.2).
+    for keyid, sig in md.signatures.items():
+        if not isinstance(sig.signature, str):
+            raise error(
+                f"{source} is not TUF {kind}metadata a client can read: the signature of keyid "
+                f"{str(keyid)[:16]} is a JSON {type(sig.signature).__name__}, not a string of "
+                "hex digits. A client refuses it too."
+            )
+    return md
 
 
 def read_root(

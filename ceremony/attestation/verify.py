@@ -47,7 +47,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtensionOID
@@ -232,7 +232,7 @@ def _sslib_public_key(key: SSlibKey) -> Any:
         if keytype == "ed25519":
             return ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(public))
         return serialization.load_pem_public_key(public.encode())
-    except ValueError as e:
+    except (ValueError, UnsupportedAlgorithm) as e:  # e.g. an EC curve cryptography lacks
         raise AttestationError(f"The TUF key's public value cannot be read: {e}.") from e
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from securesystemslib.signer import Key
 
@@ -93,6 +94,17 @@ def _archived(cdir: CeremonyDir, role: str, digest: str) -> bool:
     return cdir.path(f"drafts/archive/{role}.{digest[:16]}.json").exists()
 
 
+def _made(cdir: CeremonyDir) -> dict[str, Any] | None:
+    """The transcript's first entry: the `init` or `import` that made the directory, which
+    every copy of it carries unchanged (None without a transcript)."""
+    entries = transcript.read_entries(cdir.root)
+    return entries[0] if entries else None
+
+
+def _when(entry: dict[str, Any]) -> str:
+    return f"`{entry.get('command')}` ({entry.get('time', '?')} on {entry.get('host', '?')})"
+
+
 def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: Entry) -> MergeReport:
     """Bring the signature files of other copies of this ceremony into `cdir`, each checked
     (its role's draft is here, the digest is the draft's, its key approves the role, it
@@ -127,6 +139,7 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
     approving: dict[str, dict[str, Key]] = {}  # role -> keys that approve it, made once
     pending: dict[tuple[str, str], bytes] = {}  # (role, keyid) -> the file to add
     merged_notes: list[str] = []
+    mine_made = _made(cdir)
     for other_path in others:
         other = CeremonyDir(other_path)
         if other.root == cdir.root:
@@ -138,6 +151,14 @@ def merge(cdir: CeremonyDir, others: Sequence[Path], now: dt.datetime, entry: En
             report.transcript_problems += [
                 f"{other_path}: {p}" for p in transcript_state(other).problems
             ]
+        other_made = _made(other)
+        if mine_made is not None and other_made is not None and other_made != mine_made:
+            report.refused.append(
+                f"{other_path}: not a copy of this ceremony: its transcript begins with another "
+                f"{_when(other_made)} than this directory's ({_when(mine_made)}); nothing is "
+                "taken from it"
+            )
+            continue
         sig_root = other.root / "signatures"
         if sig_root.is_symlink():
             report.refused.append(f"{other_path.name}/signatures: a symbolic link (never followed)")

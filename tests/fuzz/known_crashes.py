@@ -76,6 +76,32 @@ def _record_with_token_true(env: FuzzEnv) -> tuple[str, str, bytes]:
     return "verify", "record", json.dumps(doc).encode()
 
 
+def _root_with_a_list_as_signature(env: FuzzEnv) -> bytes:
+    doc = json.loads(env.previous_root)
+    doc["signatures"][0]["sig"] = ["x"]
+    return json.dumps(doc).encode()
+
+
+def _record_with_an_unknown_curve(env: FuzzEnv) -> tuple[str, str, bytes]:
+    """The record's PEM public key with its curve OID changed (1.2.840.10045.3.1.7, P-256,
+    to 0.38.840.10045.3.1.7): cryptography raises UnsupportedAlgorithm reading it."""
+    import base64
+
+    doc = json.loads((env.attested / "keys" / "root-yk.json").read_bytes())
+    pem = doc["key"]["keyval"]["public"]
+    body = "".join(line for line in pem.splitlines() if not line.startswith("-----"))
+    der = base64.b64decode(body)
+    p256 = bytes.fromhex("2a8648ce3d030107")
+    assert p256 in der, "the rig's attested key is P-256"
+    der = der.replace(p256, bytes.fromhex("268648ce3d030107"))
+    b64 = base64.encodebytes(der).decode().replace("\n", "")
+    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+    doc["key"]["keyval"]["public"] = "\n".join(
+        ["-----BEGIN PUBLIC KEY-----", *lines, "-----END PUBLIC KEY-----", ""]
+    )
+    return "verify", "record", json.dumps(doc).encode()
+
+
 def _signature_name(env: FuzzEnv) -> str:
     return next((env.signed_copy / "signatures" / "root").glob("*.json")).name
 
@@ -181,6 +207,25 @@ FIXED: list[KnownCrash] = [
         "attestation verify: a keys/NAME.json whose provenance.token is `true` ends in "
         "'Internal error: AttributeError: 'bool' object has no attribute 'get''",
         _record_with_token_true,
+    ),
+    # Found by the 10-minute run of 2026-11-29 (after merging issues 11-13), fixed the same day.
+    KnownCrash(
+        "metadata-signature-not-text",
+        "metadata",
+        "verify",
+        "TypeError",
+        "verify: a root whose signature `sig` is a JSON list (python-tuf 7 takes it) ends in "
+        "'Internal error: TypeError: unhashable type: 'list''",
+        _root_with_a_list_as_signature,
+    ),
+    KnownCrash(
+        "attestation-record-unknown-curve",
+        "attestation",
+        "attestation verify",
+        "UnsupportedAlgorithm",
+        "attestation verify: a keys/NAME.json whose PEM public key names a curve cryptography "
+        "does not know ends in 'Internal error: UnsupportedAlgorithm'",
+        _record_with_an_unknown_curve,
     ),
 ]
 

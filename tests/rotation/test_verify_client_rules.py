@@ -122,3 +122,17 @@ def test_a_root_with_no_canonical_form_fails_cleanly(tmp_path: Path) -> None:
     assert res.returncode == 2, text(res)  # refused when read (issue 9 rule 2), with where
     assert "holds a float (1.5) at signed.x-ratio" in text(res)
     assert "Internal error" not in text(res)
+
+
+def test_a_key_given_twice_in_one_object_is_refused(tmp_path: Path) -> None:
+    """`{"signed": {...}, "signed": {...}}`: json.loads keeps the last, other readers the first;
+    verify refuses the file instead of choosing (exit 2, the key named)."""
+    files = Chain(2).write(tmp_path)
+    body = files[1].read_text()
+    assert body.lstrip().startswith("{")
+    twice = tmp_path / "dup" / "2.root.json"
+    twice.parent.mkdir()
+    twice.write_text('{"signed": {"_type": "root"},' + body.lstrip()[1:])
+    res = verify(files[0], twice)
+    assert res.returncode == 2, text(res)
+    assert 'gives the key "signed" twice in one object' in " ".join(text(res).split())

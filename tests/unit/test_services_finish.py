@@ -272,3 +272,14 @@ def test_draft_after_export_is_refused_unless_reopened(exported: Kit) -> None:
     assert any(n.startswith("re-opened: root drafted again") for n in entry.notes)
     with pytest.raises(InputError, match="--reopen is for drafting again after an export"):
         drafts.draft(exported.cdir, "root", NOW, Entry("draft"), reopen=True)
+
+
+def test_merge_refuses_a_copy_of_another_ceremony_by_name(drafted: Kit, tmp_path: Path) -> None:
+    other = new_ceremony(tmp_path / "elsewhere")  # made by its own init: another ceremony
+    drafts.draft(other.cdir, "root", NOW, Entry("draft"))
+    sign(other, "root-alice")
+    rep = merging.merge(drafted.cdir, [other.root], NOW, Entry("merge"))
+    assert not rep.written and rep.added == []
+    (line,) = rep.refused
+    assert "not a copy of this ceremony: its transcript begins with another `init`" in line
+    assert not (drafted.root / "signatures").exists()
