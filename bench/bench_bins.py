@@ -268,6 +268,7 @@ def reset_bins(d: Path) -> None:
     shutil.rmtree(d / "drafts" / "archive", ignore_errors=True)
     shutil.rmtree(d / "signatures" / "bins", ignore_errors=True)
     shutil.rmtree(d / "published", ignore_errors=True)
+    (d / "exports.json").unlink(missing_ok=True)  # a fresh export each run (issue 11's record)
 
 
 def main() -> None:

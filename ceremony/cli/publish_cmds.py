@@ -4,6 +4,7 @@ of roots, as a client would walk it)."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -190,7 +191,7 @@ def verify(
         ]
         lines += [f"warning {ui.plain_value(w)}" for w in report.warnings]
         if lines:
-            print("\n".join(lines), flush=True)
+            print("\n".join(_fit(lines)), flush=True)
         failure = report.failure
         if failure is not None:
             raise VerificationFailed(
@@ -199,7 +200,24 @@ def verify(
             )
         if report.expired is not None:
             raise VerificationFailed(report.expired)
-        print(_summary(report))
+        print("\n".join(_fit([_summary(report)])))
+
+
+def _fit(lines: list[str]) -> list[str]:
+    """On a terminal, each line wrapped at spaces to its width (5 spaces under the first:
+    after `ok  ` or `FAIL`), never in a word; elsewhere (logs, scripts) as they are."""
+    if not sys.stdout.isatty():
+        return lines
+    import shutil
+    import textwrap
+
+    width = max(shutil.get_terminal_size().columns, 40)
+    out: list[str] = []
+    for line in lines:
+        out += textwrap.wrap(line, width, subsequent_indent=" " * 5, break_on_hyphens=False) or [
+            line
+        ]
+    return out
 
 
 def _summary(report: ChainReport) -> str:

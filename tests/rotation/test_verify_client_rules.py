@@ -136,3 +136,17 @@ def test_a_key_given_twice_in_one_object_is_refused(tmp_path: Path) -> None:
     res = verify(files[0], twice)
     assert res.returncode == 2, text(res)
     assert 'gives the key "signed" twice in one object' in " ".join(text(res).split())
+
+
+def test_verbose_lines_fit_an_80_column_terminal(tmp_path: Path) -> None:
+    """On a terminal every line is wrapped at spaces (never inside a word); in a pipe or a
+    log each root stays one line (test_verbose_lists_every_root)."""
+    from tests.cli.pty_run import run_on_tty
+
+    files = Chain(3).write(tmp_path)
+    screen = run_on_tty(["verify", "--verbose", *files[1:]], cols=80)
+    assert screen.code == 0, screen.text
+    assert all(len(line) <= 80 for line in screen.lines), screen.text
+    said = " ".join(screen.text.split())
+    assert "version 2 -> 3: previous root 2/2, new root 2/2" in said
+    assert "was checked by its own threshold only" in said
