@@ -80,6 +80,13 @@ def read_metadata(
             f"{source} is not TUF {kind}metadata a client can read: python-tuf says: "
             f"{cause(exc)}. A client refuses it too."
         ) from None
+    for keyid, key in (getattr(md.signed, "keys", None) or {}).items():
+        if isinstance(key.keyval, dict) and "private" in key.keyval:
+            raise error(
+                f"{source} publishes the PRIVATE part of key {str(keyid)[:16]} (keyval.private): "
+                "that key is compromised, and nothing is built on this file. Tell the repository's "
+                "owners."
+            )
     # python-tuf 7 takes any JSON value as a signature's `sig`; securesystemslib then fails
     # on it when verifying. A signature is a string of hex digits (TUF specification 4.2).
     for keyid, sig in md.signatures.items():

@@ -195,7 +195,8 @@ def render_status(report: StatusReport) -> None:
                 ui.say(f"SHA-256 {sha}", 6)
             for x in report.exports:  # the same draft exported to other places before
                 done = x.roles.get(r.role)
-                if x is not e and done is not None and done.digest == r.draft.digest:
+                same = (x.at, x.out) == (e.at, e.out)
+                if not same and done is not None and done.digest == r.draft.digest:
                     ui.say(f"also exported {x.at} to {x.out}", 2, 4)
         ui.say(f"Next: {r.next_step}.", 2, 4)
     for w in report.warnings:

@@ -314,6 +314,12 @@ def next_step(
             f"{exported.out}. Publish those files; keep this directory in the ceremony archive"
         )
     if st.complete:
+        copy = copy_state(cdir)
+        if copy is not None and copy.certain:  # a copy never exports: it goes back
+            return (
+                "every threshold is met: bring this copy back to the administrator for "
+                f"`ceremony merge {copy.origin} {cdir.root}`, then export there"
+            )
         return f"every threshold is met: `ceremony export {cdir.root}`"
     missing: list[str] = []
     for t in st.thresholds:

@@ -217,6 +217,34 @@ def test_private_key_file_is_never_enrolled(ready: Path, tmp_path: Path) -> None
     r = run("enroll", d, "online", "--public-key", pem)
     assert r.returncode == 2 and "private key file is never accepted" in r.stdout + r.stderr
     assert snapshot_tree(d) == before
+    # TUF key JSON with the private part (securesystemslib's key dict of a private key), in
+    # keyval or beside it: refused too, never enrolled (it would be published in root.json).
+    priv = ed25519.Ed25519PrivateKey.generate()
+    raw = serialization.Encoding.Raw
+    public = priv.public_key().public_bytes(raw, serialization.PublicFormat.Raw).hex()
+    secret = priv.private_bytes(
+        raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    ).hex()
+    for doc in (
+        {
+            "keytype": "ed25519",
+            "scheme": "ed25519",
+            "keyval": {"public": public, "private": secret},
+        },
+        {
+            "keytype": "ed25519",
+            "scheme": "ed25519",
+            "keyval": {"public": public},
+            "private": secret,
+        },
+    ):
+        key_json = tmp_path / "key.json"
+        key_json.write_text(json.dumps(doc))
+        r = run("enroll", d, "online", "--public-key", key_json)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "a private key file is never accepted" in r.stdout + r.stderr
+        assert secret not in r.stdout + r.stderr
+        assert snapshot_tree(d) == before
 
 
 def test_declined_and_wrong_pin_write_nothing_and_never_show_the_pin(

@@ -150,3 +150,20 @@ def test_verbose_lines_fit_an_80_column_terminal(tmp_path: Path) -> None:
     said = " ".join(screen.text.split())
     assert "version 2 -> 3: previous root 2/2, new root 2/2" in said
     assert "was checked by its own threshold only" in said
+
+
+def test_a_root_that_publishes_a_private_key_is_refused(tmp_path: Path) -> None:
+    """A root whose key object carries keyval.private (the key is compromised) is never
+    taken as a root to verify or to build on (exit 2, the key named)."""
+    import json
+
+    files = Chain(2).write(tmp_path)
+    doc = json.loads(files[1].read_text())
+    kid, key = next(iter(doc["signed"]["keys"].items()))
+    key["keyval"]["private"] = "00" * 32
+    leaked = tmp_path / "leak" / "2.root.json"
+    leaked.parent.mkdir()
+    leaked.write_text(json.dumps(doc))
+    res = verify(files[0], leaked)
+    assert res.returncode == 2, text(res)
+    assert f"publishes the PRIVATE part of key {kid[:16]}" in " ".join(text(res).split())

@@ -283,3 +283,15 @@ def test_merge_refuses_a_copy_of_another_ceremony_by_name(drafted: Kit, tmp_path
     (line,) = rep.refused
     assert "not a copy of this ceremony: its transcript begins with another `init`" in line
     assert not (drafted.root / "signatures").exists()
+
+
+def test_a_copy_complete_points_back_to_merge_not_export(drafted: Kit, tmp_path: Path) -> None:
+    res = copies.copy(drafted.cdir, tmp_path / "usb-bob" / "c", NOW, Entry("copy"))
+    copy = Kit(drafted.base, type(drafted.cdir)(res.path))
+    sign(copy, "root-alice")
+    out = sign(copy, "root-bob")
+    assert out.next_step.startswith("every threshold is met: bring this copy back")
+    assert f"`ceremony merge {drafted.root} {copy.root}`" in out.next_step
+    assert "ceremony export" not in out.next_step
+    (root,) = status.status(copy.cdir, NOW).roles
+    assert root.next_step == out.next_step
