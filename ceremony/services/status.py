@@ -296,6 +296,13 @@ def next_step(
 ) -> str:
     """The next step for `role`, as a sentence with the command to run. After an export of
     this draft: nothing, or (signatures made after it) what a second export would mean."""
+    if outdated and exported is not None:  # `draft` refuses without --reopen there
+        return (
+            f"the plan or keys changed since this draft was exported ({exported.at}): a new "
+            f"version is a new ceremony, `ceremony init NEW-DIR --previous-ceremony {cdir.root}`; "
+            "only to re-open this one before anything was published: "
+            f"`ceremony draft {cdir.root} {role} --reopen`"
+        )
     if outdated:
         return f"the plan or keys changed since drafting: `ceremony draft {cdir.root} {role}` again"
     if exported is not None:

@@ -295,3 +295,12 @@ def test_a_copy_complete_points_back_to_merge_not_export(drafted: Kit, tmp_path:
     assert "ceremony export" not in out.next_step
     (root,) = status.status(copy.cdir, NOW).roles
     assert root.next_step == out.next_step
+
+
+def test_status_after_a_plan_edit_on_an_exported_ceremony_says_new_ceremony(
+    exported: Kit,
+) -> None:
+    (exported.root / "ceremony.yaml").write_text(plan().replace("365d", "300d"))
+    (root,) = status.status(exported.cdir, NOW).roles
+    assert "a new version is a new ceremony" in root.next_step
+    assert "--previous-ceremony" in root.next_step and "--reopen" in root.next_step
