@@ -223,11 +223,17 @@ def plan_problems(plan: Plan) -> list[str]:
     return out
 
 
-def draftable_text(plan: Plan) -> str:
+def draftable_roles(plan: Plan) -> list[str]:
+    """The roles this ceremony drafts: root, and targets and its delegated roles when the
+    plan has a targets section."""
     names = ["root"]
     if plan.targets is not None:
         names += ["targets", *(d.name for d in plan.targets.delegations)]
-    return "the roles this ceremony drafts are: " + ", ".join(names) + "."
+    return names
+
+
+def draftable_text(plan: Plan) -> str:
+    return "the roles this ceremony drafts are: " + ", ".join(draftable_roles(plan)) + "."
 
 
 # --- checks on a drafted role -----------------------------------------------------------

@@ -81,10 +81,7 @@ def _check_enrollable(loaded: Loaded, name: str) -> None:
 
 def _result(loaded: Loaded, rec: EnrolledKey, new: bool) -> EnrollResult:
     plan = loaded.plan
-    used = {k for r in plan.roles.values() for k in r.keys}
-    for d in plan.targets.delegations if plan.targets else ():
-        used.update(d.keys)
-        used.update(d.hash_bins.keys if d.hash_bins else ())
+    used = plan.offline_key_names() | plan.online_key_names()
     todo = tuple(sorted(n for n in used if n not in loaded.keys and n != rec.name))
     softhsm = is_softhsm_token(rec.token) and not plan.rehearsal
     a = rec.attestation

@@ -19,7 +19,7 @@ from ceremony import __version__, drafting
 from ceremony import digest as digests
 from ceremony.checks import CheckContext, CheckResult, errors, run_checks
 from ceremony.clock import iso
-from ceremony.delegations import draftable_text
+from ceremony.delegations import draftable_roles, draftable_text
 from ceremony.drafting import Draft
 from ceremony.errors import InputError, PlanError, StoreError
 from ceremony.files import MAX_INPUT_BYTES, MAX_ROOT_BYTES
@@ -205,13 +205,8 @@ def draft_is_current(loaded: Loaded, d: Draft, *, thorough: bool = True) -> bool
 def refuse_unknown_role(loaded: Loaded, role: str) -> None:
     """Raise InputError (exit 2) when `role` is not one this ceremony drafts (root; targets
     and its delegated roles when the plan has them), naming those it does."""
-    plan = loaded.plan
-    if role == "root" or (
-        plan.targets is not None
-        and (role == "targets" or any(x.name == role for x in plan.targets.delegations))
-    ):
-        return
-    raise InputError(f"'{role}' is not a role of this ceremony: {draftable_text(plan)}")
+    if role not in draftable_roles(loaded.plan):
+        raise InputError(f"'{role}' is not a role of this ceremony: {draftable_text(loaded.plan)}")
 
 
 def current_draft(
